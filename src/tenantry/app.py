@@ -1,0 +1,73 @@
+"""Builds the ASGI application: routers, error handlers, web pages, the outbox worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from tenantry import __version__, catalog
+from tenantry.auth.router import router as auth_router
+from tenantry.core.config import Settings, get_settings
+from tenantry.core.db import Database
+from tenantry.core.errors import install_handlers
+from tenantry.core.mail import OutboxWorker
+from tenantry.directory.router import router as directory_router
+from tenantry.signup.router import router as signup_router
+from tenantry.tenants.router import router as tenants_router
+from tenantry.web import routes as web_routes
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
+    """The Tenantry application for these settings (from the environment by default)."""
+    settings = settings or get_settings()
+    product_catalog = catalog.load(settings.catalog_path)
+    settings.signing_secret  # noqa: B018 - create the secret key file before any worker races for it
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings.database_url)
+        worker = OutboxWorker(database, settings)
+        app.state.database = database
+        app.state.worker = worker
+        task = asyncio.create_task(worker.run(), name="outbox-worker") if run_worker else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await database.dispose()
+
+    app = FastAPI(
+        title="Tenantry",
+        version=__version__,
+        summary="Control plane for business software: tenants, domains, licenses, directory sync.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.catalog = product_catalog
+    install_handlers(app)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, Any]:
+        """200 once the server can reach its database."""
+        async with app.state.database.unit_of_work(readonly=True) as db_session:
+            await db_session.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    for router in (signup_router, auth_router, directory_router, tenants_router):
+        app.include_router(router)
+    app.include_router(web_routes.router)
+    app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")
+    return app

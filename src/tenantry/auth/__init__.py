@@ -1,0 +1,1 @@
+"""Sign-in: bearer tokens for the API and sessions for the web pages."""

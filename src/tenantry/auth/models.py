@@ -1,0 +1,24 @@
+"""Access tokens and web sessions, stored as SHA-256 digests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tenantry.core.db import Base
+
+
+class AccessToken(Base):
+    __tablename__ = "access_tokens"
+    __table_args__ = (Index("ix_access_tokens_user", "user_id"),)
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    tenant_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(String(10))  # "api" or "web"
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    client_address: Mapped[str | None] = mapped_column(String(64))

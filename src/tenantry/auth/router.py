@@ -1,0 +1,88 @@
+"""OAuth 2.0 token endpoint (password grant) and sign-out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.auth import service as auth_service
+from tenantry.core import ratelimit
+from tenantry.core.config import Settings
+from tenantry.core.db import Database
+from tenantry.core.errors import InvalidRequest
+from tenantry.core.schemas import ERROR_RESPONSES, ApiModel
+from tenantry.dependencies import (
+    Principal,
+    actor_of,
+    client_address,
+    current_principal,
+    get_database,
+    get_db,
+    get_settings,
+)
+
+router = APIRouter(prefix="/v1/auth", tags=["sign-in"], responses=ERROR_RESPONSES)
+
+
+class TokenResponse(ApiModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+
+    model_config = ApiModel.model_config | {"alias_generator": None}
+
+
+class UnsupportedGrantType(InvalidRequest):
+    code = "unsupported_grant_type"
+
+
+async def limit_sign_ins(request: Request, database: Database, settings: Settings) -> None:
+    """Throttle sign-in attempts per client address."""
+    await ratelimit.hit(
+        database,
+        key=f"signin:{client_address(request)}",
+        limit=settings.signin_rate_per_minute,
+        window_seconds=60,
+        message="Too many sign-in attempts from your network. Wait a minute.",
+    )
+
+
+@router.post("/token", response_model=TokenResponse)
+async def token(
+    request: Request,
+    grant_type: str = Form(...),
+    username: str = Form(...),
+    password: str = Form(...),
+    db_session: AsyncSession = Depends(get_db),
+    database: Database = Depends(get_database),
+    settings: Settings = Depends(get_settings),
+) -> dict[str, Any]:
+    """Exchange an email address and password for a bearer token (OAuth 2.0 password grant)."""
+    if grant_type != "password":
+        raise UnsupportedGrantType(
+            "Only grant_type=password is supported here.", target="grant_type"
+        )
+    await limit_sign_ins(request, database, settings)
+    actor = actor_of(request, None)
+    user = await auth_service.sign_in(
+        db_session=db_session, settings=settings, actor=actor, username=username, password=password
+    )
+    issued = await auth_service.issue(
+        db_session=db_session,
+        user=user,
+        kind="api",
+        ttl_seconds=settings.access_token_ttl_seconds,
+        actor=actor,
+    )
+    return {"access_token": issued.token, "token_type": "bearer", "expires_in": issued.expires_in}
+
+
+@router.post("/revoke", status_code=204)
+async def revoke(
+    principal: Principal = Depends(current_principal),
+    db_session: AsyncSession = Depends(get_db),
+) -> None:
+    """Revoke the token used for this call (sign out)."""
+    await auth_service.revoke(db_session=db_session, token=principal.token)

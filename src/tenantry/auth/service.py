@@ -1,0 +1,158 @@
+"""Password sign-in with lockout, and opaque bearer tokens / web sessions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.auth.models import AccessToken
+from tenantry.core import audit
+from tenantry.core.clock import clock
+from tenantry.core.config import Settings
+from tenantry.core.errors import TenantryError, TooManyRequests
+from tenantry.core.security import new_token, token_digest, verify_password
+from tenantry.directory import service as directory_service
+from tenantry.directory.models import User
+from tenantry.tenants.models import CLOSED, Tenant
+
+
+class InvalidCredentials(TenantryError):
+    status_code = 400
+    code = "invalid_grant"
+    keep_changes = True  # the failed-attempt counter and its audit event stay
+
+    def __init__(self) -> None:
+        super().__init__("The email address or password is incorrect.")
+
+
+class AccountLocked(TooManyRequests):
+    code = "accountLocked"
+    keep_changes = True
+
+
+class AccountDisabled(TenantryError):
+    status_code = 400
+    code = "accountDisabled"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your account has been blocked from signing in. Contact your administrator."
+        )
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_in: int
+
+
+async def sign_in(
+    *,
+    db_session: AsyncSession,
+    settings: Settings,
+    actor: audit.Actor,
+    username: str,
+    password: str,
+) -> User:
+    """The user whose address and password these are; counts failures and locks the account."""
+    user = await directory_service.get_by_principal_name(
+        db_session=db_session, principal_name=username
+    )
+    now = clock.now()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        raise AccountLocked(
+            "Too many failed sign-ins: the account is locked for a while. Try again later.",
+            retry_after=int((user.locked_until - now).total_seconds()),
+        )
+    password_ok = await verify_password(user.password_hash if user else None, password)
+    if user is None:
+        raise InvalidCredentials()
+    tenant = await db_session.get(Tenant, user.tenant_id)
+    if not password_ok:
+        user.failed_sign_ins += 1
+        locked = user.failed_sign_ins >= settings.lockout_threshold
+        if locked:
+            user.locked_until = now + timedelta(seconds=settings.lockout_seconds)
+            user.failed_sign_ins = 0
+        audit.record(
+            db_session,
+            actor=actor,
+            action="Sign-in failed",
+            target_type="user",
+            target_id=user.id,
+            tenant_id=user.tenant_id,
+            details={"locked": locked},
+        )
+        raise InvalidCredentials()
+    if not user.account_enabled or tenant is None or tenant.state == CLOSED:
+        raise AccountDisabled()
+    user.failed_sign_ins = 0
+    user.locked_until = None
+    user.last_sign_in_at = now
+    return user
+
+
+async def issue(
+    *,
+    db_session: AsyncSession,
+    user: User,
+    kind: str,
+    ttl_seconds: int,
+    actor: audit.Actor,
+) -> IssuedToken:
+    """A new bearer token ("api") or session ("web") for the user; only its digest is kept."""
+    token = new_token()
+    now = clock.now()
+    db_session.add(
+        AccessToken(
+            digest=token_digest(token),
+            user_id=user.id,
+            tenant_id=user.tenant_id,
+            kind=kind,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+            client_address=actor.client_address,
+        )
+    )
+    audit.record(
+        db_session,
+        actor=audit.Actor(user.id, user.tenant_id, actor.client_address),
+        action="Sign in",
+        target_type="user",
+        target_id=user.id,
+        tenant_id=user.tenant_id,
+        details={"kind": kind},
+    )
+    return IssuedToken(token=token, expires_in=ttl_seconds)
+
+
+async def authenticate(*, db_session: AsyncSession, token: str) -> tuple[User, Tenant] | None:
+    """The signed-in user and their tenant for a token, or None when unknown or expired."""
+    row = (
+        await db_session.execute(
+            select(AccessToken, User, Tenant)
+            .join(User, User.id == AccessToken.user_id)
+            .join(Tenant, Tenant.id == User.tenant_id)
+            .where(AccessToken.digest == token_digest(token))
+        )
+    ).first()
+    if row is None:
+        return None
+    access_token, user, tenant = row
+    if access_token.expires_at <= clock.now() or not user.account_enabled or tenant.state == CLOSED:
+        return None
+    return user, tenant
+
+
+async def revoke(*, db_session: AsyncSession, token: str) -> None:
+    """Forget a token or session (sign-out)."""
+    await db_session.execute(delete(AccessToken).where(AccessToken.digest == token_digest(token)))
+
+
+async def revoke_all(*, db_session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Forget every token and session of a user."""
+    await db_session.execute(delete(AccessToken).where(AccessToken.user_id == user_id))

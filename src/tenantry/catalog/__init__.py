@@ -1,0 +1,168 @@
+"""The product catalog: self-service offers, SKUs, service plans and entitlements.
+
+The operator replaces the default file with `TENANTRY_CATALOG_PATH` (TOML).
+"""
+
+from __future__ import annotations
+
+import tomllib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+UNLIMITED = "unlimited"
+
+EntitlementValue = int | str  # an integer limit, or "unlimited"
+
+
+@dataclass(frozen=True)
+class Step:
+    from_day: int
+    value: EntitlementValue
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """A named limit, constant or stepping down (or up) with the days since it started."""
+
+    name: str
+    steps: tuple[Step, ...]
+
+    def value_at(self, days: int) -> EntitlementValue:
+        """The value in force `days` days after the start."""
+        current = self.steps[0].value
+        for step in self.steps:
+            if days >= step.from_day:
+                current = step.value
+        return current
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    service_plan_id: uuid.UUID
+    name: str
+
+
+@dataclass(frozen=True)
+class Offer:
+    part_number: str
+    display_name: str
+    service_plans: tuple[str, ...]
+    entitlements: tuple[Entitlement, ...]
+
+
+@dataclass(frozen=True)
+class Sku:
+    sku_id: uuid.UUID
+    part_number: str
+    display_name: str
+    service_plans: tuple[ServicePlan, ...]
+    entitlements: tuple[Entitlement, ...]
+    warning_days: int
+    suspended_days: int
+
+
+@dataclass(frozen=True)
+class Catalog:
+    offers: dict[str, Offer]
+    skus: dict[str, Sku]
+    upgrade_paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def offer(self, part_number: str) -> Offer | None:
+        """The self-service offer with that part number."""
+        return self.offers.get(part_number)
+
+    def sku(self, part_number: str) -> Sku | None:
+        """The SKU with that part number."""
+        return self.skus.get(part_number)
+
+    @property
+    def default_offer(self) -> Offer:
+        """The offer people get when they sign up without naming one."""
+        return next(iter(self.offers.values()))
+
+
+def _entitlements(raw: dict[str, Any]) -> tuple[Entitlement, ...]:
+    result = []
+    for name, value in raw.items():
+        if isinstance(value, list):
+            steps = tuple(
+                sorted(
+                    (Step(int(s["fromDay"]), s["value"]) for s in value), key=lambda s: s.from_day
+                )
+            )
+        else:
+            steps = (Step(0, value),)
+        for step in steps:
+            if not (isinstance(step.value, int) or step.value == UNLIMITED):
+                raise ValueError(
+                    f"entitlement {name}: {step.value!r} is not an integer or 'unlimited'"
+                )
+        result.append(Entitlement(name, steps))
+    return tuple(result)
+
+
+def parse(text: str) -> Catalog:
+    """A catalog from TOML text; raises ValueError on a malformed file."""
+    try:
+        raw = tomllib.loads(text)
+        offers = {
+            o["partNumber"]: Offer(
+                part_number=o["partNumber"],
+                display_name=o.get("displayName", o["partNumber"]),
+                service_plans=tuple(o.get("servicePlans", ())),
+                entitlements=_entitlements(o.get("entitlements", {})),
+            )
+            for o in raw.get("offers", [])
+        }
+        skus = {
+            s["partNumber"]: Sku(
+                sku_id=uuid.UUID(s["skuId"]),
+                part_number=s["partNumber"],
+                display_name=s.get("displayName", s["partNumber"]),
+                service_plans=tuple(
+                    ServicePlan(uuid.UUID(p["servicePlanId"]), p["servicePlanName"])
+                    for p in s.get("servicePlans", [])
+                ),
+                entitlements=_entitlements(s.get("entitlements", {})),
+                warning_days=int(s.get("lifecycle", {}).get("warningDays", 30)),
+                suspended_days=int(s.get("lifecycle", {}).get("suspendedDays", 90)),
+            )
+            for s in raw.get("skus", [])
+        }
+        paths = {k: tuple(v) for k, v in raw.get("upgradePaths", {}).items()}
+    except (KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"catalog is malformed: {exc}") from exc
+    if not offers:
+        raise ValueError("catalog has no self-service offer")
+    for entry, part_numbers in paths.items():
+        for part_number in part_numbers:
+            if part_number not in skus:
+                raise ValueError(f"upgradePaths.{entry} names unknown SKU {part_number}")
+    return Catalog(offers=offers, skus=skus, upgrade_paths=paths)
+
+
+@cache
+def load(path: Path | None = None) -> Catalog:
+    """The operator's catalog file, or the default one shipped with Tenantry."""
+    if path is None:
+        return parse(
+            resources.files("tenantry.catalog").joinpath("default.toml").read_text("utf-8")
+        )
+    return parse(Path(path).read_text("utf-8"))
+
+
+def combine(values: list[EntitlementValue]) -> EntitlementValue:
+    """The largest of several values of one entitlement ("unlimited" beats any number)."""
+    if UNLIMITED in values:
+        return UNLIMITED
+    return max(int(v) for v in values)
+
+
+def days_since(start: datetime, now: datetime) -> int:
+    """Whole days elapsed since `start`."""
+    return max(0, (now - start).days)

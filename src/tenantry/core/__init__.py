@@ -1,0 +1,1 @@
+"""Infrastructure shared by every domain: config, database, errors, audit, mail, security."""

@@ -1,0 +1,89 @@
+"""Settings read from `TENANTRY_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; each field is `TENANTRY_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TENANTRY_", extra="ignore")
+
+    database_url: str = "sqlite:///./tenantry.db"
+    smtp_url: str | None = None
+    smtp_from: str = "Tenantry <no-reply@tenantry.localhost>"
+    smtp_timeout: float = 10.0
+    dns_nameservers: str | None = None
+    dns_timeout: float = 3.0
+    data_dir: Path = Path("./.tenantry")
+    secret_key: str | None = None
+    catalog_path: Path | None = None
+    consumer_domains_file: Path | None = None
+    initial_domain_suffix: str = "tenantry.localhost"
+    base_url: str = "http://127.0.0.1:8000"
+    cookie_secure: bool = False
+    access_token_ttl_seconds: int = 3600
+    session_ttl_seconds: int = 8 * 3600
+    worker_poll_seconds: float = 1.0
+    outbox_max_attempts: int = 8
+    signup_code_ttl_seconds: int = 600
+    signup_code_max_attempts: int = 5
+    signup_resend_interval_seconds: int = 60
+    signup_max_sends: int = 5
+    signup_rate_per_hour: int = 60
+    signin_rate_per_minute: int = 30
+    lockout_threshold: int = 5
+    lockout_seconds: int = 900
+    dev_mailbox: bool | None = None
+
+    @field_validator("smtp_url", "dns_nameservers", "secret_key", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def dev_mailbox_enabled(self) -> bool:
+        """The development mailbox is on when asked for, or by default when no SMTP is set."""
+        return self.smtp_url is None if self.dev_mailbox is None else self.dev_mailbox
+
+    @property
+    def nameservers(self) -> list[tuple[str, int]]:
+        """`host:port` pairs from TENANTRY_DNS_NAMESERVERS (port 53 when omitted)."""
+        result: list[tuple[str, int]] = []
+        for entry in (self.dns_nameservers or "").split(","):
+            entry = entry.strip()
+            if not entry:
+                continue
+            host, sep, port = entry.rpartition(":")
+            if not sep or host.endswith(":") or "]" in port:
+                result.append((entry.strip("[]"), 53))
+            else:
+                result.append((host.strip("[]"), int(port)))
+        return result
+
+    @cached_property
+    def signing_secret(self) -> bytes:
+        """The secret key: given, or generated once and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, secrets.token_urlsafe(48).encode())
+            finally:
+                os.close(fd)
+        return path.read_bytes().strip()
+
+
+def get_settings() -> Settings:
+    """Settings from the environment."""
+    return Settings()

@@ -1,0 +1,21 @@
+"""Applying the Alembic migrations shipped inside the package."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+
+
+def alembic_config(database_url: str) -> Config:
+    """An Alembic configuration for the packaged migrations and this database."""
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("tenantry") / "migrations"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Bring the database schema up to `revision`."""
+    command.upgrade(alembic_config(database_url), revision)

@@ -1,0 +1,49 @@
+"""Fixed-window rate limits kept in the database, so every process shares them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tenantry.core.clock import clock
+from tenantry.core.db import Base, Database
+from tenantry.core.errors import TooManyRequests
+
+
+class RateLimitBucket(Base):
+    __tablename__ = "rate_limit_buckets"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    hits: Mapped[int]
+
+
+async def hit(
+    database: Database, *, key: str, limit: int, window_seconds: int, message: str
+) -> None:
+    """Count one hit on `key`; refuse with 429 once `limit` hits fall in the current window.
+
+    The counter is committed in its own transaction so that failed requests count too.
+    """
+    now = clock.now()
+    epoch = int(now.timestamp())
+    window_start = datetime.fromtimestamp(epoch - epoch % window_seconds, tz=now.tzinfo)
+    insert = pg_insert if database.dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(RateLimitBucket)
+        .values(key=key, window_start=window_start, hits=1)
+        .on_conflict_do_update(
+            index_elements=["key", "window_start"],
+            set_={"hits": RateLimitBucket.hits + 1},
+        )
+        .returning(RateLimitBucket.hits)
+    )
+    async with database.unit_of_work() as db_session:
+        hits = (await db_session.execute(statement)).scalar_one()
+    if hits > limit:
+        retry_after = window_seconds - (epoch - int(window_start.timestamp()))
+        raise TooManyRequests(message, retry_after=retry_after)

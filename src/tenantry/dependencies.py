@@ -1,0 +1,172 @@
+"""Request-scoped dependencies shared by every router: the unit of work, the caller, roles."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.auth import service as auth_service
+from tenantry.catalog import Catalog
+from tenantry.core.audit import Actor
+from tenantry.core.config import Settings
+from tenantry.core.db import Database
+from tenantry.core.errors import Forbidden, NotFound, TenantryError, Unauthorized
+from tenantry.directory import service as directory_service
+from tenantry.directory.constants import Role
+from tenantry.directory.models import User
+from tenantry.tenants.exceptions import TenantUnmanaged
+from tenantry.tenants.models import MANAGED, Tenant
+
+SESSION_COOKIE = "tenantry_session"
+
+
+def get_settings(request: Request) -> Settings:
+    """The server's settings."""
+    return request.app.state.settings
+
+
+def get_catalog(request: Request) -> Catalog:
+    """The product catalog."""
+    return request.app.state.catalog
+
+
+def get_database(request: Request) -> Database:
+    """The database."""
+    return request.app.state.database
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address as the server saw it."""
+    return request.client.host if request.client else None
+
+
+async def _unit_of_work(request: Request, readonly: bool) -> AsyncIterator[AsyncSession]:
+    database: Database = request.app.state.database
+    db_session = database.session(readonly=readonly)
+    try:
+        yield db_session
+    except TenantryError as error:
+        if error.keep_changes:
+            await db_session.commit()
+        else:
+            await db_session.rollback()
+        raise
+    except BaseException:
+        await db_session.rollback()
+        raise
+    else:
+        await db_session.commit()
+        if db_session.info.pop("outbox_written", False):
+            request.app.state.worker.wake()
+    finally:
+        await db_session.close()
+
+
+async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed once when the handler returns, rolled back on error."""
+    async for db_session in _unit_of_work(request, readonly=False):
+        yield db_session
+
+
+async def get_read_db(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read-only unit of work (runs beside writers on SQLite)."""
+    async for db_session in _unit_of_work(request, readonly=True):
+        yield db_session
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in caller."""
+
+    user: User
+    tenant: Tenant
+    token: str
+    via: str  # "bearer" or "cookie"
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.user.id, self.tenant.id, None)
+
+
+def _token_from(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip(), "bearer"
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return cookie, "cookie"
+    return None
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    """The signed-in caller, or None."""
+    found = _token_from(request)
+    if found is None:
+        return None
+    token, via = found
+    database: Database = request.app.state.database
+    async with database.unit_of_work(readonly=True) as db_session:
+        result = await auth_service.authenticate(db_session=db_session, token=token)
+    if result is None:
+        return None
+    user, tenant = result
+    return Principal(user=user, tenant=tenant, token=token, via=via)
+
+
+async def current_principal(
+    principal: Principal | None = Depends(optional_principal),
+) -> Principal:
+    """The signed-in caller; 401 when there is none."""
+    if principal is None:
+        raise Unauthorized("Sign in to continue: the access token is missing, expired or revoked.")
+    return principal
+
+
+def actor_of(request: Request, principal: Principal | None) -> Actor:
+    """The audit actor for this request."""
+    if principal is None:
+        return Actor.anonymous(client_address(request))
+    return Actor(principal.user.id, principal.tenant.id, client_address(request))
+
+
+def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency admitting admins of a managed tenant who hold one of `roles`.
+
+    Global Administrator is always admitted. Members of an unmanaged tenant get
+    403 `tenantUnmanaged` with how to become the admin.
+    """
+    allowed = {role.value for role in roles} | {Role.GLOBAL_ADMINISTRATOR.value}
+
+    async def dependency(
+        request: Request, principal: Principal = Depends(current_principal)
+    ) -> Principal:
+        if principal.tenant.state != MANAGED:
+            raise TenantUnmanaged()
+        database: Database = request.app.state.database
+        async with database.unit_of_work(readonly=True) as db_session:
+            held = await directory_service.roles_of(
+                db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
+            )
+        if not allowed.intersection(held):
+            raise Forbidden(
+                "You need one of these roles: "
+                + ", ".join(sorted(allowed))
+                + ". Ask a Global Administrator of your organization."
+            )
+        return principal
+
+    return dependency
+
+
+def parse_id(value: str, *, what: str = "resource") -> uuid.UUID:
+    """A UUID path parameter; anything else is simply not found."""
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise NotFound(f"The {what} does not exist.") from exc

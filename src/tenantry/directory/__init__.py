@@ -1,0 +1,1 @@
+"""Directory: users, their roles and groups."""

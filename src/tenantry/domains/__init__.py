@@ -1,0 +1,1 @@
+"""Domains: DNS names attached to tenants, their verification and ownership."""

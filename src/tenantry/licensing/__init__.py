@@ -1,0 +1,1 @@
+"""Licensing: self-service offers, subscriptions, license assignments, entitlements."""

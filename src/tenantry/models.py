@@ -1,0 +1,26 @@
+"""Every table, imported once so that migrations and tests see the whole schema."""
+
+from tenantry.auth.models import AccessToken
+from tenantry.core.audit import AuditEvent
+from tenantry.core.db import Base
+from tenantry.core.mail import OutboxMessage
+from tenantry.core.ratelimit import RateLimitBucket
+from tenantry.directory.models import RoleAssignment, User
+from tenantry.domains.models import Domain
+from tenantry.licensing.models import OfferAssignment
+from tenantry.signup.models import Signup
+from tenantry.tenants.models import Tenant
+
+__all__ = [
+    "AccessToken",
+    "AuditEvent",
+    "Base",
+    "Domain",
+    "OfferAssignment",
+    "OutboxMessage",
+    "RateLimitBucket",
+    "RoleAssignment",
+    "Signup",
+    "Tenant",
+    "User",
+]

@@ -1,0 +1,1 @@
+"""Self-service sign-up with a work email."""

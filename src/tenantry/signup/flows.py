@@ -1,0 +1,160 @@
+"""Completing a sign-up: the code is checked, then the person lands in their domain's tenant."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.catalog import Catalog
+from tenantry.core import audit
+from tenantry.core.clock import clock
+from tenantry.core.config import Settings
+from tenantry.core.security import code_digest, digests_match
+from tenantry.directory import service as directory_service
+from tenantry.directory.models import User
+from tenantry.domains import service as domain_service
+from tenantry.licensing import service as licensing_service
+from tenantry.signup import service as signup_service
+from tenantry.signup.exceptions import (
+    CodeExpired,
+    InvalidCode,
+    SignupAlreadyCompleted,
+    TooManyAttempts,
+    WeakPassword,
+)
+from tenantry.signup.models import Signup
+from tenantry.tenants.models import Tenant
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    user: User
+    tenant: Tenant
+    created: bool  # False: the person already had an account and got the offer on it
+
+
+def check_password_strength(password: str, *, email: str) -> None:
+    """Entra's rule: 8 to 256 characters, three of lower case, upper case, digits, symbols."""
+    if not 8 <= len(password) <= 256:
+        raise WeakPassword("Use a password of 8 to 256 characters.", target="password")
+    classes = sum(
+        bool(re.search(pattern, password))
+        for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]")
+    )
+    if classes < 3:
+        raise WeakPassword(
+            "Use at least three of: lower-case letters, upper-case letters, digits and symbols.",
+            target="password",
+        )
+    if email.split("@")[0].lower() in password.lower() and len(email.split("@")[0]) >= 3:
+        raise WeakPassword("Your password cannot contain your user name.", target="password")
+
+
+def _check_code(settings: Settings, signup: Signup, code: str) -> None:
+    if signup.status != signup_service.PENDING:
+        raise SignupAlreadyCompleted()
+    if signup.attempts >= settings.signup_code_max_attempts:
+        raise TooManyAttempts(
+            "Too many wrong codes. Ask for a new code.",
+            retry_after=settings.signup_resend_interval_seconds,
+        )
+    if signup.expires_at <= clock.now():
+        raise CodeExpired()
+    expected = code_digest(settings.signing_secret, str(signup.id), code.strip())
+    if not digests_match(expected, signup.code_digest):
+        signup.attempts += 1
+        remaining = settings.signup_code_max_attempts - signup.attempts
+        raise InvalidCode(
+            f"That code is not right. {remaining} attempt(s) left."
+            if remaining
+            else "That code is not right, and no attempts are left. Ask for a new code.",
+            target="code",
+            details={"attemptsRemaining": remaining},
+        )
+
+
+async def verify(
+    *,
+    db_session: AsyncSession,
+    settings: Settings,
+    catalog: Catalog,
+    actor: audit.Actor,
+    signup_id: uuid.UUID,
+    code: str,
+    password_hash: str,
+) -> SignupResult:
+    """Accept the code, then join (or form) the domain's tenant and start the offer.
+
+    `password_hash` is computed by the caller before the unit of work begins, so
+    that the slow hash never holds a database lock.
+    """
+    signup = await signup_service.get_for_update(db_session=db_session, signup_id=signup_id)
+    _check_code(settings, signup, code)
+    now = clock.now()
+    existing = await directory_service.get_by_principal_name(
+        db_session=db_session, principal_name=signup.email
+    )
+    created = existing is None
+    if existing is None:
+        owner = await domain_service.find_owner(db_session=db_session, name=signup.domain)
+        if owner is None:
+            owner = await domain_service.create_unmanaged_tenant(
+                db_session=db_session,
+                name=signup.domain,
+                initial_suffix=settings.initial_domain_suffix,
+            )
+        # The tenant's policy may have changed since the code was sent.
+        signup_service.ensure_tenant_accepts(
+            owner.tenant, managed=owner.managed, domain=signup.domain
+        )
+        tenant = owner.tenant
+        try:
+            async with db_session.begin_nested():
+                user = await directory_service.create(
+                    db_session=db_session,
+                    actor=actor,
+                    tenant_id=tenant.id,
+                    principal_name=signup.email,
+                    display_name=signup.display_name,
+                    password_hash=password_hash,
+                    preferred_language=signup.language,
+                )
+        except IntegrityError:
+            # The same address completed another sign-up at this very moment.
+            user = await directory_service.get_by_principal_name(
+                db_session=db_session, principal_name=signup.email
+            )
+            if user is None:
+                raise
+            created = False
+    else:
+        user = existing
+        tenant = await db_session.get(Tenant, user.tenant_id)
+        assert tenant is not None
+        # Already a member: only the self-service offer setting applies.
+        signup_service.ensure_tenant_accepts(tenant, managed=False, domain=signup.domain)
+    tenant_actor = audit.Actor(user.id, tenant.id, actor.client_address)
+    await licensing_service.add_offer(
+        db_session=db_session,
+        actor=tenant_actor,
+        tenant_id=tenant.id,
+        user_id=user.id,
+        offer=signup.offer,
+    )
+    signup.status = signup_service.COMPLETED
+    signup.completed_at = now
+    signup.user_id = user.id
+    audit.record(
+        db_session,
+        actor=tenant_actor,
+        action="Complete sign-up",
+        target_type="user",
+        target_id=user.id,
+        tenant_id=tenant.id,
+        details={"email": signup.email, "offer": signup.offer, "newAccount": created},
+    )
+    return SignupResult(user=user, tenant=tenant, created=created)

@@ -1,0 +1,1 @@
+"""Tenants: organizations, their state and their authorization policy."""

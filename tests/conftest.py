@@ -1,0 +1,76 @@
+"""Session fixtures: a real database, SMTP server and HTTP server; per-test clean state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tenantry.core.clock import clock
+from tenantry.core.config import Settings
+from tenantry.core.migrate import upgrade
+from tests.support.databases import TestDatabase
+from tests.support.server import LiveServer
+from tests.support.smtp import SmtpSink
+from tests.support.stories import Stories
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
+    test_database = TestDatabase(tmp_path_factory.mktemp("db"))
+    test_database.create()
+    upgrade(test_database.url)
+    yield test_database
+    test_database.drop()
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(database: TestDatabase, smtp: SmtpSink, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        database_url=database.url,
+        smtp_url=smtp.url,
+        dev_mailbox=True,
+        data_dir=tmp_path_factory.mktemp("data"),
+        worker_poll_seconds=0.2,
+        signup_rate_per_hour=1_000_000,
+        signin_rate_per_minute=1_000_000,
+    )
+
+
+@pytest.fixture(scope="session")
+def server(settings: Settings) -> Iterator[LiveServer]:
+    live = LiveServer(settings)
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(autouse=True)
+def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test starts with empty tables, an empty SMTP inbox and the real time."""
+    if "server" in request.fixturenames or "database" in request.fixturenames:
+        request.getfixturevalue("database").truncate()
+        request.getfixturevalue("smtp").clear()
+    clock.reset()
+    yield
+    clock.reset()
+
+
+@pytest.fixture()
+def api(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture()
+def stories(api: httpx.Client, smtp: SmtpSink, server: LiveServer) -> Stories:
+    return Stories(api=api, smtp=smtp, server=server)
