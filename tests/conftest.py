@@ -34,7 +34,9 @@ def smtp() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture(scope="session")
-def settings(database: TestDatabase, smtp: SmtpSink, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(
+    database: TestDatabase, smtp: SmtpSink, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     return Settings(
         database_url=database.url,
         smtp_url=smtp.url,

@@ -87,7 +87,8 @@ def test_signing_up_again_gives_the_offer_on_the_existing_account(stories, api, 
     again = stories.start_signup("ariane@contoso.com", "Ariane")
     code = stories.smtp.code_for("ariane@contoso.com", count=2)
     verified = api.post(
-        f"/v1/signup/{again.json()['signupId']}/verify", json={"code": code, "password": "Other-pass-2"}
+        f"/v1/signup/{again.json()['signupId']}/verify",
+        json={"code": code, "password": "Other-pass-2"},
     )
     assert verified.status_code == 200
     assert verified.json()["user"]["id"] == first["user"]["id"]

@@ -93,23 +93,17 @@ class Principal:
         return Actor(self.user.id, self.tenant.id, None)
 
 
-def _token_from(request: Request) -> tuple[str, str] | None:
+def _bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
-        return value.strip(), "bearer"
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        return cookie, "cookie"
+        return value.strip()
     return None
 
 
-async def optional_principal(request: Request) -> Principal | None:
-    """The signed-in caller, or None."""
-    found = _token_from(request)
-    if found is None:
+async def _principal_for(request: Request, token: str | None, via: str) -> Principal | None:
+    if not token:
         return None
-    token, via = found
     database: Database = request.app.state.database
     async with database.unit_of_work(readonly=True) as db_session:
         result = await auth_service.authenticate(db_session=db_session, token=token)
@@ -117,6 +111,16 @@ async def optional_principal(request: Request) -> Principal | None:
         return None
     user, tenant = result
     return Principal(user=user, tenant=tenant, token=token, via=via)
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    """The caller signed in with a bearer token (the API takes no cookies: no CSRF), or None."""
+    return await _principal_for(request, _bearer_token(request), "bearer")
+
+
+async def web_principal(request: Request) -> Principal | None:
+    """The person signed in to the web pages through the session cookie, or None."""
+    return await _principal_for(request, request.cookies.get(SESSION_COOKIE), "cookie")
 
 
 async def current_principal(

@@ -35,8 +35,10 @@ class TestDatabase:
 
     def _admin_execute(self, statement: str) -> None:
         assert self.admin_url
-        conninfo = make_url(self.admin_url).set(drivername="postgresql").render_as_string(
-            hide_password=False
+        conninfo = (
+            make_url(self.admin_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
         )
         with psycopg.connect(conninfo, autocommit=True) as connection:
             connection.execute(statement)
@@ -64,7 +66,9 @@ class TestDatabase:
         tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
         with self.engine.begin() as connection:
             if self.kind == "postgresql":
-                connection.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+                connection.execute(
+                    text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+                )
             else:
                 for table in tables:
                     connection.execute(text(f'DELETE FROM "{table}"'))

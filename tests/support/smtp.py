@@ -65,7 +65,9 @@ class SmtpSink:
         with self.lock:
             return [m for m in self.messages if address.lower() in m.recipients]
 
-    def wait_for(self, address: str, *, count: int = 1, timeout: float = 15.0) -> list[ReceivedMail]:
+    def wait_for(
+        self, address: str, *, count: int = 1, timeout: float = 15.0
+    ) -> list[ReceivedMail]:
         """The messages to `address` once at least `count` have arrived."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -73,7 +75,9 @@ class SmtpSink:
             if len(found) >= count:
                 return found
             time.sleep(0.05)
-        raise AssertionError(f"no {count} message(s) to {address} within {timeout}s: {self.to(address)}")
+        raise AssertionError(
+            f"no {count} message(s) to {address} within {timeout}s: {self.to(address)}"
+        )
 
     def code_for(self, address: str, *, count: int = 1) -> str:
         """The 6-digit code in the newest sign-up message to `address`."""

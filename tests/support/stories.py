@@ -22,7 +22,9 @@ class Stories:
     def start_signup(self, email: str, name: str = "Someone", **extra: Any) -> httpx.Response:
         return self.api.post("/v1/signup", json={"email": email, "displayName": name, **extra})
 
-    def sign_up(self, email: str, name: str = "Someone", password: str = PASSWORD) -> dict[str, Any]:
+    def sign_up(
+        self, email: str, name: str = "Someone", password: str = PASSWORD
+    ) -> dict[str, Any]:
         """Sign up completely, reading the code from the delivered email."""
         before = len(self.smtp.to(email))
         started = self.start_signup(email, name)
