@@ -11,6 +11,7 @@ from tenantry.core.clock import clock
 from tenantry.core.config import Settings
 from tenantry.core.migrate import upgrade
 from tests.support.databases import TestDatabase
+from tests.support.dns import DnsZone
 from tests.support.server import LiveServer
 from tests.support.smtp import SmtpSink
 from tests.support.stories import Stories
@@ -34,10 +35,23 @@ def smtp() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture(scope="session")
+def dns_zone() -> Iterator[DnsZone]:
+    zone = DnsZone()
+    zone.start()
+    yield zone
+    zone.stop()
+
+
+@pytest.fixture(scope="session")
 def settings(
-    database: TestDatabase, smtp: SmtpSink, tmp_path_factory: pytest.TempPathFactory
+    database: TestDatabase,
+    smtp: SmtpSink,
+    dns_zone: DnsZone,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Settings:
     return Settings(
+        dns_nameservers=dns_zone.nameserver,
+        dns_timeout=1.0,
         database_url=database.url,
         smtp_url=smtp.url,
         dev_mailbox=True,
@@ -62,6 +76,7 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     if "server" in request.fixturenames or "database" in request.fixturenames:
         request.getfixturevalue("database").truncate()
         request.getfixturevalue("smtp").clear()
+        request.getfixturevalue("dns_zone").clear()
     clock.reset()
     yield
     clock.reset()

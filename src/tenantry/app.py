@@ -19,6 +19,7 @@ from tenantry.core.db import Database
 from tenantry.core.errors import install_handlers
 from tenantry.core.mail import OutboxWorker
 from tenantry.directory.router import router as directory_router
+from tenantry.domains.router import router as domains_router
 from tenantry.signup.router import router as signup_router
 from tenantry.tenants.router import router as tenants_router
 from tenantry.web import routes as web_routes
@@ -66,7 +67,13 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             await db_session.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
-    for router in (signup_router, auth_router, directory_router, tenants_router):
+    for router in (
+        signup_router,
+        auth_router,
+        directory_router,
+        tenants_router,
+        domains_router,
+    ):
         app.include_router(router)
     app.include_router(web_routes.router)
     app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")

@@ -9,10 +9,11 @@ from tenantry.directory.models import RoleAssignment, User
 from tenantry.domains.models import Domain
 from tenantry.licensing.models import OfferAssignment
 from tenantry.signup.models import Signup
-from tenantry.tenants.models import Tenant
+from tenantry.tenants.models import AdminClaim, Tenant
 
 __all__ = [
     "AccessToken",
+    "AdminClaim",
     "AuditEvent",
     "Base",
     "Domain",

@@ -7,12 +7,25 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.core import audit
 from tenantry.core.clock import clock
+from tenantry.directory import transfer
 from tenantry.domains import names
+from tenantry.domains.exceptions import (
+    DomainAlreadyExists,
+    DomainAlreadyVerified,
+    DomainHasSubdomains,
+    DomainInUse,
+    DomainIsDefault,
+    DomainNotFound,
+    DomainNotVerified,
+    InitialDomain,
+    TooManyObjects,
+)
 from tenantry.domains.models import Domain
 from tenantry.tenants import service as tenant_service
 from tenantry.tenants.models import MANAGED, UNMANAGED, Tenant
@@ -129,3 +142,249 @@ async def create_unmanaged_tenant(
             continue
         return DomainOwner(tenant=tenant, domain=domain, managed=False)
     raise RuntimeError(f"could not create a tenant for {name}")
+
+
+VERIFY_PREFIX = "tenantry-verify="
+RECORD_TTL = 3600
+FORCE_DELETE_LIMIT = 1000
+
+
+def verification_text(domain: Domain) -> str:
+    """The TXT value that proves ownership: unique to the tenant and the domain."""
+    return f"{VERIFY_PREFIX}{domain.verification_token}"
+
+
+def verification_record(domain: Domain) -> dict[str, object]:
+    """The TXT record to publish at the domain itself (`@`), Graph's domainDnsTxtRecord shape."""
+    return {
+        "id": f"txt-{domain.name}",
+        "recordType": "Txt",
+        "label": domain.name,
+        "text": verification_text(domain),
+        "ttl": RECORD_TTL,
+        "isOptional": False,
+        "supportedService": "None",
+    }
+
+
+async def get(*, db_session: AsyncSession, tenant_id: uuid.UUID, name: str) -> Domain:
+    """A domain of the tenant by name; other tenants' domains are simply not found."""
+    try:
+        normalized = names.normalize(name)
+    except names.InvalidRequest as exc:
+        raise DomainNotFound(name) from exc
+    domain = await db_session.get(Domain, (tenant_id, normalized))
+    if domain is None:
+        raise DomainNotFound(normalized)
+    return domain
+
+
+async def add(
+    *,
+    db_session: AsyncSession,
+    actor: audit.Actor,
+    tenant_id: uuid.UUID,
+    name: str,
+    initial_suffix: str,
+) -> Domain:
+    """Attach a domain to a tenant: unverified, or verified at once under a root it verified."""
+    normalized = names.normalize_registrable(name)
+    if normalized == initial_suffix or normalized.endswith("." + initial_suffix):
+        raise names.InvalidDomainName(
+            f"Names under {initial_suffix} are reserved for initial domains.", target="id"
+        )
+    if await db_session.get(Domain, (tenant_id, normalized)) is not None:
+        raise DomainAlreadyExists(
+            f"{normalized} is already a domain of your organization.", target="id"
+        )
+    own = {d.name: d for d in await get_all(db_session=db_session, tenant_id=tenant_id)}
+    root = next(
+        (
+            own[parent]
+            for parent in names.parents(normalized)[1:]
+            if parent in own and own[parent].is_verified
+        ),
+        None,
+    )
+    now = clock.now()
+    domain = Domain(
+        tenant_id=tenant_id,
+        name=normalized,
+        is_verified=root is not None,
+        is_root=root is None,
+        verification_token=new_verification_token(),
+        created_at=now,
+        verified_at=now if root is not None else None,
+    )
+    db_session.add(domain)
+    try:
+        async with db_session.begin_nested():
+            await db_session.flush()
+    except IntegrityError as exc:
+        raise DomainAlreadyVerified(normalized) from exc
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Add verified domain" if root is not None else "Add unverified domain",
+        target_type="domain",
+        target_id=normalized,
+        tenant_id=tenant_id,
+    )
+    return domain
+
+
+async def verified_elsewhere(*, db_session: AsyncSession, tenant_id: uuid.UUID, name: str) -> bool:
+    """Whether another tenant has verified exactly this name."""
+    holder = await db_session.scalar(
+        select(Domain.tenant_id).where(
+            Domain.name == name, Domain.is_verified, Domain.tenant_id != tenant_id
+        )
+    )
+    return holder is not None
+
+
+async def viral_holder(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, name: str
+) -> Tenant | None:
+    """The unmanaged tenant (other than this one) that was formed from this name."""
+    row = (
+        await db_session.execute(
+            select(Tenant)
+            .join(Domain, Domain.tenant_id == Tenant.id)
+            .where(
+                Domain.name == name,
+                Domain.is_viral,
+                Tenant.id != tenant_id,
+                Tenant.state == UNMANAGED,
+            )
+        )
+    ).scalar_one_or_none()
+    return row
+
+
+async def mark_verified(*, db_session: AsyncSession, actor: audit.Actor, domain: Domain) -> None:
+    """Verify a domain and the unverified subdomains under it in the same tenant.
+
+    The partial unique index on verified names settles a race with another
+    tenant verifying the same name: the loser gets DomainAlreadyVerified.
+    """
+    now = clock.now()
+    subdomains = [
+        d
+        for d in await get_all(db_session=db_session, tenant_id=domain.tenant_id)
+        if d.name.endswith("." + domain.name) and not d.is_verified
+    ]
+    try:
+        async with db_session.begin_nested():
+            domain.is_verified = True
+            domain.is_viral = False
+            domain.verified_at = now
+            for subdomain in subdomains:
+                subdomain.is_verified = True
+                subdomain.is_root = False
+                subdomain.verified_at = now
+            await db_session.flush()
+    except IntegrityError as exc:
+        raise DomainAlreadyVerified(domain.name) from exc
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Verify domain",
+        target_type="domain",
+        target_id=domain.name,
+        tenant_id=domain.tenant_id,
+        details={"subdomains": [d.name for d in subdomains]},
+    )
+
+
+async def set_default(*, db_session: AsyncSession, actor: audit.Actor, domain: Domain) -> Domain:
+    """Make a verified domain the tenant's default (new users' addresses)."""
+    if not domain.is_verified:
+        raise DomainNotVerified(f"Verify {domain.name} before making it the default.", target="id")
+    await db_session.execute(
+        update(Domain)
+        .where(Domain.tenant_id == domain.tenant_id, Domain.name != domain.name)
+        .values(is_default=False)
+    )
+    domain.is_default = True
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Set default domain",
+        target_type="domain",
+        target_id=domain.name,
+        tenant_id=domain.tenant_id,
+    )
+    return domain
+
+
+async def remove(
+    *,
+    db_session: AsyncSession,
+    actor: audit.Actor,
+    domain: Domain,
+    force: bool = False,
+    disable_user_accounts: bool = True,
+) -> int:
+    """Detach a domain; with `force`, its users move to the initial domain (and are disabled).
+
+    Returns how many users were renamed.
+    """
+    if domain.is_initial:
+        raise InitialDomain(
+            f"{domain.name} is the initial domain: it cannot be removed.", target="id"
+        )
+    if domain.is_default:
+        raise DomainIsDefault(
+            f"{domain.name} is the default domain. Make another domain the default first.",
+            target="id",
+        )
+    others = await get_all(db_session=db_session, tenant_id=domain.tenant_id)
+    children = [d.name for d in others if d.name.endswith("." + domain.name)]
+    if children:
+        raise DomainHasSubdomains(
+            f"Remove the subdomains of {domain.name} first: {', '.join(children)}.", target="id"
+        )
+    in_use = await transfer.count_on_domain(
+        db_session=db_session, tenant_id=domain.tenant_id, name=domain.name
+    )
+    if in_use and not force:
+        raise DomainInUse(
+            f"{in_use} user(s) have addresses at {domain.name}. Change them first, or force "
+            "the removal to move them to the initial domain.",
+            target="id",
+            details={"objectsInUse": in_use},
+        )
+    if in_use > FORCE_DELETE_LIMIT:
+        raise TooManyObjects(
+            f"{in_use} objects use {domain.name}; a forced removal handles at most "
+            f"{FORCE_DELETE_LIMIT}.",
+            target="id",
+        )
+    renamed = 0
+    if in_use:
+        initial = next(d for d in others if d.is_initial)
+        users = await transfer.rename_to_domain(
+            db_session=db_session,
+            tenant_id=domain.tenant_id,
+            old=domain.name,
+            new=initial.name,
+            disable=disable_user_accounts,
+        )
+        renamed = len(users)
+    await db_session.delete(domain)
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Force delete domain" if force else "Remove domain",
+        target_type="domain",
+        target_id=domain.name,
+        tenant_id=domain.tenant_id,
+        details={"renamedUsers": renamed, "disabled": bool(renamed and disable_user_accounts)},
+    )
+    return renamed
+
+
+async def close_tenant_domains(*, db_session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Remove every domain of a tenant being closed (its names become free)."""
+    await db_session.execute(delete(Domain).where(Domain.tenant_id == tenant_id))

@@ -1,4 +1,4 @@
-"""`/v1/organization` and the authorization policy."""
+"""`/v1/organization`, the authorization policy, and the become-the-admin wizard."""
 
 from __future__ import annotations
 
@@ -7,20 +7,31 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.catalog import Catalog
+from tenantry.core import idempotency
+from tenantry.core.config import Settings
+from tenantry.core.dns import lookup_txt
 from tenantry.core.schemas import ERROR_RESPONSES
 from tenantry.dependencies import (
     Principal,
     actor_of,
     current_principal,
+    get_catalog,
     get_db,
     get_read_db,
+    get_settings,
     require_role,
 )
 from tenantry.domains import service as domain_service
+from tenantry.tenants import flows
 from tenantry.tenants import service as tenant_service
+from tenantry.tenants.exceptions import TenantAlreadyManaged
+from tenantry.tenants.models import UNMANAGED
 from tenantry.tenants.schemas import (
     AuthorizationPolicyUpdate,
     AuthorizationPolicyView,
+    BecomeAdminComplete,
+    BecomeAdminStart,
     OrganizationView,
     organization_view,
     policy_view,
@@ -66,3 +77,103 @@ async def update_authorization_policy(
         allowed_to_sign_up_email_based_subscriptions=body.allowed_to_sign_up_email_based_subscriptions,
     )
     return policy_view(tenant)
+
+
+@router.post("/organization/becomeAdmin")
+async def become_admin(
+    request: Request,
+    body: BecomeAdminStart | None = None,
+    principal: Principal = Depends(current_principal),
+    db_session: AsyncSession = Depends(get_db),
+    catalog: Catalog = Depends(get_catalog),
+) -> dict[str, Any]:
+    """Step 2 of "Become the admin": the TXT record to publish, the plans, the licenses needed."""
+    state = await flows.start(
+        db_session=db_session,
+        catalog=catalog,
+        actor=actor_of(request, principal),
+        user=principal.user,
+        tenant=principal.tenant,
+        entry_point=(body or BecomeAdminStart()).entry_point,
+    )
+    return state.view()
+
+
+@router.get("/organization/becomeAdmin")
+async def become_admin_state(
+    principal: Principal = Depends(current_principal),
+    db_session: AsyncSession = Depends(get_read_db),
+    catalog: Catalog = Depends(get_catalog),
+) -> dict[str, Any]:
+    """Where the candidate stopped in the wizard."""
+    if principal.tenant.state != UNMANAGED:
+        raise TenantAlreadyManaged()
+    state = await flows.get_state(
+        db_session=db_session, catalog=catalog, user=principal.user, tenant=principal.tenant
+    )
+    return state.view()
+
+
+@router.post("/organization/becomeAdmin/verify")
+async def become_admin_verify(
+    request: Request,
+    principal: Principal = Depends(current_principal),
+    read_session: AsyncSession = Depends(get_read_db),
+    db_session: AsyncSession = Depends(get_db),
+    catalog: Catalog = Depends(get_catalog),
+    settings: Settings = Depends(get_settings),
+) -> dict[str, Any]:
+    """Step 3: look the TXT record up in DNS; 409 verificationRecordNotFound until it is there."""
+    if principal.tenant.state != UNMANAGED:
+        raise TenantAlreadyManaged()
+    current = await flows.get_state(
+        db_session=read_session, catalog=catalog, user=principal.user, tenant=principal.tenant
+    )
+    await read_session.rollback()  # no transaction held across the DNS round trip
+    lookup = await lookup_txt(settings, current.domain.name)
+    state = await flows.verify(
+        db_session=db_session,
+        catalog=catalog,
+        actor=actor_of(request, principal),
+        user=principal.user,
+        tenant=principal.tenant,
+        lookup=lookup,
+    )
+    return state.view()
+
+
+@router.post("/organization/becomeAdmin/complete", response_model=OrganizationView)
+async def become_admin_complete(
+    body: BecomeAdminComplete,
+    request: Request,
+    principal: Principal = Depends(current_principal),
+    db_session: AsyncSession = Depends(get_db),
+    catalog: Catalog = Depends(get_catalog),
+) -> Any:
+    """Step 4: buy the licenses; the organization becomes managed with the caller as its admin."""
+    actor = actor_of(request, principal)
+
+    async def run() -> tuple[int, dict[str, Any]]:
+        tenant = await flows.complete(
+            db_session=db_session,
+            catalog=catalog,
+            actor=actor,
+            user=principal.user,
+            tenant_id=principal.tenant.id,
+            sku_part_number=body.sku_part_number,
+            quantity=body.quantity,
+            country_letter_code=body.country_letter_code,
+        )
+        domains = await domain_service.get_all(db_session=db_session, tenant_id=tenant.id)
+        return 200, organization_view(tenant, domains)
+
+    # Scoped to the candidate: two candidates choosing the same key never share an answer.
+    stored = await idempotency.run_once(
+        db_session=db_session,
+        tenant_id=principal.tenant.id,
+        scope=f"becomeAdmin/complete:{principal.user.id}",
+        key=idempotency.key_from_header(request.headers.get(idempotency.HEADER), required=False),
+        fingerprint=idempotency.fingerprint(body.model_dump(mode="json")),
+        action=run,
+    )
+    return idempotency.response(stored)

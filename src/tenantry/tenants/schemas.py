@@ -6,6 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
+
 from tenantry.core.schemas import ApiModel
 from tenantry.domains.models import Domain
 from tenantry.tenants.models import Tenant
@@ -66,3 +68,13 @@ def policy_view(tenant: Tenant) -> dict[str, Any]:
         "allowEmailVerifiedUsersToJoinOrganization": tenant.allow_email_verified_users_to_join,
         "allowedToSignUpEmailBasedSubscriptions": self_service,
     }
+
+
+class BecomeAdminStart(ApiModel):
+    entry_point: str = "admin"
+
+
+class BecomeAdminComplete(ApiModel):
+    sku_part_number: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=1, le=1_000_000)
+    country_letter_code: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")

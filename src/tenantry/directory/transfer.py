@@ -1,0 +1,68 @@
+"""Moving and renaming users when domains change hands (forced removal, external takeover)."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.directory.models import RoleAssignment, User
+
+
+def _on_domain(tenant_id: uuid.UUID, name: str) -> Select[tuple[User]]:
+    return select(User).where(
+        User.tenant_id == tenant_id, User.user_principal_name.endswith("@" + name)
+    )
+
+
+async def count_on_domain(*, db_session: AsyncSession, tenant_id: uuid.UUID, name: str) -> int:
+    """How many users of the tenant have an address at the domain."""
+    query = select(func.count()).select_from(_on_domain(tenant_id, name).subquery())
+    return await db_session.scalar(query) or 0
+
+
+async def rename_to_domain(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, old: str, new: str, disable: bool
+) -> list[User]:
+    """Give the users at `old` an address at `new` (keeping the local part), optionally disabled."""
+    users = list((await db_session.scalars(_on_domain(tenant_id, old))).all())
+    wanted = {u.id: f"{u.user_principal_name.rsplit('@', 1)[0]}@{new}" for u in users}
+    taken = set(
+        (
+            await db_session.scalars(
+                select(User.user_principal_name).where(
+                    User.user_principal_name.in_(wanted.values())
+                )
+            )
+        ).all()
+    )
+    for user in users:
+        address = wanted[user.id]
+        if address in taken:
+            local, _, domain = address.partition("@")
+            address = f"{local}.{secrets.token_hex(3)}@{domain}"
+        user.user_principal_name = address
+        user.mail = address
+        if disable:
+            user.account_enabled = False
+    return users
+
+
+async def move_tenant_users(
+    *, db_session: AsyncSession, from_tenant_id: uuid.UUID, to_tenant_id: uuid.UUID
+) -> list[User]:
+    """Move every user of one tenant into another (set-based); their admin roles do not follow."""
+    users = list(
+        (await db_session.scalars(select(User).where(User.tenant_id == from_tenant_id))).all()
+    )
+    await db_session.execute(
+        RoleAssignment.__table__.delete().where(RoleAssignment.tenant_id == from_tenant_id)
+    )
+    await db_session.execute(
+        update(User).where(User.tenant_id == from_tenant_id).values(tenant_id=to_tenant_id)
+    )
+    for user in users:
+        user.tenant_id = to_tenant_id
+    return users
