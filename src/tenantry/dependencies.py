@@ -139,30 +139,35 @@ def actor_of(request: Request, principal: Principal | None) -> Actor:
     return Actor(principal.user.id, principal.tenant.id, client_address(request))
 
 
-def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """A dependency admitting admins of a managed tenant who hold one of `roles`.
+async def ensure_role(request: Request, principal: Principal, *roles: Role) -> None:
+    """Refuse unless the caller is an admin of a managed tenant holding one of `roles`.
 
     Global Administrator is always admitted. Members of an unmanaged tenant get
     403 `tenantUnmanaged` with how to become the admin.
     """
     allowed = {role.value for role in roles} | {Role.GLOBAL_ADMINISTRATOR.value}
+    if principal.tenant.state != MANAGED:
+        raise TenantUnmanaged()
+    database: Database = request.app.state.database
+    async with database.unit_of_work(readonly=True) as db_session:
+        held = await directory_service.roles_of(
+            db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
+        )
+    if not allowed.intersection(held):
+        raise Forbidden(
+            "You need one of these roles: "
+            + ", ".join(sorted(allowed))
+            + ". Ask a Global Administrator of your organization."
+        )
+
+
+def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency admitting admins of a managed tenant who hold one of `roles` (`ensure_role`)."""
 
     async def dependency(
         request: Request, principal: Principal = Depends(current_principal)
     ) -> Principal:
-        if principal.tenant.state != MANAGED:
-            raise TenantUnmanaged()
-        database: Database = request.app.state.database
-        async with database.unit_of_work(readonly=True) as db_session:
-            held = await directory_service.roles_of(
-                db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
-            )
-        if not allowed.intersection(held):
-            raise Forbidden(
-                "You need one of these roles: "
-                + ", ".join(sorted(allowed))
-                + ". Ask a Global Administrator of your organization."
-            )
+        await ensure_role(request, principal, *roles)
         return principal
 
     return dependency
