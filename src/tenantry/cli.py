@@ -219,3 +219,15 @@ def whoami(as_json: bool = JsonOption) -> None:
 
 if __name__ == "__main__":
     app()
+
+
+def _register_domain_commands() -> None:
+    # Imported here: these modules use the helpers above.
+    from tenantry.domains.cli import app as domain_app
+    from tenantry.tenants.cli import app as admin_app
+
+    app.add_typer(domain_app, name="domain")
+    app.add_typer(admin_app, name="admin")
+
+
+_register_domain_commands()
