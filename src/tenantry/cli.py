@@ -217,9 +217,6 @@ def whoami(as_json: bool = JsonOption) -> None:
     emit({"me": me, "organization": organization} if as_json else summary, as_json=as_json)
 
 
-if __name__ == "__main__":
-    app()
-
 
 def _register_domain_commands() -> None:
     # Imported here: these modules use the helpers above.
@@ -231,3 +228,6 @@ def _register_domain_commands() -> None:
 
 
 _register_domain_commands()
+
+if __name__ == "__main__":
+    app()
