@@ -3,11 +3,17 @@
 from tenantry.auth.models import AccessToken
 from tenantry.core.audit import AuditEvent
 from tenantry.core.db import Base
+from tenantry.core.idempotency import IdempotencyKey
 from tenantry.core.mail import OutboxMessage
 from tenantry.core.ratelimit import RateLimitBucket
 from tenantry.directory.models import RoleAssignment, User
 from tenantry.domains.models import Domain
-from tenantry.licensing.models import OfferAssignment
+from tenantry.licensing.models import (
+    LicenseAssignment,
+    OfferAssignment,
+    SubscribedSku,
+    Subscription,
+)
 from tenantry.signup.models import Signup
 from tenantry.tenants.models import AdminClaim, Tenant
 
@@ -17,11 +23,15 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Domain",
+    "IdempotencyKey",
+    "LicenseAssignment",
     "OfferAssignment",
     "OutboxMessage",
     "RateLimitBucket",
     "RoleAssignment",
     "Signup",
+    "SubscribedSku",
+    "Subscription",
     "Tenant",
     "User",
 ]

@@ -9,7 +9,7 @@ import tomllib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,15 @@ class Sku:
     entitlements: tuple[Entitlement, ...]
     warning_days: int
     suspended_days: int
+    term_days: int = 365
+
+    def plan_named(self, name: str) -> ServicePlan | None:
+        """The service plan of this SKU with that name."""
+        return next((plan for plan in self.service_plans if plan.name == name), None)
+
+    def plan_by_id(self, service_plan_id: uuid.UUID) -> ServicePlan | None:
+        """The service plan of this SKU with that id."""
+        return next((p for p in self.service_plans if p.service_plan_id == service_plan_id), None)
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,14 @@ class Catalog:
     def sku(self, part_number: str) -> Sku | None:
         """The SKU with that part number."""
         return self.skus.get(part_number)
+
+    def sku_by_id(self, sku_id: uuid.UUID) -> Sku | None:
+        """The SKU with that id."""
+        return self._skus_by_id.get(sku_id)
+
+    @cached_property
+    def _skus_by_id(self) -> dict[uuid.UUID, Sku]:
+        return {sku.sku_id: sku for sku in self.skus.values()}
 
     @property
     def default_offer(self) -> Offer:
@@ -131,6 +148,7 @@ def parse(text: str) -> Catalog:
                 entitlements=_entitlements(s.get("entitlements", {})),
                 warning_days=int(s.get("lifecycle", {}).get("warningDays", 30)),
                 suspended_days=int(s.get("lifecycle", {}).get("suspendedDays", 90)),
+                term_days=int(s.get("lifecycle", {}).get("termDays", 365)),
             )
             for s in raw.get("skus", [])
         }
@@ -161,6 +179,20 @@ def combine(values: list[EntitlementValue]) -> EntitlementValue:
     if UNLIMITED in values:
         return UNLIMITED
     return max(int(v) for v in values)
+
+
+def plan_of_entitlement(name: str, plan_names: tuple[str, ...]) -> str | None:
+    """The service plan an entitlement belongs to, by its prefix: `meetings.x` → `MEETINGS`.
+
+    `<prefix>.<limit>` belongs to the plan named `<PREFIX>` or `<PREFIX>_…` (so
+    `office.desktop_installs` → `OFFICE_APPS`); an entitlement whose prefix names
+    no plan belongs to the whole SKU. Disabling a plan takes its entitlements away.
+    """
+    prefix = name.partition(".")[0].upper()
+    for plan in plan_names:
+        if plan == prefix or plan.startswith(prefix + "_"):
+            return plan
+    return None
 
 
 def days_since(start: datetime, now: datetime) -> int:

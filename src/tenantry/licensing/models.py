@@ -1,14 +1,43 @@
-"""Self-service offer assignments."""
+"""Self-service offers, subscriptions, per-SKU license pools and license assignments.
+
+The seat invariant lives in `subscribed_skus`: one row per (tenant, SKU) holding
+the prepaid units by state and `consumed_units`. A unit is taken only by a
+conditional `UPDATE … SET consumed_units = consumed_units + n WHERE
+consumed_units + n <= enabled_units + warning_units` (see `service.take_seats`),
+so the database, not Python, decides who gets the last seat.
+
+`consumed_units` counts users, not assignment rows: a user who holds a SKU from
+several sources (directly and from one or more groups) consumes one unit. A user
+consumes a unit of a SKU exactly while at least one of their `license_assignments`
+rows for it is in a consuming state (`Active`, `ActiveWithError`); services that
+add or remove rows keep the counter in step in the same transaction, holding the
+user's row lock (`service.lock_user`) so that two sources of one user never race.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenantry.core.db import Base
+from tenantry.core.db import Base, new_id
+
+# Subscription states (Graph `companySubscription.status`, `subscribedSku.capabilityStatus`).
+ENABLED = "Enabled"
+WARNING = "Warning"
+SUSPENDED = "Suspended"
+DELETED = "Deleted"
+LOCKED_OUT = "LockedOut"
+
+# License assignment states (Graph `licenseAssignmentState.state`).
+ACTIVE = "Active"
+ACTIVE_WITH_ERROR = "ActiveWithError"
+DISABLED = "Disabled"
+ERROR = "Error"
+CONSUMING_STATES = (ACTIVE, ACTIVE_WITH_ERROR)
 
 
 class OfferAssignment(Base):
@@ -24,3 +53,94 @@ class OfferAssignment(Base):
     # active, or moved (carried to a paid subscription when the tenant became managed)
     status: Mapped[str] = mapped_column(String(20), default="active")
     started_at: Mapped[datetime]
+
+
+class Subscription(Base):
+    """One purchase of a SKU by a tenant (Graph `companySubscription`)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        Index("ix_subscriptions_tenant_sku", "tenant_id", "sku_id"),
+        Index("ix_subscriptions_due", "status", "next_lifecycle_at"),
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    sku_id: Mapped[uuid.UUID]
+    sku_part_number: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default=ENABLED)
+    quantity: Mapped[int]
+    auto_renew: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[uuid.UUID | None]
+    # When the current state ends: term end (Enabled), end of grace (Warning), deletion (Suspended).
+    next_lifecycle_at: Mapped[datetime | None]
+    status_changed_at: Mapped[datetime]
+
+
+class SubscribedSku(Base):
+    """A tenant's license pool for one SKU: prepaid units by state, and units in use."""
+
+    __tablename__ = "subscribed_skus"
+    __table_args__ = (
+        CheckConstraint(
+            "enabled_units >= 0 AND warning_units >= 0 AND suspended_units >= 0"
+            " AND locked_out_units >= 0 AND consumed_units >= 0",
+            name="units_not_negative",
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    sku_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    sku_part_number: Mapped[str] = mapped_column(String(64))
+    enabled_units: Mapped[int] = mapped_column(default=0)
+    warning_units: Mapped[int] = mapped_column(default=0)
+    suspended_units: Mapped[int] = mapped_column(default=0)
+    locked_out_units: Mapped[int] = mapped_column(default=0)
+    consumed_units: Mapped[int] = mapped_column(default=0)
+
+
+class LicenseAssignment(Base):
+    """A SKU given to a user by one source: directly (`assigned_by_group` null) or by a group.
+
+    One row per (user, SKU, source), Graph's `licenseAssignmentStates` entries.
+    `assigned_by_group` has no foreign key yet: the groups table comes with
+    group-based licensing, whose migration adds it.
+    """
+
+    __tablename__ = "license_assignments"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "user_id",
+            "sku_id",
+            "assigned_by_group",
+            name="uq_license_assignments_source",
+        ),
+        # NULLs are distinct in a unique constraint: one direct row per user and SKU.
+        Index(
+            "uq_license_assignments_direct",
+            "tenant_id",
+            "user_id",
+            "sku_id",
+            unique=True,
+            sqlite_where=text("assigned_by_group IS NULL"),
+            postgresql_where=text("assigned_by_group IS NULL"),
+        ),
+        Index("ix_license_assignments_user", "user_id", "sku_id"),
+        Index("ix_license_assignments_tenant_sku", "tenant_id", "sku_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    # No cascade: deleting a user must go through `service.release_user` so the seats return.
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    sku_id: Mapped[uuid.UUID]
+    assigned_by_group: Mapped[uuid.UUID | None]
+    # servicePlanIds (as strings) switched off for this user by this source.
+    disabled_plans: Mapped[list[Any]]
+    state: Mapped[str] = mapped_column(String(20), default=ACTIVE)
+    error: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -1,17 +1,88 @@
-"""Self-service offers and the effective entitlements of a user."""
+"""Subscriptions and their lifecycle, license pools, direct license assignments, entitlements.
+
+Lifecycle (Microsoft 365's "what happens when my subscription ends"):
+
+- A purchase is `Enabled` for a term (`termDays` in the catalog) and renews at
+  the end of each term while `autoRenew` is on (the default, "recurring billing").
+- With `autoRenew` off, at the end of the term it becomes `Warning` (expired,
+  grace: everyone keeps access) for `warningDays`, then `Suspended` (disabled:
+  users lose access, admins keep theirs, no new assignments) for
+  `suspendedDays`, then `Deleted`.
+- Cancelling suspends at once (then `Deleted` after `suspendedDays`).
+- Reactivation (`Warning` or `Suspended` → `Enabled`) starts a new term with
+  `autoRenew` on; a `Deleted` subscription cannot come back.
+- When the last subscription of a SKU is deleted, its license assignments go too.
+
+Units: `Enabled` and `Warning` units can be assigned (both give access);
+`Suspended` units cannot. A user's license gives access while the tenant holds
+at least one assignable unit of its SKU. The scheduled job `advance_lifecycles`
+moves states; nothing else looks at the calendar.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenantry.catalog import Catalog, EntitlementValue, combine, days_since
+from tenantry.catalog import (
+    UNLIMITED,
+    Catalog,
+    EntitlementValue,
+    Sku,
+    combine,
+    days_since,
+    plan_of_entitlement,
+)
 from tenantry.core import audit
 from tenantry.core.clock import clock
-from tenantry.licensing.models import OfferAssignment
+from tenantry.core.errors import InvalidRequest, NotFound
+from tenantry.directory.models import User
+from tenantry.licensing.exceptions import (
+    CountViolation,
+    InvalidQuantity,
+    InvalidServicePlan,
+    InvalidSubscriptionState,
+    InvalidUsageLocation,
+    LicenseInheritedFromGroup,
+    LicenseNotAssigned,
+    LicensesInUse,
+    SubscriptionNotFound,
+    SubscriptionSuspended,
+    UnknownSku,
+)
+from tenantry.licensing.models import (
+    ACTIVE,
+    CONSUMING_STATES,
+    DELETED,
+    ENABLED,
+    SUSPENDED,
+    WARNING,
+    LicenseAssignment,
+    OfferAssignment,
+    SubscribedSku,
+    Subscription,
+)
+
+MAX_QUANTITY = 1_000_000
+DEFAULT_TERM_DAYS = 365
+DEFAULT_WARNING_DAYS = 30
+DEFAULT_SUSPENDED_DAYS = 90
+
+# Which pool column holds the units of a subscription in each state.
+_UNITS = {
+    ENABLED: SubscribedSku.enabled_units,
+    WARNING: SubscribedSku.warning_units,
+    SUSPENDED: SubscribedSku.suspended_units,
+}
+ASSIGNABLE_UNITS = SubscribedSku.enabled_units + SubscribedSku.warning_units
 
 
 @dataclass(frozen=True)
@@ -21,6 +92,27 @@ class Entitlements:
     limits: dict[str, EntitlementValue]
     service_plans: list[str]
     sources: list[str]
+
+    def check(self, name: str, value: int | None) -> tuple[bool, EntitlementValue | None]:
+        """Whether `value` fits the limit `name` (None: whether the limit exists and is not 0)."""
+        limit = self.limits.get(name)
+        if limit is None:
+            return False, None
+        if limit == UNLIMITED:
+            return True, limit
+        return (int(limit) > 0 if value is None else value <= int(limit)), limit
+
+
+@dataclass(frozen=True)
+class LicenseDetail:
+    """A SKU a user holds (merged over its sources) and whether it gives access now."""
+
+    sku: Sku
+    enabled_plan_ids: frozenset[uuid.UUID]
+    has_access: bool
+
+
+# --- self-service offers ------------------------------------------------------------------
 
 
 async def offers_of(*, db_session: AsyncSession, user_id: uuid.UUID) -> list[OfferAssignment]:
@@ -57,23 +149,902 @@ async def add_offer(
     return assignment
 
 
+async def move_offers_to_subscription(
+    *, db_session: AsyncSession, actor: audit.Actor, tenant_id: uuid.UUID, sku: Sku
+) -> int:
+    """Mark the tenant's active self-service offers `moved`: their access now comes from `sku`."""
+    result = await db_session.execute(
+        update(OfferAssignment)
+        .where(OfferAssignment.tenant_id == tenant_id, OfferAssignment.status == "active")
+        .values(status="moved")
+        .execution_options(synchronize_session=False)
+    )
+    moved = result.rowcount or 0
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Move self-service offers to subscription",
+        target_type="tenant",
+        target_id=tenant_id,
+        tenant_id=tenant_id,
+        details={"sku": sku.part_number, "offers": moved},
+    )
+    return moved
+
+
+# --- license pools ------------------------------------------------------------------------
+
+
+async def take_seats(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, sku_id: uuid.UUID, count: int = 1
+) -> bool:
+    """Consume `count` units of the tenant's SKU if that many are free; False otherwise.
+
+    The only way units are consumed: one conditional UPDATE, so concurrent callers
+    queue on the pool row (PostgreSQL re-checks the condition after the previous
+    holder commits; SQLite runs one writer at a time) and never overshoot.
+    """
+    result = await db_session.execute(
+        update(SubscribedSku)
+        .where(
+            SubscribedSku.tenant_id == tenant_id,
+            SubscribedSku.sku_id == sku_id,
+            SubscribedSku.consumed_units + count <= ASSIGNABLE_UNITS,
+        )
+        .values(consumed_units=SubscribedSku.consumed_units + count)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def release_seats(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, sku_id: uuid.UUID, count: int = 1
+) -> None:
+    """Give `count` consumed units of the tenant's SKU back."""
+    await db_session.execute(
+        update(SubscribedSku)
+        .where(
+            SubscribedSku.tenant_id == tenant_id,
+            SubscribedSku.sku_id == sku_id,
+            SubscribedSku.consumed_units >= count,
+        )
+        .values(consumed_units=SubscribedSku.consumed_units - count)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def get_pool(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, sku_id: uuid.UUID
+) -> SubscribedSku | None:
+    """The tenant's pool of a SKU as committed now (not a cached copy)."""
+    return await db_session.scalar(
+        select(SubscribedSku)
+        .where(SubscribedSku.tenant_id == tenant_id, SubscribedSku.sku_id == sku_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def get_pools(*, db_session: AsyncSession, tenant_id: uuid.UUID) -> list[SubscribedSku]:
+    """Every license pool of a tenant (Graph `subscribedSkus`)."""
+    query = (
+        select(SubscribedSku)
+        .where(SubscribedSku.tenant_id == tenant_id)
+        .order_by(SubscribedSku.sku_part_number)
+        .execution_options(populate_existing=True)
+    )
+    return list((await db_session.scalars(query)).all())
+
+
+def capability_status(pool: SubscribedSku) -> str:
+    """Graph `capabilityStatus` of a pool: the best state any of its units is in."""
+    if pool.enabled_units:
+        return ENABLED
+    if pool.warning_units:
+        return WARNING
+    if pool.suspended_units:
+        return SUSPENDED
+    if pool.locked_out_units:
+        return "LockedOut"
+    return DELETED
+
+
+async def _refusal(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, sku: Sku
+) -> CountViolation | SubscriptionSuspended | UnknownSku:
+    """Why a unit of `sku` cannot be given, as the error to raise."""
+    pool = await get_pool(db_session=db_session, tenant_id=tenant_id, sku_id=sku.sku_id)
+    if pool is None or capability_status(pool) == DELETED:
+        return UnknownSku(
+            f"Your organization has no subscription to {sku.part_number}. Buy one first.",
+            target="skuId",
+        )
+    if pool.enabled_units + pool.warning_units == 0:
+        return SubscriptionSuspended(
+            f"The subscription to {sku.part_number} is suspended: no license of it can be "
+            "assigned until a Billing Administrator reactivates it.",
+            target="skuId",
+        )
+    return CountViolation(
+        f"There are not enough {sku.part_number} licenses: all "
+        f"{pool.enabled_units + pool.warning_units} are assigned. Buy more, or remove a "
+        "license from someone who no longer needs it.",
+        target="skuId",
+        details={
+            "skuId": str(sku.sku_id),
+            "prepaidUnits": pool.enabled_units + pool.warning_units,
+            "consumedUnits": pool.consumed_units,
+        },
+    )
+
+
+async def _move_units(
+    db_session: AsyncSession,
+    *,
+    subscription: Subscription,
+    from_status: str | None,
+    to_status: str | None,
+) -> None:
+    """Move a subscription's units between the pool's state columns (None: in or out)."""
+    values: dict[Any, Any] = {}
+    if from_status in _UNITS:
+        values[_UNITS[from_status].key] = _UNITS[from_status] - subscription.quantity
+    if to_status in _UNITS:
+        values[_UNITS[to_status].key] = _UNITS[to_status] + subscription.quantity
+    if values:
+        await db_session.execute(
+            update(SubscribedSku)
+            .where(
+                SubscribedSku.tenant_id == subscription.tenant_id,
+                SubscribedSku.sku_id == subscription.sku_id,
+            )
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+# --- subscriptions ------------------------------------------------------------------------
+
+
+def _check_quantity(quantity: int) -> None:
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise InvalidQuantity(
+            f"The quantity must be between 1 and {MAX_QUANTITY}.", target="quantity"
+        )
+
+
+def _days(sku: Sku | None, name: str, default: int) -> timedelta:
+    return timedelta(days=getattr(sku, name) if sku is not None else default)
+
+
+async def purchase(
+    *,
+    db_session: AsyncSession,
+    catalog: Catalog,
+    actor: audit.Actor,
+    tenant_id: uuid.UUID,
+    sku_part_number: str,
+    quantity: int,
+) -> Subscription:
+    """Buy `quantity` licenses of a SKU: a new Enabled subscription for one term."""
+    sku = catalog.sku(sku_part_number)
+    if sku is None:
+        raise UnknownSku(
+            f"There is no product {sku_part_number!r} in the catalog. Choose one of: "
+            + ", ".join(sorted(catalog.skus))
+            + ".",
+            target="skuPartNumber",
+        )
+    _check_quantity(quantity)
+    now = clock.now()
+    subscription = Subscription(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        sku_id=sku.sku_id,
+        sku_part_number=sku.part_number,
+        status=ENABLED,
+        quantity=quantity,
+        auto_renew=True,
+        created_at=now,
+        created_by=actor.user_id,
+        next_lifecycle_at=now + timedelta(days=sku.term_days),
+        status_changed_at=now,
+    )
+    db_session.add(subscription)
+    insert = pg_insert if db_session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(SubscribedSku).values(
+        tenant_id=tenant_id,
+        sku_id=sku.sku_id,
+        sku_part_number=sku.part_number,
+        enabled_units=quantity,
+        warning_units=0,
+        suspended_units=0,
+        locked_out_units=0,
+        consumed_units=0,
+    )
+    await db_session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["tenant_id", "sku_id"],
+            set_={"enabled_units": SubscribedSku.enabled_units + statement.excluded.enabled_units},
+        )
+    )
+    await db_session.flush()
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Purchase subscription",
+        target_type="subscription",
+        target_id=subscription.id,
+        tenant_id=tenant_id,
+        details={"sku": sku.part_number, "quantity": quantity},
+    )
+    return subscription
+
+
+async def get_all(*, db_session: AsyncSession, tenant_id: uuid.UUID) -> list[Subscription]:
+    """The tenant's subscriptions, newest first (deleted ones too, for the record)."""
+    query = (
+        select(Subscription)
+        .where(Subscription.tenant_id == tenant_id)
+        .order_by(Subscription.created_at.desc())
+    )
+    return list((await db_session.scalars(query)).all())
+
+
+async def get(
+    *,
+    db_session: AsyncSession,
+    tenant_id: uuid.UUID,
+    subscription_id: uuid.UUID,
+    for_update: bool = False,
+) -> Subscription:
+    """One subscription of the tenant (locked for the transaction when `for_update`)."""
+    query = select(Subscription).where(
+        Subscription.id == subscription_id, Subscription.tenant_id == tenant_id
+    )
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    subscription = await db_session.scalar(query)
+    if subscription is None:
+        raise SubscriptionNotFound()
+    return subscription
+
+
+def _require_status(subscription: Subscription, *allowed: str, doing: str) -> None:
+    if subscription.status not in allowed:
+        raise InvalidSubscriptionState(
+            f"A subscription that is {subscription.status} cannot be {doing}; it must be "
+            + " or ".join(allowed)
+            + ".",
+            details={"status": subscription.status},
+        )
+
+
+def _record(
+    db_session: AsyncSession,
+    actor: audit.Actor,
+    subscription: Subscription,
+    action: str,
+    **details: Any,
+) -> None:
+    audit.record(
+        db_session,
+        actor=actor,
+        action=action,
+        target_type="subscription",
+        target_id=subscription.id,
+        tenant_id=subscription.tenant_id,
+        details={"sku": subscription.sku_part_number, **details},
+    )
+
+
+async def add_licenses(
+    *,
+    db_session: AsyncSession,
+    actor: audit.Actor,
+    tenant_id: uuid.UUID,
+    subscription_id: uuid.UUID,
+    quantity: int,
+) -> Subscription:
+    """Buy `quantity` more licenses on an Enabled subscription."""
+    _check_quantity(quantity)
+    subscription = await get(
+        db_session=db_session, tenant_id=tenant_id, subscription_id=subscription_id, for_update=True
+    )
+    _require_status(subscription, ENABLED, doing="given more licenses")
+    if subscription.quantity + quantity > MAX_QUANTITY:
+        raise InvalidQuantity(
+            f"A subscription holds at most {MAX_QUANTITY} licenses.", target="quantity"
+        )
+    await db_session.execute(
+        update(SubscribedSku)
+        .where(SubscribedSku.tenant_id == tenant_id, SubscribedSku.sku_id == subscription.sku_id)
+        .values(enabled_units=SubscribedSku.enabled_units + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    subscription.quantity += quantity
+    _record(db_session, actor, subscription, "Add licenses to subscription", added=quantity)
+    return subscription
+
+
+async def remove_licenses(
+    *,
+    db_session: AsyncSession,
+    actor: audit.Actor,
+    tenant_id: uuid.UUID,
+    subscription_id: uuid.UUID,
+    quantity: int,
+) -> Subscription:
+    """Remove `quantity` licenses from an Enabled subscription, never below those in use."""
+    _check_quantity(quantity)
+    subscription = await get(
+        db_session=db_session, tenant_id=tenant_id, subscription_id=subscription_id, for_update=True
+    )
+    _require_status(subscription, ENABLED, doing="reduced")
+    if subscription.quantity - quantity < 1:
+        raise InvalidQuantity(
+            f"The subscription has {subscription.quantity} licenses: at least one must "
+            "remain. To stop the subscription, cancel it.",
+            target="quantity",
+        )
+    result = await db_session.execute(
+        update(SubscribedSku)
+        .where(
+            SubscribedSku.tenant_id == tenant_id,
+            SubscribedSku.sku_id == subscription.sku_id,
+            ASSIGNABLE_UNITS - quantity >= SubscribedSku.consumed_units,
+        )
+        .values(enabled_units=SubscribedSku.enabled_units - quantity)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        pool = await get_pool(
+            db_session=db_session, tenant_id=tenant_id, sku_id=subscription.sku_id
+        )
+        assignable = (pool.enabled_units + pool.warning_units) if pool else 0
+        consumed = pool.consumed_units if pool else 0
+        raise LicensesInUse(
+            f"{consumed} of the {assignable} {subscription.sku_part_number} licenses are "
+            f"assigned, so at most {max(0, assignable - consumed)} can be removed. Remove "
+            "licenses from users first.",
+            target="quantity",
+            details={"consumedUnits": consumed, "prepaidUnits": assignable},
+        )
+    subscription.quantity -= quantity
+    _record(db_session, actor, subscription, "Remove licenses from subscription", removed=quantity)
+    return subscription
+
+
+async def set_auto_renew(
+    *,
+    db_session: AsyncSession,
+    actor: audit.Actor,
+    tenant_id: uuid.UUID,
+    subscription_id: uuid.UUID,
+    auto_renew: bool,
+) -> Subscription:
+    """Turn recurring billing on or off: off, the subscription expires at the end of its term."""
+    subscription = await get(
+        db_session=db_session, tenant_id=tenant_id, subscription_id=subscription_id, for_update=True
+    )
+    _require_status(subscription, ENABLED, doing="changed (reactivate it instead)")
+    if subscription.auto_renew != auto_renew:
+        subscription.auto_renew = auto_renew
+        _record(db_session, actor, subscription, "Update subscription", autoRenew=auto_renew)
+    return subscription
+
+
+async def _change_status(
+    db_session: AsyncSession,
+    *,
+    subscription: Subscription,
+    to_status: str,
+    at: datetime,
+    next_lifecycle_at: datetime | None,
+) -> None:
+    await _move_units(
+        db_session, subscription=subscription, from_status=subscription.status, to_status=to_status
+    )
+    subscription.status = to_status
+    subscription.status_changed_at = at
+    subscription.next_lifecycle_at = next_lifecycle_at
+    if to_status == DELETED:
+        await _forget_deleted_sku(db_session, subscription=subscription)
+
+
+async def _forget_deleted_sku(db_session: AsyncSession, *, subscription: Subscription) -> None:
+    """When no live subscription of the SKU is left, its license assignments go."""
+    await db_session.flush()
+    live = await db_session.scalar(
+        select(func.count())
+        .select_from(Subscription)
+        .where(
+            Subscription.tenant_id == subscription.tenant_id,
+            Subscription.sku_id == subscription.sku_id,
+            Subscription.status != DELETED,
+        )
+    )
+    if live:
+        return
+    await db_session.execute(
+        delete(LicenseAssignment)
+        .where(
+            LicenseAssignment.tenant_id == subscription.tenant_id,
+            LicenseAssignment.sku_id == subscription.sku_id,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await db_session.execute(
+        update(SubscribedSku)
+        .where(
+            SubscribedSku.tenant_id == subscription.tenant_id,
+            SubscribedSku.sku_id == subscription.sku_id,
+        )
+        .values(consumed_units=0)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def cancel(
+    *,
+    db_session: AsyncSession,
+    catalog: Catalog,
+    actor: audit.Actor,
+    tenant_id: uuid.UUID,
+    subscription_id: uuid.UUID,
+) -> Subscription:
+    """Cancel now: the subscription is Suspended (users lose access), then deleted."""
+    subscription = await get(
+        db_session=db_session, tenant_id=tenant_id, subscription_id=subscription_id, for_update=True
+    )
+    _require_status(subscription, ENABLED, WARNING, doing="cancelled")
+    sku = catalog.sku_by_id(subscription.sku_id)
+    now = clock.now()
+    await _change_status(
+        db_session,
+        subscription=subscription,
+        to_status=SUSPENDED,
+        at=now,
+        next_lifecycle_at=now + _days(sku, "suspended_days", DEFAULT_SUSPENDED_DAYS),
+    )
+    _record(db_session, actor, subscription, "Cancel subscription", status=SUSPENDED)
+    return subscription
+
+
+async def reactivate(
+    *,
+    db_session: AsyncSession,
+    catalog: Catalog,
+    actor: audit.Actor,
+    tenant_id: uuid.UUID,
+    subscription_id: uuid.UUID,
+) -> Subscription:
+    """Bring an expired or suspended subscription back: Enabled for a new term, renewing."""
+    subscription = await get(
+        db_session=db_session, tenant_id=tenant_id, subscription_id=subscription_id, for_update=True
+    )
+    _require_status(subscription, WARNING, SUSPENDED, doing="reactivated")
+    sku = catalog.sku_by_id(subscription.sku_id)
+    now = clock.now()
+    previous = subscription.status
+    await _change_status(
+        db_session,
+        subscription=subscription,
+        to_status=ENABLED,
+        at=now,
+        next_lifecycle_at=now + _days(sku, "term_days", DEFAULT_TERM_DAYS),
+    )
+    subscription.auto_renew = True
+    _record(db_session, actor, subscription, "Reactivate subscription", previousStatus=previous)
+    return subscription
+
+
+async def advance_lifecycles(
+    *, db_session: AsyncSession, catalog: Catalog, batch_size: int = 500
+) -> list[dict[str, Any]]:
+    """Move every subscription whose state has run its time; returns the transitions made.
+
+    Safe to run from any number of processes at once: due rows are claimed with
+    `FOR UPDATE SKIP LOCKED`. Each step starts from the previous deadline, not
+    from now, so a job that was not run for a while catches up exactly.
+    """
+    actor = audit.Actor.system()
+    transitions: list[dict[str, Any]] = []
+    while True:
+        now = clock.now()
+        due = list(
+            (
+                await db_session.scalars(
+                    select(Subscription)
+                    .where(
+                        Subscription.status != DELETED,
+                        Subscription.next_lifecycle_at <= now,
+                    )
+                    .order_by(Subscription.next_lifecycle_at)
+                    .limit(batch_size)
+                    .with_for_update(skip_locked=True)
+                    .execution_options(populate_existing=True)
+                )
+            ).all()
+        )
+        if not due:
+            return transitions
+        for subscription in due:
+            transitions.append(await _advance(db_session, catalog, actor, subscription))
+
+
+async def _advance(
+    db_session: AsyncSession, catalog: Catalog, actor: audit.Actor, subscription: Subscription
+) -> dict[str, Any]:
+    """One step of one subscription's lifecycle."""
+    sku = catalog.sku_by_id(subscription.sku_id)
+    deadline = subscription.next_lifecycle_at
+    assert deadline is not None
+    previous = subscription.status
+    if previous == ENABLED and subscription.auto_renew:
+        subscription.next_lifecycle_at = deadline + _days(sku, "term_days", DEFAULT_TERM_DAYS)
+        _record(db_session, actor, subscription, "Renew subscription")
+        return {"id": str(subscription.id), "from": previous, "to": ENABLED, "renewed": True}
+    if previous == ENABLED:
+        to_status = WARNING
+        ends: datetime | None = deadline + _days(sku, "warning_days", DEFAULT_WARNING_DAYS)
+    elif previous == WARNING:
+        to_status = SUSPENDED
+        ends = deadline + _days(sku, "suspended_days", DEFAULT_SUSPENDED_DAYS)
+    else:
+        to_status, ends = DELETED, None
+    await _change_status(
+        db_session,
+        subscription=subscription,
+        to_status=to_status,
+        at=deadline,
+        next_lifecycle_at=ends,
+    )
+    _record(
+        db_session,
+        actor,
+        subscription,
+        "Update subscription status",
+        **{"from": previous, "to": to_status},
+    )
+    return {"id": str(subscription.id), "from": previous, "to": to_status, "renewed": False}
+
+
+# --- direct license assignment ------------------------------------------------------------
+
+
+async def lock_user(*, db_session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Hold the user's row for the transaction: license changes of one user run one at a time."""
+    locked = await db_session.scalar(
+        select(User.id).where(User.id == user_id, User.tenant_id == tenant_id).with_for_update()
+    )
+    if locked is None:
+        raise NotFound("The user does not exist.", target="id")
+
+
+async def assignments_of(
+    *, db_session: AsyncSession, user_id: uuid.UUID, sku_id: uuid.UUID | None = None
+) -> list[LicenseAssignment]:
+    """A user's license assignment rows (every source), optionally for one SKU."""
+    query = (
+        select(LicenseAssignment)
+        .where(LicenseAssignment.user_id == user_id)
+        .order_by(LicenseAssignment.created_at)
+        .execution_options(populate_existing=True)
+    )
+    if sku_id is not None:
+        query = query.where(LicenseAssignment.sku_id == sku_id)
+    return list((await db_session.scalars(query)).all())
+
+
+def _sku_of(catalog: Catalog, sku_id: uuid.UUID) -> Sku:
+    sku = catalog.sku_by_id(sku_id)
+    if sku is None:
+        raise UnknownSku(f"There is no product with skuId {sku_id}.", target="skuId")
+    return sku
+
+
+def _plan_ids(sku: Sku, disabled_plans: Iterable[uuid.UUID | str]) -> list[str]:
+    """The disabled plans as servicePlanId strings, each checked to be a plan of the SKU."""
+    result: list[str] = []
+    for value in disabled_plans:
+        try:
+            plan_id = uuid.UUID(str(value))
+        except ValueError:
+            plan_id = None
+        if plan_id is None or sku.plan_by_id(plan_id) is None:
+            raise InvalidServicePlan(
+                f"{value} is not a service plan of {sku.part_number}. Its plans are: "
+                + ", ".join(f"{p.name} ({p.service_plan_id})" for p in sku.service_plans)
+                + ".",
+                target="disabledPlans",
+            )
+        if str(plan_id) not in result:
+            result.append(str(plan_id))
+    return sorted(result)
+
+
+async def assign_license(
+    *,
+    db_session: AsyncSession,
+    catalog: Catalog,
+    actor: audit.Actor,
+    tenant_id: uuid.UUID,
+    user: User,
+    sku_id: uuid.UUID,
+    disabled_plans: Sequence[uuid.UUID | str] = (),
+    check_usage_location: bool = True,
+) -> LicenseAssignment:
+    """Give a user a SKU directly (or change the disabled plans of their direct license).
+
+    The user consumes a unit only if no other source already gives them the SKU.
+    """
+    sku = _sku_of(catalog, sku_id)
+    plans = _plan_ids(sku, disabled_plans)
+    if check_usage_location and not user.usage_location:
+        raise InvalidUsageLocation()
+    await lock_user(db_session=db_session, tenant_id=tenant_id, user_id=user.id)
+    rows = await assignments_of(db_session=db_session, user_id=user.id, sku_id=sku.sku_id)
+    direct = next((row for row in rows if row.assigned_by_group is None), None)
+    now = clock.now()
+    if direct is not None:
+        if direct.disabled_plans != plans:
+            direct.disabled_plans = plans
+            direct.updated_at = now
+            _record_license_change(db_session, actor, user, tenant_id, added=[sku], plans=plans)
+        return direct
+    if any(row.state in CONSUMING_STATES for row in rows):
+        pool = await get_pool(db_session=db_session, tenant_id=tenant_id, sku_id=sku.sku_id)
+        if pool is None or pool.enabled_units + pool.warning_units == 0:
+            raise await _refusal(db_session=db_session, tenant_id=tenant_id, sku=sku)
+    elif not await take_seats(db_session=db_session, tenant_id=tenant_id, sku_id=sku.sku_id):
+        raise await _refusal(db_session=db_session, tenant_id=tenant_id, sku=sku)
+    assignment = LicenseAssignment(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        user_id=user.id,
+        sku_id=sku.sku_id,
+        assigned_by_group=None,
+        disabled_plans=plans,
+        state=ACTIVE,
+        error=None,
+        created_at=now,
+        updated_at=now,
+    )
+    db_session.add(assignment)
+    await db_session.flush()
+    _record_license_change(db_session, actor, user, tenant_id, added=[sku], plans=plans)
+    return assignment
+
+
+async def remove_license(
+    *,
+    db_session: AsyncSession,
+    catalog: Catalog,
+    actor: audit.Actor,
+    tenant_id: uuid.UUID,
+    user: User,
+    sku_id: uuid.UUID,
+) -> None:
+    """Take a direct license away; the unit returns unless a group still gives the SKU."""
+    sku = catalog.sku_by_id(sku_id)
+    await lock_user(db_session=db_session, tenant_id=tenant_id, user_id=user.id)
+    rows = await assignments_of(db_session=db_session, user_id=user.id, sku_id=sku_id)
+    direct = next((row for row in rows if row.assigned_by_group is None), None)
+    name = sku.part_number if sku else str(sku_id)
+    if direct is None:
+        if rows:
+            raise LicenseInheritedFromGroup(
+                f"{name} is given to this user by a group: remove the user from the group, "
+                "or the license from the group.",
+                target="removeLicenses",
+            )
+        raise LicenseNotAssigned(
+            f"The user has no {name} license to remove.", target="removeLicenses"
+        )
+    others = [row for row in rows if row is not direct]
+    await db_session.delete(direct)
+    if direct.state in CONSUMING_STATES and not any(r.state in CONSUMING_STATES for r in others):
+        await release_seats(db_session=db_session, tenant_id=tenant_id, sku_id=sku_id)
+    await db_session.flush()
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Change user license",
+        target_type="user",
+        target_id=user.id,
+        tenant_id=tenant_id,
+        details={"removedLicenses": [name]},
+    )
+
+
+async def change_licenses(
+    *,
+    db_session: AsyncSession,
+    catalog: Catalog,
+    actor: audit.Actor,
+    tenant_id: uuid.UUID,
+    user: User,
+    add: Sequence[tuple[uuid.UUID, Sequence[uuid.UUID | str]]],
+    remove: Sequence[uuid.UUID],
+) -> None:
+    """Graph `assignLicense`: add and remove licenses of a user, all or nothing."""
+    added = [sku_id for sku_id, _plans in add]
+    if len(set(added)) != len(added) or len(set(remove)) != len(remove):
+        raise InvalidRequest("A skuId appears twice in the request.", code="duplicateSku")
+    if set(added) & set(remove):
+        raise InvalidRequest(
+            "A skuId cannot be both added and removed in one request.", code="duplicateSku"
+        )
+    for sku_id in remove:
+        await remove_license(
+            db_session=db_session,
+            catalog=catalog,
+            actor=actor,
+            tenant_id=tenant_id,
+            user=user,
+            sku_id=sku_id,
+        )
+    for sku_id, plans in add:
+        await assign_license(
+            db_session=db_session,
+            catalog=catalog,
+            actor=actor,
+            tenant_id=tenant_id,
+            user=user,
+            sku_id=sku_id,
+            disabled_plans=plans,
+        )
+
+
+async def release_user(
+    *, db_session: AsyncSession, actor: audit.Actor, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    """Remove every license assignment of a user (before deleting them): their units return."""
+    await lock_user(db_session=db_session, tenant_id=tenant_id, user_id=user_id)
+    rows = await assignments_of(db_session=db_session, user_id=user_id)
+    consuming = {row.sku_id for row in rows if row.state in CONSUMING_STATES}
+    await db_session.execute(
+        delete(LicenseAssignment)
+        .where(LicenseAssignment.tenant_id == tenant_id, LicenseAssignment.user_id == user_id)
+        .execution_options(synchronize_session=False)
+    )
+    for sku_id in sorted(consuming):
+        await release_seats(db_session=db_session, tenant_id=tenant_id, sku_id=sku_id)
+    if rows:
+        audit.record(
+            db_session,
+            actor=actor,
+            action="Change user license",
+            target_type="user",
+            target_id=user_id,
+            tenant_id=tenant_id,
+            details={"removedLicenses": sorted({str(row.sku_id) for row in rows})},
+        )
+
+
+def _record_license_change(
+    db_session: AsyncSession,
+    actor: audit.Actor,
+    user: User,
+    tenant_id: uuid.UUID,
+    *,
+    added: list[Sku],
+    plans: list[str],
+) -> None:
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Change user license",
+        target_type="user",
+        target_id=user.id,
+        tenant_id=tenant_id,
+        details={"addedLicenses": [sku.part_number for sku in added], "disabledPlans": plans},
+    )
+
+
+async def license_details_of(
+    *, db_session: AsyncSession, catalog: Catalog, user_id: uuid.UUID
+) -> list[LicenseDetail]:
+    """The SKUs a user holds, each merged over its sources (Graph `licenseDetails`)."""
+    rows = (
+        await db_session.execute(
+            select(
+                LicenseAssignment.sku_id,
+                LicenseAssignment.disabled_plans,
+                (ASSIGNABLE_UNITS > 0).label("has_access"),
+            )
+            .join(
+                SubscribedSku,
+                (SubscribedSku.tenant_id == LicenseAssignment.tenant_id)
+                & (SubscribedSku.sku_id == LicenseAssignment.sku_id),
+            )
+            .where(
+                LicenseAssignment.user_id == user_id,
+                LicenseAssignment.state.in_(CONSUMING_STATES),
+            )
+        )
+    ).all()
+    merged: dict[uuid.UUID, tuple[set[uuid.UUID], bool]] = {}
+    for sku_id, disabled, has_access in rows:
+        sku = catalog.sku_by_id(sku_id)
+        if sku is None:
+            continue
+        off = {uuid.UUID(value) for value in disabled or ()}
+        plans, _ = merged.setdefault(sku_id, (set(), bool(has_access)))
+        plans.update(p.service_plan_id for p in sku.service_plans if p.service_plan_id not in off)
+    return [
+        LicenseDetail(sku=sku, enabled_plan_ids=frozenset(plans), has_access=has_access)
+        for sku_id, (plans, has_access) in merged.items()
+        if (sku := catalog.sku_by_id(sku_id)) is not None
+    ]
+
+
+# --- entitlements -------------------------------------------------------------------------
+
+
 async def entitlements_of(
     *, db_session: AsyncSession, catalog: Catalog, user_id: uuid.UUID
 ) -> Entitlements:
-    """The effective entitlements of a user now."""
+    """The effective entitlements of a user now: active offers and licenses, largest wins.
+
+    A license counts while its SKU gives access (Enabled or Warning units); its
+    service plans minus `disabledPlans` (merged over sources), and the SKU's
+    entitlements except those of disabled plans. Two small indexed queries.
+    """
     now = clock.now()
     values: dict[str, list[EntitlementValue]] = {}
     plans: set[str] = set()
     sources: list[str] = []
-    for assignment in await offers_of(db_session=db_session, user_id=user_id):
-        offer = catalog.offer(assignment.offer)
-        if offer is None or assignment.status != "active":
+    offers = (
+        await db_session.execute(
+            select(OfferAssignment.offer, OfferAssignment.started_at).where(
+                OfferAssignment.user_id == user_id, OfferAssignment.status == "active"
+            )
+        )
+    ).all()
+    for part_number, started_at in offers:
+        offer = catalog.offer(part_number)
+        if offer is None:
             continue
         sources.append(offer.part_number)
         plans.update(offer.service_plans)
-        age = days_since(assignment.started_at, now)
+        age = days_since(started_at, now)
         for entitlement in offer.entitlements:
             values.setdefault(entitlement.name, []).append(entitlement.value_at(age))
+    licenses = (
+        await db_session.execute(
+            select(LicenseAssignment.sku_id, LicenseAssignment.disabled_plans)
+            .join(
+                SubscribedSku,
+                (SubscribedSku.tenant_id == LicenseAssignment.tenant_id)
+                & (SubscribedSku.sku_id == LicenseAssignment.sku_id),
+            )
+            .where(
+                LicenseAssignment.user_id == user_id,
+                LicenseAssignment.state.in_(CONSUMING_STATES),
+                ASSIGNABLE_UNITS > 0,
+            )
+        )
+    ).all()
+    enabled_by_sku: dict[uuid.UUID, set[str]] = {}
+    for sku_id, disabled in licenses:
+        sku = catalog.sku_by_id(sku_id)
+        if sku is None:
+            continue
+        off = set(disabled or ())
+        enabled_by_sku.setdefault(sku_id, set()).update(
+            p.name for p in sku.service_plans if str(p.service_plan_id) not in off
+        )
+    for sku_id, enabled in enabled_by_sku.items():
+        sku = catalog.sku_by_id(sku_id)
+        assert sku is not None
+        sources.append(sku.part_number)
+        plans.update(enabled)
+        plan_names = tuple(p.name for p in sku.service_plans)
+        for entitlement in sku.entitlements:
+            plan = plan_of_entitlement(entitlement.name, plan_names)
+            if plan is None or plan in enabled:
+                values.setdefault(entitlement.name, []).append(entitlement.value_at(0))
     return Entitlements(
         limits={name: combine(found) for name, found in sorted(values.items())},
         service_plans=sorted(plans),

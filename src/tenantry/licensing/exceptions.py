@@ -1,0 +1,61 @@
+"""Licensing errors, with Microsoft Graph's codes where Graph has one."""
+
+from __future__ import annotations
+
+from tenantry.core.errors import Conflict, InvalidRequest, NotFound
+
+INVALID_USAGE_LOCATION_MESSAGE = (
+    "License assignment cannot be done for user with invalid usage location."
+)
+
+
+class UnknownSku(InvalidRequest):
+    code = "unknownSku"
+
+
+class InvalidQuantity(InvalidRequest):
+    code = "invalidQuantity"
+
+
+class InvalidUsageLocation(InvalidRequest):
+    code = "invalidUsageLocation"
+
+    def __init__(self) -> None:
+        super().__init__(INVALID_USAGE_LOCATION_MESSAGE, target="usageLocation")
+
+
+class InvalidServicePlan(InvalidRequest):
+    code = "invalidServicePlan"
+
+
+class LicenseNotAssigned(InvalidRequest):
+    code = "licenseNotAssigned"
+
+
+class LicenseInheritedFromGroup(InvalidRequest):
+    code = "licenseInheritedFromGroup"
+
+
+class CountViolation(Conflict):
+    """No free unit of the SKU: Graph's (and group-based licensing's) `CountViolation`."""
+
+    code = "CountViolation"
+
+
+class SubscriptionSuspended(Conflict):
+    code = "subscriptionSuspended"
+
+
+class LicensesInUse(Conflict):
+    code = "licensesInUse"
+
+
+class InvalidSubscriptionState(Conflict):
+    code = "invalidSubscriptionState"
+
+
+class SubscriptionNotFound(NotFound):
+    code = "subscriptionNotFound"
+
+    def __init__(self) -> None:
+        super().__init__("The subscription does not exist.", target="id")
