@@ -1,0 +1,157 @@
+"""Page rendering: the language of a request, templates, translated errors, error pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from functools import partial
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tenantry.core.config import Settings
+from tenantry.core.errors import InvalidRequest, TenantryError
+from tenantry.core.i18n import LANGUAGES, has_message, negotiate, translate
+from tenantry.dependencies import SESSION_COOKIE, Principal, web_principal
+from tenantry.web import csrf
+
+log = logging.getLogger("tenantry.web")
+
+LANG_COOKIE = "lang"
+
+# Pages carry personal data and form tokens: never cached, never framed, no scripts at all.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+templates = Jinja2Templates(
+    env=Environment(
+        loader=PackageLoader("tenantry.web", "templates"),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+)
+
+
+def language_of(request: Request) -> str:
+    """The page language: the `lang` cookie set by the switch, else Accept-Language."""
+    return negotiate(request.headers.get("accept-language"), request.cookies.get(LANG_COOKIE))
+
+
+def local_path(target: str | None, default: str = "/") -> str:
+    """`target` when it is a path on this site, else `default` (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    if any(ord(char) < 32 for char in target) or "\\" in target:
+        return default
+    return target
+
+
+def error_text(language: str, error: TenantryError, **params: Any) -> str:
+    """The error's message in `language` when `error.<code>` is translated, else its own."""
+    key = f"error.{error.code}"
+    if not has_message(key):
+        return error.message
+    try:
+        return translate(language, key).format_map({**error.details, **params})
+    except (KeyError, IndexError, ValueError):
+        return error.message
+
+
+def settings_of(request: Request) -> Settings:
+    """The server's settings."""
+    return request.app.state.settings
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    principal: Principal | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    """A page in the request's language, with the CSRF token its forms need."""
+    settings = settings_of(request)
+    language = language_of(request)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    page: dict[str, Any] = {
+        "lang": language,
+        "t": partial(translate, language),
+        "languages": LANGUAGES,
+        "principal": principal,
+        "csrf_field": csrf.FIELD,
+        "csrf_token": csrf.token(request, settings, session_cookie=SESSION_COOKIE),
+        "here": local_path(here),
+        "dev_mailbox": settings.dev_mailbox_enabled,
+        "notice": None,
+        "error": None,
+        "form": {},
+    }
+    page.update(context)
+    response = templates.TemplateResponse(
+        request, template, page, status_code=status_code, headers=PAGE_HEADERS
+    )
+    csrf.set_cookie(request, response, settings)
+    return response
+
+
+async def error_page(request: Request, error: TenantryError) -> Response:
+    """A page that says what went wrong, in the page language (never a stack trace)."""
+    try:
+        principal = await web_principal(request)
+    except Exception:  # the page must render even when the database does not answer
+        principal = None
+    response = render(
+        request,
+        "error.html",
+        principal=principal,
+        status_code=error.status_code,
+        error_message=error_text(language_of(request), error),
+        error_status=error.status_code,
+    )
+    for name, value in (error.headers or {}).items():
+        if name.lower() != "www-authenticate":
+            response.headers[name] = value
+    return response
+
+
+class WebRoute(APIRoute):
+    """A page route: errors become HTML pages instead of the API's JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except TenantryError as error:
+                return await error_page(request, error)
+            except RequestValidationError:
+                return await error_page(request, InvalidRequest("The request is not valid."))
+            except Exception as exc:
+                log.exception("unhandled error on a web page", exc_info=exc)
+                internal = TenantryError(
+                    "Something went wrong on our side.", code="internalError", status_code=500
+                )
+                return render(
+                    request,
+                    "error.html",
+                    status_code=500,
+                    error_message=error_text(language_of(request), internal),
+                    error_status=500,
+                )
+
+        return page_handler
