@@ -20,6 +20,9 @@ from tenantry.core.errors import install_handlers
 from tenantry.core.mail import OutboxWorker
 from tenantry.directory.router import router as directory_router
 from tenantry.domains.router import router as domains_router
+from tenantry.licensing.router import router as licensing_router
+from tenantry.licensing.router import well_known_router
+from tenantry.licensing.scheduled import LifecycleWorker
 from tenantry.signup.router import router as signup_router
 from tenantry.tenants.router import router as tenants_router
 from tenantry.web import routes as web_routes
@@ -37,11 +40,17 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         worker = OutboxWorker(database, settings)
         app.state.database = database
         app.state.worker = worker
-        task = asyncio.create_task(worker.run(), name="outbox-worker") if run_worker else None
+        tasks = []
+        if run_worker:
+            lifecycle = LifecycleWorker(
+                database, product_catalog, interval=settings.lifecycle_interval_seconds
+            )
+            tasks.append(asyncio.create_task(worker.run(), name="outbox-worker"))
+            tasks.append(asyncio.create_task(lifecycle.run(), name="subscription-lifecycle"))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -67,12 +76,19 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             await db_session.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
+    @app.get("/v1/ping", tags=["operations"])
+    async def ping() -> dict[str, Any]:
+        """Liveness probe: answers `{}` without touching the database (see /healthz for that)."""
+        return {}
+
     for router in (
         signup_router,
         auth_router,
         directory_router,
         tenants_router,
         domains_router,
+        licensing_router,
+        well_known_router,
     ):
         app.include_router(router)
     app.include_router(web_routes.router)

@@ -217,7 +217,6 @@ def whoami(as_json: bool = JsonOption) -> None:
     emit({"me": me, "organization": organization} if as_json else summary, as_json=as_json)
 
 
-
 def _register_domain_commands() -> None:
     # Imported here: these modules use the helpers above.
     from tenantry.domains.cli import app as domain_app
@@ -228,6 +227,17 @@ def _register_domain_commands() -> None:
 
 
 _register_domain_commands()
+
+
+def _register_licensing_commands() -> None:
+    # Imported here: these modules use the helpers above.
+    from tenantry.licensing.cli import license_app, subscription_app
+
+    app.add_typer(subscription_app, name="subscription")
+    app.add_typer(license_app, name="license")
+
+
+_register_licensing_commands()
 
 if __name__ == "__main__":
     app()

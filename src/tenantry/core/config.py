@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     lockout_threshold: int = 5
     lockout_seconds: int = 900
     dev_mailbox: bool | None = None
+    entitlement_token_ttl_seconds: int = 300
+    lifecycle_interval_seconds: float = 300.0
 
     @field_validator("smtp_url", "dns_nameservers", "secret_key", mode="before")
     @classmethod

@@ -1,0 +1,498 @@
+"""Subscriptions, subscribedSkus, assignLicense/licenseDetails, entitlements and their tokens.
+
+Who may call what (Global Administrator always may, in a managed tenant):
+
+- buy, change, cancel, reactivate subscriptions: Billing Administrator;
+- read subscriptions and subscribedSkus: Billing, License or User Administrator;
+- assign and remove licenses: License or User Administrator;
+- a user's licenseDetails and entitlements: the user themselves (any tenant,
+  managed or not), or a License or User Administrator;
+- an entitlement token: the signed-in user, for themselves.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.catalog import Catalog
+from tenantry.core import idempotency, signing
+from tenantry.core.clock import clock
+from tenantry.core.config import Settings
+from tenantry.core.errors import NotFound
+from tenantry.core.schemas import ERROR_RESPONSES
+from tenantry.dependencies import (
+    Principal,
+    actor_of,
+    current_principal,
+    ensure_role,
+    get_catalog,
+    get_db,
+    get_read_db,
+    get_settings,
+    require_role,
+)
+from tenantry.directory import service as directory_service
+from tenantry.directory.constants import Role
+from tenantry.directory.models import User
+from tenantry.directory.schemas import user_view
+from tenantry.licensing import service, tokens
+from tenantry.licensing.schemas import (
+    AssignLicenseRequest,
+    CollectionOf,
+    EntitlementCheck,
+    EntitlementCheckResult,
+    EntitlementsView,
+    EntitlementTokenView,
+    LicenseQuantity,
+    SubscribedSkuView,
+    SubscriptionCreate,
+    SubscriptionUpdate,
+    SubscriptionView,
+    entitlements_view,
+    license_details_view,
+    license_states_view,
+    subscribed_sku_view,
+    subscription_view,
+)
+
+BUYERS = (Role.BILLING_ADMINISTRATOR,)
+SUBSCRIPTION_READERS = (
+    Role.BILLING_ADMINISTRATOR,
+    Role.LICENSE_ADMINISTRATOR,
+    Role.USER_ADMINISTRATOR,
+)
+LICENSE_ADMINS = (Role.LICENSE_ADMINISTRATOR, Role.USER_ADMINISTRATOR)
+
+router = APIRouter(prefix="/v1", tags=["licensing"], responses=ERROR_RESPONSES)
+well_known_router = APIRouter(tags=["licensing"])
+
+# Commit before the response leaves, so that a 2xx means the change is durable and
+# the caller's next request sees it (FastAPI's default ends yield dependencies after).
+WriteDb = Depends(get_db, scope="function")
+IdempotencyKeyHeader = Header(
+    None,
+    alias=idempotency.HEADER,
+    description="A key of your choosing (e.g. a UUID), the same on every retry.",
+)
+
+
+def _subscription_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise NotFound("The subscription does not exist.", target="id") from exc
+
+
+# --- subscriptions ------------------------------------------------------------------------
+
+
+@router.post("/subscriptions", status_code=201, response_model=SubscriptionView)
+async def purchase(
+    body: SubscriptionCreate,
+    request: Request,
+    idempotency_key: str | None = IdempotencyKeyHeader,
+    principal: Principal = Depends(require_role(*BUYERS)),
+    db_session: AsyncSession = WriteDb,
+    catalog: Catalog = Depends(get_catalog),
+) -> JSONResponse:
+    """Buy licenses of a SKU. Needs an `Idempotency-Key`: a retry never buys twice."""
+    key = idempotency.key_from_header(idempotency_key)
+
+    async def buy() -> tuple[int, dict[str, Any]]:
+        subscription = await service.purchase(
+            db_session=db_session,
+            catalog=catalog,
+            actor=actor_of(request, principal),
+            tenant_id=principal.tenant.id,
+            sku_part_number=body.sku_part_number,
+            quantity=body.quantity,
+        )
+        return 201, subscription_view(subscription)
+
+    stored = await idempotency.run_once(
+        db_session=db_session,
+        tenant_id=principal.tenant.id,
+        scope="POST /v1/subscriptions",
+        key=key,
+        fingerprint=idempotency.fingerprint(body.model_dump(mode="json")),
+        action=buy,
+    )
+    return idempotency.response(stored)
+
+
+@router.get("/subscriptions", response_model=CollectionOf)
+async def list_subscriptions(
+    principal: Principal = Depends(require_role(*SUBSCRIPTION_READERS)),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+) -> dict[str, Any]:
+    """The organization's subscriptions, newest first."""
+    subscriptions = await service.get_all(db_session=db_session, tenant_id=principal.tenant.id)
+    return {"value": [subscription_view(s) for s in subscriptions]}
+
+
+@router.get("/subscriptions/{subscription_id}", response_model=SubscriptionView)
+async def get_subscription(
+    subscription_id: str,
+    principal: Principal = Depends(require_role(*SUBSCRIPTION_READERS)),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+) -> dict[str, Any]:
+    """One subscription."""
+    subscription = await service.get(
+        db_session=db_session,
+        tenant_id=principal.tenant.id,
+        subscription_id=_subscription_id(subscription_id),
+    )
+    return subscription_view(subscription)
+
+
+@router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionView)
+async def update_subscription(
+    subscription_id: str,
+    body: SubscriptionUpdate,
+    request: Request,
+    principal: Principal = Depends(require_role(*BUYERS)),
+    db_session: AsyncSession = WriteDb,
+) -> dict[str, Any]:
+    """Turn recurring billing (`autoRenew`) on or off."""
+    subscription = await service.set_auto_renew(
+        db_session=db_session,
+        actor=actor_of(request, principal),
+        tenant_id=principal.tenant.id,
+        subscription_id=_subscription_id(subscription_id),
+        auto_renew=body.auto_renew,
+    )
+    return subscription_view(subscription)
+
+
+@router.post("/subscriptions/{subscription_id}/addLicenses", response_model=SubscriptionView)
+async def add_licenses(
+    subscription_id: str,
+    body: LicenseQuantity,
+    request: Request,
+    idempotency_key: str | None = IdempotencyKeyHeader,
+    principal: Principal = Depends(require_role(*BUYERS)),
+    db_session: AsyncSession = WriteDb,
+) -> JSONResponse:
+    """Buy more licenses on a subscription. Needs an `Idempotency-Key`."""
+    key = idempotency.key_from_header(idempotency_key)
+    target = _subscription_id(subscription_id)
+
+    async def add() -> tuple[int, dict[str, Any]]:
+        subscription = await service.add_licenses(
+            db_session=db_session,
+            actor=actor_of(request, principal),
+            tenant_id=principal.tenant.id,
+            subscription_id=target,
+            quantity=body.quantity,
+        )
+        return 200, subscription_view(subscription)
+
+    stored = await idempotency.run_once(
+        db_session=db_session,
+        tenant_id=principal.tenant.id,
+        scope="POST /v1/subscriptions/{id}/addLicenses",
+        key=key,
+        fingerprint=idempotency.fingerprint(str(target), body.model_dump(mode="json")),
+        action=add,
+    )
+    return idempotency.response(stored)
+
+
+@router.post("/subscriptions/{subscription_id}/removeLicenses", response_model=SubscriptionView)
+async def remove_licenses(
+    subscription_id: str,
+    body: LicenseQuantity,
+    request: Request,
+    idempotency_key: str | None = IdempotencyKeyHeader,
+    principal: Principal = Depends(require_role(*BUYERS)),
+    db_session: AsyncSession = WriteDb,
+) -> JSONResponse:
+    """Remove licenses, never below those assigned (409 `licensesInUse`). Key optional."""
+    key = idempotency.key_from_header(idempotency_key, required=False)
+    target = _subscription_id(subscription_id)
+
+    async def remove() -> tuple[int, dict[str, Any]]:
+        subscription = await service.remove_licenses(
+            db_session=db_session,
+            actor=actor_of(request, principal),
+            tenant_id=principal.tenant.id,
+            subscription_id=target,
+            quantity=body.quantity,
+        )
+        return 200, subscription_view(subscription)
+
+    stored = await idempotency.run_once(
+        db_session=db_session,
+        tenant_id=principal.tenant.id,
+        scope="POST /v1/subscriptions/{id}/removeLicenses",
+        key=key,
+        fingerprint=idempotency.fingerprint(str(target), body.model_dump(mode="json")),
+        action=remove,
+    )
+    return idempotency.response(stored)
+
+
+@router.post("/subscriptions/{subscription_id}/cancel", response_model=SubscriptionView)
+async def cancel_subscription(
+    subscription_id: str,
+    request: Request,
+    principal: Principal = Depends(require_role(*BUYERS)),
+    db_session: AsyncSession = WriteDb,
+    catalog: Catalog = Depends(get_catalog),
+) -> dict[str, Any]:
+    """Cancel: Suspended at once (users lose access), deleted after the SKU's suspendedDays."""
+    subscription = await service.cancel(
+        db_session=db_session,
+        catalog=catalog,
+        actor=actor_of(request, principal),
+        tenant_id=principal.tenant.id,
+        subscription_id=_subscription_id(subscription_id),
+    )
+    return subscription_view(subscription)
+
+
+@router.post("/subscriptions/{subscription_id}/reactivate", response_model=SubscriptionView)
+async def reactivate_subscription(
+    subscription_id: str,
+    request: Request,
+    principal: Principal = Depends(require_role(*BUYERS)),
+    db_session: AsyncSession = WriteDb,
+    catalog: Catalog = Depends(get_catalog),
+) -> dict[str, Any]:
+    """Reactivate an expired (Warning) or Suspended subscription for a new term."""
+    subscription = await service.reactivate(
+        db_session=db_session,
+        catalog=catalog,
+        actor=actor_of(request, principal),
+        tenant_id=principal.tenant.id,
+        subscription_id=_subscription_id(subscription_id),
+    )
+    return subscription_view(subscription)
+
+
+@router.get("/subscribedSkus", response_model=CollectionOf)
+async def subscribed_skus(
+    principal: Principal = Depends(require_role(*SUBSCRIPTION_READERS)),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+    catalog: Catalog = Depends(get_catalog),
+) -> dict[str, Any]:
+    """The organization's SKUs: prepaid units by state, consumed units, service plans."""
+    pools = await service.get_pools(db_session=db_session, tenant_id=principal.tenant.id)
+    return {"value": [subscribed_sku_view(pool, catalog) for pool in pools]}
+
+
+@router.get("/subscribedSkus/{subscribed_sku_id}", response_model=SubscribedSkuView)
+async def subscribed_sku(
+    subscribed_sku_id: str,
+    principal: Principal = Depends(require_role(*SUBSCRIPTION_READERS)),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+    catalog: Catalog = Depends(get_catalog),
+) -> dict[str, Any]:
+    """One subscribed SKU, by its id (`{tenantId}_{skuId}`) or its skuId."""
+    sku_part = subscribed_sku_id.rpartition("_")[2]
+    try:
+        sku_id = uuid.UUID(sku_part)
+    except ValueError:
+        sku_id = None
+    pool = (
+        await service.get_pool(db_session=db_session, tenant_id=principal.tenant.id, sku_id=sku_id)
+        if sku_id
+        else None
+    )
+    if pool is None:
+        raise NotFound("The organization has no such SKU.", target="id")
+    return subscribed_sku_view(pool, catalog)
+
+
+# --- licenses of a user -------------------------------------------------------------------
+
+
+async def _resolve_user(db_session: AsyncSession, tenant_id: uuid.UUID, user_ref: str) -> User:
+    """A user of the tenant by id or sign-in name (Graph accepts both); 404 otherwise."""
+    try:
+        user_id = uuid.UUID(user_ref)
+    except ValueError:
+        user = await directory_service.get_by_principal_name(
+            db_session=db_session, principal_name=user_ref
+        )
+        if user is None or user.tenant_id != tenant_id:
+            raise NotFound("The user does not exist.", target="id") from None
+        return user
+    return await directory_service.get(db_session=db_session, tenant_id=tenant_id, user_id=user_id)
+
+
+async def _target_user(
+    request: Request,
+    principal: Principal,
+    db_session: AsyncSession,
+    user_ref: str,
+    *roles: Role,
+) -> User:
+    """The caller themselves, or (for an admin holding one of `roles`) a user of their tenant."""
+    me = principal.user
+    if user_ref in (str(me.id), me.user_principal_name):
+        return me
+    await ensure_role(request, principal, *roles)
+    return await _resolve_user(db_session, principal.tenant.id, user_ref)
+
+
+@router.post("/users/{user_ref}/assignLicense")
+async def assign_license(
+    user_ref: str,
+    body: AssignLicenseRequest,
+    request: Request,
+    principal: Principal = Depends(require_role(*LICENSE_ADMINS)),
+    db_session: AsyncSession = WriteDb,
+    catalog: Catalog = Depends(get_catalog),
+) -> dict[str, Any]:
+    """Add and remove licenses of a user, all or nothing; 200 with the user."""
+    user = await _resolve_user(db_session, principal.tenant.id, user_ref)
+    await service.change_licenses(
+        db_session=db_session,
+        catalog=catalog,
+        actor=actor_of(request, principal),
+        tenant_id=principal.tenant.id,
+        user=user,
+        add=[(item.sku_id, item.disabled_plans) for item in body.add_licenses],
+        remove=body.remove_licenses,
+    )
+    rows = await service.assignments_of(db_session=db_session, user_id=user.id)
+    return user_view(user) | license_states_view(rows)
+
+
+async def _license_details(
+    db_session: AsyncSession, catalog: Catalog, user: User
+) -> dict[str, Any]:
+    details = await service.license_details_of(
+        db_session=db_session, catalog=catalog, user_id=user.id
+    )
+    return {"value": [license_details_view(user.id, detail) for detail in details]}
+
+
+@router.get("/users/{user_ref}/licenseDetails", response_model=CollectionOf)
+async def user_license_details(
+    user_ref: str,
+    request: Request,
+    principal: Principal = Depends(current_principal),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+    catalog: Catalog = Depends(get_catalog),
+) -> dict[str, Any]:
+    """The licenses a user holds, with each service plan's provisioning status."""
+    user = await _target_user(request, principal, db_session, user_ref, *LICENSE_ADMINS)
+    return await _license_details(db_session, catalog, user)
+
+
+@router.get("/me/licenseDetails", response_model=CollectionOf)
+async def my_license_details(
+    principal: Principal = Depends(current_principal),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+    catalog: Catalog = Depends(get_catalog),
+) -> dict[str, Any]:
+    """The signed-in user's licenses."""
+    return await _license_details(db_session, catalog, principal.user)
+
+
+# --- entitlements -------------------------------------------------------------------------
+
+
+@router.get("/users/{user_ref}/entitlements", response_model=EntitlementsView)
+async def user_entitlements(
+    user_ref: str,
+    request: Request,
+    principal: Principal = Depends(current_principal),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+    catalog: Catalog = Depends(get_catalog),
+) -> dict[str, Any]:
+    """A user's effective named limits and enabled service plans, from offers and licenses."""
+    user = await _target_user(request, principal, db_session, user_ref, *LICENSE_ADMINS)
+    found = await service.entitlements_of(db_session=db_session, catalog=catalog, user_id=user.id)
+    return entitlements_view(user.id, found)
+
+
+@router.get("/me/entitlements", response_model=EntitlementsView)
+async def my_entitlements(
+    principal: Principal = Depends(current_principal),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+    catalog: Catalog = Depends(get_catalog),
+) -> dict[str, Any]:
+    """The signed-in user's entitlements."""
+    found = await service.entitlements_of(
+        db_session=db_session, catalog=catalog, user_id=principal.user.id
+    )
+    return entitlements_view(principal.user.id, found)
+
+
+async def _check(
+    db_session: AsyncSession, catalog: Catalog, user_id: uuid.UUID, body: EntitlementCheck
+) -> JSONResponse:
+    found = await service.entitlements_of(db_session=db_session, catalog=catalog, user_id=user_id)
+    allowed, limit = found.check(body.name, body.value)
+    return JSONResponse(
+        {"name": body.name, "value": body.value, "allowed": allowed, "limit": limit}
+    )
+
+
+@router.post("/users/{user_ref}/entitlements/check", response_model=EntitlementCheckResult)
+async def check_user_entitlement(
+    user_ref: str,
+    body: EntitlementCheck,
+    request: Request,
+    principal: Principal = Depends(current_principal),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+    catalog: Catalog = Depends(get_catalog),
+) -> JSONResponse:
+    """May the user use `value` of `name`? `{allowed, limit}` (limit null: no such entitlement)."""
+    user = await _target_user(request, principal, db_session, user_ref, *LICENSE_ADMINS)
+    return await _check(db_session, catalog, user.id, body)
+
+
+@router.post("/me/entitlements/check", response_model=EntitlementCheckResult)
+async def check_my_entitlement(
+    body: EntitlementCheck,
+    principal: Principal = Depends(current_principal),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+    catalog: Catalog = Depends(get_catalog),
+) -> JSONResponse:
+    """May the signed-in user use `value` of `name`?"""
+    return await _check(db_session, catalog, principal.user.id, body)
+
+
+@router.post("/me/entitlementToken", response_model=EntitlementTokenView)
+async def entitlement_token(
+    principal: Principal = Depends(current_principal),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+    catalog: Catalog = Depends(get_catalog),
+    settings: Settings = Depends(get_settings),
+) -> dict[str, Any]:
+    """A short-lived signed token of the caller's entitlements, verifiable offline (JWKS)."""
+    found = await service.entitlements_of(
+        db_session=db_session, catalog=catalog, user_id=principal.user.id
+    )
+    token = tokens.issue(
+        key=signing.signing_key(settings),
+        issuer=settings.base_url,
+        user_id=principal.user.id,
+        tenant_id=principal.tenant.id,
+        limits=found.limits,
+        service_plans=found.service_plans,
+        skus=found.sources,
+        now=clock.now(),
+        ttl_seconds=settings.entitlement_token_ttl_seconds,
+    )
+    return {
+        "token": token,
+        "tokenType": "JWT",
+        "expiresIn": settings.entitlement_token_ttl_seconds,
+        "jwksUri": f"{settings.base_url.rstrip('/')}/.well-known/jwks.json",
+    }
+
+
+@well_known_router.get("/.well-known/jwks.json")
+async def jwks(settings: Settings = Depends(get_settings)) -> JSONResponse:
+    """The public keys that sign entitlement tokens (RFC 7517)."""
+    return JSONResponse(signing.jwks(settings), headers={"Cache-Control": "public, max-age=3600"})

@@ -1,0 +1,50 @@
+"""Timed licensing work: subscription lifecycles and expired idempotency keys.
+
+`tick` does one round; `LifecycleWorker` runs it every `lifecycle_interval_seconds`
+in each `tenantry serve` process (safe in parallel: due subscriptions are claimed
+with SKIP LOCKED and every transition is conditional), and `tenantry
+subscription tick` runs it once from cron or by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from tenantry.catalog import Catalog
+from tenantry.core import idempotency
+from tenantry.core.db import Database
+from tenantry.licensing import service
+
+log = logging.getLogger("tenantry.licensing")
+
+
+async def tick(database: Database, catalog: Catalog) -> dict[str, Any]:
+    """Move every due subscription along its lifecycle and purge old idempotency keys."""
+    async with database.unit_of_work() as db_session:
+        transitions = await service.advance_lifecycles(db_session=db_session, catalog=catalog)
+        purged = await idempotency.purge_expired(db_session=db_session)
+    return {"transitions": transitions, "purgedIdempotencyKeys": purged}
+
+
+class LifecycleWorker:
+    """Runs `tick` periodically until cancelled."""
+
+    def __init__(self, database: Database, catalog: Catalog, *, interval: float) -> None:
+        self.database = database
+        self.catalog = catalog
+        self.interval = interval
+
+    async def run(self) -> None:
+        """Tick forever; a failed round is logged and retried at the next interval."""
+        while True:
+            try:
+                result = await tick(self.database, self.catalog)
+                if result["transitions"]:
+                    log.info("subscription lifecycle: %d transitions", len(result["transitions"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("subscription lifecycle round failed")
+            await asyncio.sleep(self.interval)
