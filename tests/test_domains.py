@@ -79,7 +79,7 @@ def test_removing_a_domain_in_use_needs_force_which_renames_and_disables(admin, 
     in_use = admin.delete("/v1/domains/contoso.com")
     assert in_use.status_code == 409
     assert in_use.json()["error"]["code"] == "domainInUse"
-    assert in_use.json()["error"]["objectsInUse"] == 3
+    assert in_use.json()["error"]["objectsInUse"] == 2
 
     assert admin.delete("/v1/domains/contoso.com?force=true").status_code == 204
     # Ariane's own account was renamed and disabled too: her token stops working.

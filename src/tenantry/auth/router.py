@@ -17,10 +17,10 @@ from tenantry.dependencies import (
     Principal,
     actor_of,
     client_address,
-    current_principal,
     get_database,
     get_db,
     get_settings,
+    signed_in_principal,
 )
 
 router = APIRouter(prefix="/v1/auth", tags=["sign-in"], responses=ERROR_RESPONSES)
@@ -30,6 +30,8 @@ class TokenResponse(ApiModel):
     access_token: str
     token_type: str
     expires_in: int
+    # True after an admin reset the password: the token only serves POST /v1/me/changePassword.
+    password_change_required: bool = False
 
     model_config = ApiModel.model_config | {"alias_generator": None}
 
@@ -55,7 +57,7 @@ async def token(
     grant_type: str = Form(...),
     username: str = Form(...),
     password: str = Form(...),
-    db_session: AsyncSession = Depends(get_db),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
     database: Database = Depends(get_database),
     settings: Settings = Depends(get_settings),
 ) -> dict[str, Any]:
@@ -76,13 +78,18 @@ async def token(
         ttl_seconds=settings.access_token_ttl_seconds,
         actor=actor,
     )
-    return {"access_token": issued.token, "token_type": "bearer", "expires_in": issued.expires_in}
+    return {
+        "access_token": issued.token,
+        "token_type": "bearer",
+        "expires_in": issued.expires_in,
+        "password_change_required": user.must_change_password,
+    }
 
 
 @router.post("/revoke", status_code=204)
 async def revoke(
-    principal: Principal = Depends(current_principal),
-    db_session: AsyncSession = Depends(get_db),
+    principal: Principal = Depends(signed_in_principal),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> None:
     """Revoke the token used for this call (sign out)."""
     await auth_service.revoke(db_session=db_session, token=principal.token)

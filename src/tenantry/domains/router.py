@@ -41,7 +41,7 @@ async def add_domain(
     body: DomainCreate,
     request: Request,
     principal: Principal = Depends(global_admin),
-    db_session: AsyncSession = Depends(get_db),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
     settings: Settings = Depends(get_settings),
 ) -> dict[str, Any]:
     """Add a domain: unverified, or verified at once under a root domain verified here."""
@@ -58,7 +58,7 @@ async def add_domain(
 @router.get("", response_model=DomainList)
 async def list_domains(
     principal: Principal = Depends(global_admin),
-    db_session: AsyncSession = Depends(get_read_db),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The tenant's domains."""
     domains = await domain_service.get_all(db_session=db_session, tenant_id=principal.tenant.id)
@@ -69,7 +69,7 @@ async def list_domains(
 async def get_domain(
     name: str,
     principal: Principal = Depends(global_admin),
-    db_session: AsyncSession = Depends(get_read_db),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """One domain of the tenant."""
     domain = await domain_service.get(
@@ -82,7 +82,7 @@ async def get_domain(
 async def verification_records(
     name: str,
     principal: Principal = Depends(global_admin),
-    db_session: AsyncSession = Depends(get_read_db),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The TXT record to publish at the domain to prove ownership."""
     domain = await domain_service.get(
@@ -96,21 +96,22 @@ async def verify_domain(
     name: str,
     request: Request,
     principal: Principal = Depends(global_admin),
-    read_session: AsyncSession = Depends(get_read_db),
-    db_session: AsyncSession = Depends(get_db),
+    read_session: AsyncSession = Depends(get_read_db, scope="function"),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
     settings: Settings = Depends(get_settings),
 ) -> dict[str, Any]:
     """Look the TXT record up in DNS and verify; takes over an unmanaged tenant of the domain."""
     domain = await domain_service.get(
         db_session=read_session, tenant_id=principal.tenant.id, name=name
     )
+    domain_name = domain.name
     await read_session.rollback()  # release the read transaction before the DNS round trip
-    lookup = await lookup_txt(settings, domain.name)
+    lookup = await lookup_txt(settings, domain_name)
     result = await flows.verify(
         db_session=db_session,
         actor=actor_of(request, principal),
         tenant=principal.tenant,
-        name=domain.name,
+        name=domain_name,
         lookup=lookup,
     )
     return domain_view(result.domain) | {
@@ -125,7 +126,7 @@ async def update_domain(
     body: DomainUpdate,
     request: Request,
     principal: Principal = Depends(global_admin),
-    db_session: AsyncSession = Depends(get_db),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> dict[str, Any]:
     """Make a verified domain the default (`{"isDefault": true}`)."""
     domain = await domain_service.get(
@@ -144,7 +145,7 @@ async def delete_domain(
     request: Request,
     force: bool = Query(False, description="Rename users to the initial domain and disable them."),
     principal: Principal = Depends(global_admin),
-    db_session: AsyncSession = Depends(get_db),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> None:
     """Remove a domain; refused while it is the default or in use, unless forced."""
     domain = await domain_service.get(
@@ -161,7 +162,7 @@ async def force_delete_domain(
     request: Request,
     body: ForceDelete | None = None,
     principal: Principal = Depends(global_admin),
-    db_session: AsyncSession = Depends(get_db),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> None:
     """Graph's forceDelete: users move to the initial domain (disabled unless told otherwise)."""
     domain = await domain_service.get(

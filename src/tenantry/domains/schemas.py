@@ -9,7 +9,7 @@ from tenantry.tenants.schemas import DomainView
 
 
 class DomainCreate(ApiModel):
-    id: str = Field(min_length=1, max_length=253, description="The domain name, e.g. contoso.com")
+    id: str = Field(min_length=1, max_length=1000, description="The domain name, e.g. contoso.com")
 
 
 class DomainUpdate(ApiModel):

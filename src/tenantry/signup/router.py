@@ -57,7 +57,7 @@ async def limit_signups(request: Request, database: Database, settings: Settings
 async def start_signup(
     body: SignupRequest,
     request: Request,
-    db_session: AsyncSession = Depends(get_db),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
     database: Database = Depends(get_database),
     settings: Settings = Depends(get_settings),
     catalog: Catalog = Depends(get_catalog),
@@ -85,7 +85,7 @@ async def start_signup(
 async def resend_code(
     signup_id: str,
     request: Request,
-    db_session: AsyncSession = Depends(get_db),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
     settings: Settings = Depends(get_settings),
 ) -> dict[str, Any]:
     """Email a new code (throttled)."""
@@ -108,7 +108,7 @@ async def verify_signup(
     body: VerifyRequest,
     request: Request,
     response: Response,
-    db_session: AsyncSession = Depends(get_db),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
     database: Database = Depends(get_database),
     settings: Settings = Depends(get_settings),
     catalog: Catalog = Depends(get_catalog),
@@ -144,7 +144,7 @@ async def verify_signup(
 @router.get("/userRealm/{email}", response_model=UserRealm)
 async def user_realm(
     email: str,
-    db_session: AsyncSession = Depends(get_read_db),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
     settings: Settings = Depends(get_settings),
 ) -> dict[str, Any]:
     """Whether the address's domain has a tenant, and whether it is managed (Entra's userrealm)."""

@@ -43,7 +43,7 @@ router = APIRouter(prefix="/v1", tags=["organization"], responses=ERROR_RESPONSE
 @router.get("/organization", response_model=OrganizationView)
 async def organization(
     principal: Principal = Depends(current_principal),
-    db_session: AsyncSession = Depends(get_read_db),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The caller's organization: state (unmanaged or managed) and domains."""
     domains = await domain_service.get_all(db_session=db_session, tenant_id=principal.tenant.id)
@@ -63,7 +63,7 @@ async def update_authorization_policy(
     body: AuthorizationPolicyUpdate,
     request: Request,
     principal: Principal = Depends(require_role()),
-    db_session: AsyncSession = Depends(get_db),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> dict[str, Any]:
     """Change whether people may join by email verification and take self-service offers."""
     tenant = await tenant_service.get_for_update(
@@ -84,7 +84,7 @@ async def become_admin(
     request: Request,
     body: BecomeAdminStart | None = None,
     principal: Principal = Depends(current_principal),
-    db_session: AsyncSession = Depends(get_db),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
     catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """Step 2 of "Become the admin": the TXT record to publish, the plans, the licenses needed."""
@@ -102,7 +102,7 @@ async def become_admin(
 @router.get("/organization/becomeAdmin")
 async def become_admin_state(
     principal: Principal = Depends(current_principal),
-    db_session: AsyncSession = Depends(get_read_db),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
     catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """Where the candidate stopped in the wizard."""
@@ -118,8 +118,8 @@ async def become_admin_state(
 async def become_admin_verify(
     request: Request,
     principal: Principal = Depends(current_principal),
-    read_session: AsyncSession = Depends(get_read_db),
-    db_session: AsyncSession = Depends(get_db),
+    read_session: AsyncSession = Depends(get_read_db, scope="function"),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
     catalog: Catalog = Depends(get_catalog),
     settings: Settings = Depends(get_settings),
 ) -> dict[str, Any]:
@@ -129,8 +129,9 @@ async def become_admin_verify(
     current = await flows.get_state(
         db_session=read_session, catalog=catalog, user=principal.user, tenant=principal.tenant
     )
+    name = current.domain.name
     await read_session.rollback()  # no transaction held across the DNS round trip
-    lookup = await lookup_txt(settings, current.domain.name)
+    lookup = await lookup_txt(settings, name)
     state = await flows.verify(
         db_session=db_session,
         catalog=catalog,
@@ -147,7 +148,7 @@ async def become_admin_complete(
     body: BecomeAdminComplete,
     request: Request,
     principal: Principal = Depends(current_principal),
-    db_session: AsyncSession = Depends(get_db),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
     catalog: Catalog = Depends(get_catalog),
 ) -> Any:
     """Step 4: buy the licenses; the organization becomes managed with the caller as its admin."""
