@@ -123,12 +123,25 @@ async def web_principal(request: Request) -> Principal | None:
     return await _principal_for(request, request.cookies.get(SESSION_COOKIE), "cookie")
 
 
-async def current_principal(
+async def signed_in_principal(
     principal: Principal | None = Depends(optional_principal),
 ) -> Principal:
-    """The signed-in caller; 401 when there is none."""
+    """The signed-in caller, even one who must change a temporary password first; 401 if none.
+
+    Only for changing the password and signing out: every other route takes
+    `current_principal`.
+    """
     if principal is None:
         raise Unauthorized("Sign in to continue: the access token is missing, expired or revoked.")
+    return principal
+
+
+async def current_principal(
+    principal: Principal = Depends(signed_in_principal),
+) -> Principal:
+    """The signed-in caller; 401 when there is none, 403 `passwordChangeRequired` after a reset."""
+    if principal.user.must_change_password:
+        raise auth_service.PasswordChangeRequired()
     return principal
 
 

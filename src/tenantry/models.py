@@ -6,7 +6,14 @@ from tenantry.core.db import Base
 from tenantry.core.idempotency import IdempotencyKey
 from tenantry.core.mail import OutboxMessage
 from tenantry.core.ratelimit import RateLimitBucket
-from tenantry.directory.models import RoleAssignment, User
+from tenantry.directory.models import (
+    Group,
+    GroupMember,
+    GroupSearchTerm,
+    RoleAssignment,
+    User,
+    UserSearchTerm,
+)
 from tenantry.domains.models import Domain
 from tenantry.licensing.models import (
     LicenseAssignment,
@@ -23,6 +30,9 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Domain",
+    "Group",
+    "GroupMember",
+    "GroupSearchTerm",
     "IdempotencyKey",
     "LicenseAssignment",
     "OfferAssignment",
@@ -34,4 +44,5 @@ __all__ = [
     "Subscription",
     "Tenant",
     "User",
+    "UserSearchTerm",
 ]

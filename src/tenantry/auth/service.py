@@ -13,7 +13,7 @@ from tenantry.auth.models import AccessToken
 from tenantry.core import audit
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
-from tenantry.core.errors import TenantryError, TooManyRequests
+from tenantry.core.errors import Forbidden, TenantryError, TooManyRequests
 from tenantry.core.security import new_token, token_digest, verify_password
 from tenantry.directory import service as directory_service
 from tenantry.directory.models import User
@@ -41,6 +41,16 @@ class AccountDisabled(TenantryError):
     def __init__(self) -> None:
         super().__init__(
             "Your account has been blocked from signing in. Contact your administrator."
+        )
+
+
+class PasswordChangeRequired(Forbidden):
+    code = "passwordChangeRequired"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "You signed in with a temporary password: choose your own password first "
+            "(POST /v1/me/changePassword, or `tenantry login` again)."
         )
 
 
@@ -153,6 +163,11 @@ async def revoke(*, db_session: AsyncSession, token: str) -> None:
     await db_session.execute(delete(AccessToken).where(AccessToken.digest == token_digest(token)))
 
 
-async def revoke_all(*, db_session: AsyncSession, user_id: uuid.UUID) -> None:
-    """Forget every token and session of a user."""
-    await db_session.execute(delete(AccessToken).where(AccessToken.user_id == user_id))
+async def revoke_all(
+    *, db_session: AsyncSession, user_id: uuid.UUID, keep_token: str | None = None
+) -> None:
+    """Forget every token and session of a user (but `keep_token`, when given)."""
+    query = delete(AccessToken).where(AccessToken.user_id == user_id)
+    if keep_token is not None:
+        query = query.where(AccessToken.digest != token_digest(keep_token))
+    await db_session.execute(query)

@@ -22,13 +22,26 @@ from email.utils import format_datetime, make_msgid
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
-from sqlalchemy import Index, String, Text, or_, select, update
+from sqlalchemy import (
+    Index,
+    Integer,
+    Select,
+    String,
+    Text,
+    Uuid,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
-from tenantry.core.db import Base, Database, new_id
+from tenantry.core.db import Base, Database, UTCDateTime, new_id
 
 log = logging.getLogger("tenantry.mail")
 
@@ -80,6 +93,61 @@ def enqueue(
     db_session.add(message)
     db_session.info["outbox_written"] = True
     return message
+
+
+async def enqueue_select(
+    db_session: AsyncSession,
+    *,
+    recipients: Select[tuple[str]],
+    subject: str,
+    body_text: str,
+    tenant_id: uuid.UUID | None = None,
+) -> int:
+    """Write one email per address that `recipients` selects, in one INSERT … SELECT.
+
+    Returns how many messages were written. The ids come from the database, so
+    no row passes through Python however many recipients there are.
+    """
+    now = clock.now()
+    dialect = db_session.get_bind().dialect.name
+    # SQLAlchemy keeps UUIDs on SQLite as 32 hex digits.
+    new_uuid = (
+        func.gen_random_uuid()
+        if dialect == "postgresql"
+        else func.lower(func.hex(func.randomblob(16)))
+    )
+    address = recipients.selected_columns[0]
+    rows = recipients.with_only_columns(
+        new_uuid,
+        literal(tenant_id, Uuid()),
+        address,
+        literal(subject, String()),
+        literal(body_text, Text()),
+        literal("pending", String()),
+        literal(0, Integer()),
+        literal(now, UTCDateTime()),
+        literal(now, UTCDateTime()),
+    )
+    result = await db_session.execute(
+        insert(OutboxMessage).from_select(
+            [
+                "id",
+                "tenant_id",
+                "recipient",
+                "subject",
+                "body_text",
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "created_at",
+            ],
+            rows,
+        )
+    )
+    written = result.rowcount or 0  # type: ignore[attr-defined]
+    if written:
+        db_session.info["outbox_written"] = True
+    return written
 
 
 @dataclass(frozen=True)

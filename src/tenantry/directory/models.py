@@ -1,14 +1,43 @@
-"""User and role-assignment tables."""
+"""User, role-assignment, group, group-member and search-term tables.
+
+A user's `display_name_key` and search terms are derived from their names and
+address by ORM events below, so every ORM write keeps them right (sign-up,
+admin, CSV import, SCIM, renames). A set-based UPDATE of `display_name`,
+`mail` or `user_principal_name` must recompute them itself; a set-based move to
+another tenant is fine (the terms follow by ON UPDATE CASCADE).
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+    delete,
+    event,
+    insert,
+    inspect,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from tenantry.core.db import Base, new_id
+from tenantry.directory.search import (
+    ADDRESS,
+    KEY_LENGTH,
+    NAME,
+    TERM_LENGTH,
+    address_terms,
+    name_terms,
+    ordered_string,
+    sort_key,
+)
 
 
 class User(Base):
@@ -19,13 +48,20 @@ class User(Base):
         UniqueConstraint("tenant_id", "id"),
         Index("ix_users_tenant_display_name", "tenant_id", "display_name"),
         Index("ix_users_tenant_mail", "tenant_id", "mail"),
+        # Lists sort by the folded name (then id, for keyset paging); filters use these.
+        Index("ix_users_tenant_name_key", "tenant_id", "display_name_key", "id"),
+        Index("ix_users_tenant_upn", "tenant_id", "user_principal_name"),
+        Index("ix_users_tenant_enabled", "tenant_id", "account_enabled", "display_name_key"),
+        Index("ix_users_tenant_usage_location", "tenant_id", "usage_location"),
+        Index("ix_users_tenant_source", "tenant_id", "source"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
-    user_principal_name: Mapped[str] = mapped_column(String(320))
-    mail: Mapped[str | None] = mapped_column(String(320))
+    user_principal_name: Mapped[str] = mapped_column(ordered_string(320))
+    mail: Mapped[str | None] = mapped_column(ordered_string(320))
     display_name: Mapped[str] = mapped_column(String(256))
+    display_name_key: Mapped[str] = mapped_column(ordered_string(KEY_LENGTH), server_default="")
     given_name: Mapped[str | None] = mapped_column(String(128))
     surname: Mapped[str | None] = mapped_column(String(128))
     source: Mapped[str] = mapped_column(String(10), default="cloud")
@@ -49,3 +85,162 @@ class RoleAssignment(Base):
     )
     role: Mapped[str] = mapped_column(String(40), primary_key=True)
     created_at: Mapped[datetime]
+
+
+class Group(Base):
+    """A security group of a tenant's users (direct members only, no nesting)."""
+
+    __tablename__ = "groups"
+    __table_args__ = (
+        Index("ix_groups_tenant_name_key", "tenant_id", "display_name_key", "id"),
+        Index("ix_groups_tenant_mail_nickname", "tenant_id", "mail_nickname"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    display_name: Mapped[str] = mapped_column(String(256))
+    display_name_key: Mapped[str] = mapped_column(ordered_string(KEY_LENGTH))
+    description: Mapped[str | None] = mapped_column(String(1024))
+    mail_nickname: Mapped[str] = mapped_column(ordered_string(64))
+    created_at: Mapped[datetime]
+
+
+class GroupMember(Base):
+    """A user's direct membership of a group; both foreign keys carry the tenant."""
+
+    __tablename__ = "group_members"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "group_id"], ["groups.tenant_id", "groups.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
+        ),
+        Index("ix_group_members_tenant_user", "tenant_id", "user_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    group_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class UserSearchTerm(Base):
+    """A folded word of a user's name (kind "d") or address (kind "m")."""
+
+    __tablename__ = "user_search_terms"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "user_id"],
+            ["users.tenant_id", "users.id"],
+            ondelete="CASCADE",
+            onupdate="CASCADE",
+        ),
+        Index("ix_user_search_terms_lookup", "tenant_id", "kind", "term", "user_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
+    term: Mapped[str] = mapped_column(ordered_string(TERM_LENGTH), primary_key=True)
+
+
+class GroupSearchTerm(Base):
+    """A folded word of a group's name (kind "d") or its mail nickname (kind "m")."""
+
+    __tablename__ = "group_search_terms"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "group_id"],
+            ["groups.tenant_id", "groups.id"],
+            ondelete="CASCADE",
+            onupdate="CASCADE",
+        ),
+        Index("ix_group_search_terms_lookup", "tenant_id", "kind", "term", "group_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    group_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
+    term: Mapped[str] = mapped_column(ordered_string(TERM_LENGTH), primary_key=True)
+
+
+# --- derived keys and search terms, kept by ORM events ------------------------------------
+
+
+def _changed(target: Any, *names: str) -> bool:
+    state = inspect(target)
+    return any(state.attrs[name].history.has_changes() for name in names)
+
+
+def _user_terms(user: User) -> list[dict[str, Any]]:
+    terms = [(NAME, term) for term in name_terms(user.display_name)]
+    terms += [(ADDRESS, term) for term in address_terms(user.user_principal_name, user.mail)]
+    return [
+        {"tenant_id": user.tenant_id, "user_id": user.id, "kind": kind, "term": term}
+        for kind, term in terms
+    ]
+
+
+def _group_terms(group: Group) -> list[dict[str, Any]]:
+    terms = [(NAME, term) for term in name_terms(group.display_name)]
+    terms += [(ADDRESS, term) for term in address_terms(group.mail_nickname)]
+    return [
+        {"tenant_id": group.tenant_id, "group_id": group.id, "kind": kind, "term": term}
+        for kind, term in terms
+    ]
+
+
+@event.listens_for(User, "before_insert")
+@event.listens_for(Group, "before_insert")
+def _set_key_on_insert(_mapper: Mapper[Any], _connection: Connection, target: Any) -> None:
+    target.display_name_key = sort_key(target.display_name)
+
+
+@event.listens_for(User, "before_update")
+@event.listens_for(Group, "before_update")
+def _set_key_on_update(_mapper: Mapper[Any], _connection: Connection, target: Any) -> None:
+    if _changed(target, "display_name"):
+        target.display_name_key = sort_key(target.display_name)
+
+
+@event.listens_for(User, "after_insert")
+def _index_new_user(_mapper: Mapper[Any], connection: Connection, user: User) -> None:
+    rows = _user_terms(user)
+    if rows:
+        connection.execute(insert(UserSearchTerm.__table__), rows)
+
+
+@event.listens_for(User, "after_update")
+def _reindex_user(_mapper: Mapper[Any], connection: Connection, user: User) -> None:
+    if not _changed(user, "display_name", "mail", "user_principal_name"):
+        return
+    connection.execute(
+        delete(UserSearchTerm).where(
+            UserSearchTerm.tenant_id == user.tenant_id, UserSearchTerm.user_id == user.id
+        )
+    )
+    rows = _user_terms(user)
+    if rows:
+        connection.execute(insert(UserSearchTerm.__table__), rows)
+
+
+@event.listens_for(Group, "after_insert")
+def _index_new_group(_mapper: Mapper[Any], connection: Connection, group: Group) -> None:
+    rows = _group_terms(group)
+    if rows:
+        connection.execute(insert(GroupSearchTerm.__table__), rows)
+
+
+@event.listens_for(Group, "after_update")
+def _reindex_group(_mapper: Mapper[Any], connection: Connection, group: Group) -> None:
+    if not _changed(group, "display_name", "mail_nickname"):
+        return
+    connection.execute(
+        delete(GroupSearchTerm).where(
+            GroupSearchTerm.tenant_id == group.tenant_id, GroupSearchTerm.group_id == group.id
+        )
+    )
+    rows = _group_terms(group)
+    if rows:
+        connection.execute(insert(GroupSearchTerm.__table__), rows)

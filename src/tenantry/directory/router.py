@@ -1,15 +1,23 @@
-"""`/v1/me` and `/v1/users` routes."""
+"""`/v1/me`, `/v1/users`, `/v1/directoryRoles`, `/v1/groups` and `/v1/organization/sendMessage`.
+
+Each admin route names the roles that may call it through `require_role`
+(Global Administrator is always admitted): reading the directory takes any
+admin role, changing users takes User Administrator, groups take Groups or
+User Administrator, roles take Global Administrator.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
 
 from tenantry.catalog import Catalog
 from tenantry.core.schemas import ERROR_RESPONSES
-from tenantry.core.security import hash_password
+from tenantry.core.security import hash_password, verify_password
 from tenantry.dependencies import (
     Principal,
     actor_of,
@@ -17,21 +25,106 @@ from tenantry.dependencies import (
     get_catalog,
     get_db,
     get_read_db,
+    parse_id,
     require_role,
+    signed_in_principal,
 )
+from tenantry.directory import flows, passwords
 from tenantry.directory import service as directory_service
-from tenantry.directory.constants import Role
-from tenantry.directory.schemas import MeView, UserCreate, UserView, user_view
+from tenantry.directory.constants import (
+    DIRECTORY_READERS,
+    GROUP_MANAGERS,
+    MAX_IMPORT_BYTES,
+    USER_MANAGERS,
+)
+from tenantry.directory.exceptions import (
+    InvalidCsv,
+    InvalidCurrentPassword,
+    InvalidValue,
+    RequestTooLarge,
+    UnsupportedMediaType,
+)
+from tenantry.directory.query import DEFAULT_TOP, MAX_TOP, ListParams, Page
+from tenantry.directory.schemas import (
+    DirectoryRolePage,
+    DirectoryRoleView,
+    GroupCreate,
+    GroupMembersAdd,
+    GroupMembersAdded,
+    GroupPage,
+    GroupUpdate,
+    GroupView,
+    ImportReport,
+    MeView,
+    OrganizationMessage,
+    OrganizationMessageResult,
+    PasswordChange,
+    PasswordReset,
+    RoleMemberAdd,
+    UserCreate,
+    UserCreatedView,
+    UserPage,
+    UserUpdate,
+    UserView,
+    group_view,
+    page_view,
+    role_view,
+    user_view,
+)
 from tenantry.licensing import service as licensing_service
+from tenantry.signup.exceptions import WeakPassword
 from tenantry.signup.flows import check_password_strength
 
 router = APIRouter(prefix="/v1", tags=["directory"], responses=ERROR_RESPONSES)
+
+read_directory = require_role(*DIRECTORY_READERS)
+manage_users = require_role(*USER_MANAGERS)
+manage_groups = require_role(*GROUP_MANAGERS)
+manage_roles = require_role()  # Global Administrator only
+
+
+def list_params(
+    filter_: str | None = Query(None, alias="$filter", max_length=2000),
+    search: str | None = Query(None, alias="$search", max_length=500),
+    orderby: str | None = Query(None, alias="$orderby", max_length=100),
+    top: int = Query(DEFAULT_TOP, alias="$top", ge=1, le=MAX_TOP),
+    skiptoken: str | None = Query(None, alias="$skiptoken", max_length=2000),
+    count: bool = Query(False, alias="$count"),
+) -> ListParams:
+    """Graph's list options: `$filter`, `$search`, `$orderby`, `$top`, `$skiptoken`, `$count`."""
+    return ListParams(
+        filter=filter_, search=search, order_by=orderby, top=top, skip_token=skiptoken, count=count
+    )
+
+
+def _next_link(request: Request, token: str | None) -> str | None:
+    if token is None:
+        return None
+    params = [
+        (name, value)
+        for name, value in request.query_params.multi_items()
+        if name.lstrip("$") != "skiptoken"
+    ]
+    params.append(("$skiptoken", token))
+    query = urlencode(params, quote_via=quote, safe="$'(),:")
+    return str(request.url.replace(query=query))
+
+
+def _user_page(request: Request, found: Page[Any]) -> dict[str, Any]:
+    return page_view(
+        [user_view(user) for user in found.items],
+        next_link=_next_link(request, found.next_skip_token),
+        count=found.count,
+    )
+
+
+# --- me -----------------------------------------------------------------------------------
 
 
 @router.get("/me", response_model=MeView)
 async def me(
     principal: Principal = Depends(current_principal),
-    db_session: AsyncSession = Depends(get_read_db),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
     catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """The signed-in user, their tenant, roles and effective entitlements."""
@@ -51,25 +144,510 @@ async def me(
     }
 
 
-@router.post("/users", status_code=201, response_model=UserView)
+@router.post("/me/changePassword", status_code=204)
+async def change_password(
+    body: PasswordChange,
+    request: Request,
+    principal: Principal = Depends(signed_in_principal),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
+) -> Response:
+    """Replace your password (required after an admin reset it); your other sessions end."""
+    user = principal.user
+    if not await verify_password(user.password_hash, body.current_password):
+        raise InvalidCurrentPassword("The current password is not right.", target="currentPassword")
+    check_password_strength(body.new_password, email=user.user_principal_name)
+    if body.new_password == body.current_password:
+        raise WeakPassword(
+            "Choose a new password, different from the current one.", target="newPassword"
+        )
+    password_hash = await hash_password(body.new_password)
+    await directory_service.change_password(
+        db_session=db_session,
+        actor=actor_of(request, principal),
+        tenant_id=principal.tenant.id,
+        user_id=user.id,
+        password_hash=password_hash,
+        keep_token=principal.token,
+    )
+    return Response(status_code=204)
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+@router.get("/users", response_model=None, responses={200: {"model": UserPage}})
+async def list_users(
+    request: Request,
+    params: ListParams = Depends(list_params),
+    principal: Principal = Depends(read_directory),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+) -> dict[str, Any]:
+    """The organization's users: `$filter`, `$search`, `$orderby`, `$top`, `@odata.nextLink`."""
+    found = await directory_service.list_users(
+        db_session=db_session, tenant_id=principal.tenant.id, params=params
+    )
+    return _user_page(request, found)
+
+
+@router.post(
+    "/users", status_code=201, response_model=UserCreatedView, response_model_exclude_unset=True
+)
 async def create_user(
     body: UserCreate,
     request: Request,
-    principal: Principal = Depends(require_role(Role.USER_ADMINISTRATOR)),
-    db_session: AsyncSession = Depends(get_db),
+    principal: Principal = Depends(manage_users),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
+    catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
-    """Add a user to the caller's tenant."""
-    check_password_strength(body.password, email=body.user_principal_name)
-    password_hash = await hash_password(body.password)
-    user = await directory_service.create(
+    """Add a user; without a password, a temporary one is generated and shown once."""
+    if body.password is not None:
+        check_password_strength(body.password, email=body.user_principal_name)
+    password_hash, generated = await flows.prepare_password(body.password)
+    user = await flows.create_user(
         db_session=db_session,
+        catalog=catalog,
         actor=actor_of(request, principal),
         tenant_id=principal.tenant.id,
         principal_name=body.user_principal_name,
         display_name=body.display_name,
         password_hash=password_hash,
-        usage_location=body.usage_location.upper() if body.usage_location else None,
+        must_change_password=generated is not None or body.force_change_password_next_sign_in,
         given_name=body.given_name,
         surname=body.surname,
+        usage_location=body.usage_location,
+        account_enabled=body.account_enabled,
+        source=body.source,
+        licenses=[
+            flows.LicenseRequest(sku_id=item.sku_id, disabled_plans=item.disabled_plans)
+            for item in body.assigned_licenses
+        ],
+    )
+    view = user_view(user)
+    if generated is not None:
+        view["temporaryPassword"] = generated
+    return view
+
+
+async def _read_upload(request: Request) -> bytes:
+    """The CSV file of an import: a multipart upload or a text/csv body, size-capped."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES + 64 * 1024:
+        raise RequestTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB.")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=10)
+        upload = next((value for value in form.values() if isinstance(value, UploadFile)), None)
+        if upload is None:
+            raise InvalidCsv("Attach the CSV file to the form (a file field).")
+        data = await upload.read(MAX_IMPORT_BYTES + 1)
+        await form.close()
+    elif content_type in {
+        "text/csv",
+        "text/plain",
+        "application/csv",
+        "application/vnd.ms-excel",
+        "application/octet-stream",
+    }:
+        buffer = bytearray()
+        async for chunk in request.stream():
+            buffer += chunk
+            if len(buffer) > MAX_IMPORT_BYTES:
+                break
+        data = bytes(buffer)
+    else:
+        raise UnsupportedMediaType("Send the file as multipart/form-data or as a text/csv body.")
+    if len(data) > MAX_IMPORT_BYTES:
+        raise RequestTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB.")
+    return data
+
+
+@router.post(
+    "/users/import",
+    response_model=ImportReport,
+    response_model_exclude_unset=True,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
+            },
+        }
+    },
+)
+async def import_users(
+    request: Request,
+    principal: Principal = Depends(manage_users),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
+) -> dict[str, Any]:
+    """Add users from a CSV file; each row's outcome is reported, a bad row stops nothing."""
+    rows = flows.read_csv(await _read_upload(request))
+    for row in rows:
+        flows.check_row(row)
+    await flows.hash_rows(rows)  # before the transaction: no lock waits on argon2
+    done = await flows.import_users(
+        db_session=db_session,
+        actor=actor_of(request, principal),
+        tenant_id=principal.tenant.id,
+        rows=rows,
+    )
+    return flows.report(done)
+
+
+@router.get("/users/{user_id}", response_model=UserView)
+async def get_user(
+    user_id: str,
+    principal: Principal = Depends(read_directory),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+) -> dict[str, Any]:
+    """A user of the organization, by id or userPrincipalName."""
+    user = await directory_service.resolve(
+        db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
     return user_view(user)
+
+
+@router.patch("/users/{user_id}", response_model=UserView)
+async def update_user(
+    user_id: str,
+    body: UserUpdate,
+    request: Request,
+    principal: Principal = Depends(manage_users),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
+) -> dict[str, Any]:
+    """Change names, `usageLocation` or `accountEnabled` (false blocks sign-in at once)."""
+    user = await directory_service.resolve(
+        db_session=db_session, tenant_id=principal.tenant.id, key=user_id
+    )
+    given = body.model_fields_set
+    if "display_name" in given and body.display_name is None:
+        raise InvalidValue("displayName cannot be empty.", target="displayName")
+    if "account_enabled" in given and body.account_enabled is None:
+        raise InvalidValue("accountEnabled is true or false.", target="accountEnabled")
+    unset = directory_service.UNSET
+    await directory_service.update(
+        db_session=db_session,
+        actor=actor_of(request, principal),
+        user=user,
+        display_name=body.display_name if "display_name" in given else unset,  # type: ignore[arg-type]
+        given_name=body.given_name if "given_name" in given else unset,
+        surname=body.surname if "surname" in given else unset,
+        usage_location=body.usage_location if "usage_location" in given else unset,
+        account_enabled=body.account_enabled if "account_enabled" in given else unset,  # type: ignore[arg-type]
+    )
+    return user_view(user)
+
+
+@router.delete("/users/{user_id}", status_code=204)
+async def delete_user(
+    user_id: str,
+    request: Request,
+    principal: Principal = Depends(manage_users),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
+) -> Response:
+    """Delete a user: their licenses return to the pool, their sessions end."""
+    user = await directory_service.resolve(
+        db_session=db_session, tenant_id=principal.tenant.id, key=user_id
+    )
+    await flows.delete_user(db_session=db_session, actor=actor_of(request, principal), user=user)
+    return Response(status_code=204)
+
+
+@router.post("/users/{user_id}/resetPassword", response_model=PasswordReset)
+async def reset_password(
+    user_id: str,
+    request: Request,
+    principal: Principal = Depends(manage_users),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
+) -> dict[str, Any]:
+    """A temporary password, shown once; the user must change it at their next sign-in."""
+    temporary = passwords.generate()
+    password_hash = await passwords.hash_generated(temporary)
+    user = await directory_service.resolve(
+        db_session=db_session, tenant_id=principal.tenant.id, key=user_id
+    )
+    await directory_service.reset_password(
+        db_session=db_session,
+        actor=actor_of(request, principal),
+        user=user,
+        password_hash=password_hash,
+    )
+    return {"temporaryPassword": temporary, "forceChangePasswordNextSignIn": True}
+
+
+@router.get("/users/{user_id}/memberOf", response_model=GroupPage)
+async def member_of(
+    user_id: str,
+    principal: Principal = Depends(read_directory),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+) -> dict[str, Any]:
+    """The groups a user is a direct member of."""
+    user = await directory_service.resolve(
+        db_session=db_session, tenant_id=principal.tenant.id, key=user_id
+    )
+    groups = await directory_service.groups_of(
+        db_session=db_session, tenant_id=principal.tenant.id, user_id=user.id
+    )
+    return {"value": [group_view(group) for group in groups]}
+
+
+@router.post("/organization/sendMessage", response_model=OrganizationMessageResult)
+async def send_message(
+    body: OrganizationMessage,
+    request: Request,
+    principal: Principal = Depends(manage_users),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
+) -> dict[str, Any]:
+    """Email every active user of the organization; returns how many messages were sent."""
+    sender = principal.user
+    text = (
+        f"{body.body.rstrip()}\n\n--\n{sender.display_name} ({sender.user_principal_name}) "
+        f"sent this message to everyone in {principal.tenant.display_name}.\n"
+    )
+    count = await directory_service.send_message_to_all(
+        db_session=db_session,
+        actor=actor_of(request, principal),
+        tenant_id=principal.tenant.id,
+        subject=body.subject.strip(),
+        body=text,
+    )
+    return {"recipients": count}
+
+
+# --- directory roles ----------------------------------------------------------------------
+
+
+@router.get("/directoryRoles", response_model=DirectoryRolePage)
+async def list_roles(
+    principal: Principal = Depends(read_directory),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+) -> dict[str, Any]:
+    """The organization's admin roles with their members."""
+    members = await directory_service.role_members(
+        db_session=db_session, tenant_id=principal.tenant.id
+    )
+    return {"value": [role_view(role, users) for role, users in members.items()]}
+
+
+@router.get("/directoryRoles/{role_id}", response_model=DirectoryRoleView)
+async def get_role(
+    role_id: str,
+    principal: Principal = Depends(read_directory),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+) -> dict[str, Any]:
+    """One admin role (by template id or name) with its members."""
+    role = directory_service.resolve_role(role_id)
+    members = await directory_service.role_members(
+        db_session=db_session, tenant_id=principal.tenant.id
+    )
+    return role_view(role, members[role])
+
+
+def _member_key(body: RoleMemberAdd) -> str:
+    if body.user_id:
+        return body.user_id
+    if body.odata_id:
+        return body.odata_id.rstrip("/").rsplit("/", 1)[-1]
+    raise InvalidValue("Give the userId of the new member.", target="userId")
+
+
+@router.post("/directoryRoles/{role_id}/members", status_code=204)
+async def add_role_member(
+    role_id: str,
+    body: RoleMemberAdd,
+    request: Request,
+    principal: Principal = Depends(manage_roles),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
+) -> Response:
+    """Give a user an admin role (Global Administrator only); giving it again changes nothing."""
+    role = directory_service.resolve_role(role_id)
+    user = await directory_service.resolve(
+        db_session=db_session, tenant_id=principal.tenant.id, key=_member_key(body)
+    )
+    await directory_service.add_role_member(
+        db_session=db_session, actor=actor_of(request, principal), role=role, user=user
+    )
+    return Response(status_code=204)
+
+
+@router.delete("/directoryRoles/{role_id}/members/{user_id}", status_code=204)
+async def remove_role_member(
+    role_id: str,
+    user_id: str,
+    request: Request,
+    principal: Principal = Depends(manage_roles),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
+) -> Response:
+    """Take an admin role from a user; the last Global Administrator keeps theirs (409)."""
+    role = directory_service.resolve_role(role_id)
+    user = await directory_service.resolve(
+        db_session=db_session, tenant_id=principal.tenant.id, key=user_id
+    )
+    await directory_service.remove_role_member(
+        db_session=db_session, actor=actor_of(request, principal), role=role, user=user
+    )
+    return Response(status_code=204)
+
+
+# --- groups -------------------------------------------------------------------------------
+
+
+@router.get("/groups", response_model=None, responses={200: {"model": GroupPage}})
+async def list_groups(
+    request: Request,
+    params: ListParams = Depends(list_params),
+    principal: Principal = Depends(read_directory),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+) -> dict[str, Any]:
+    """The organization's groups: `$filter`, `$search`, `$orderby`, `$top`, `@odata.nextLink`."""
+    found = await directory_service.list_groups(
+        db_session=db_session, tenant_id=principal.tenant.id, params=params
+    )
+    return page_view(
+        [group_view(group) for group in found.items],
+        next_link=_next_link(request, found.next_skip_token),
+        count=found.count,
+    )
+
+
+@router.post("/groups", status_code=201, response_model=GroupView)
+async def create_group(
+    body: GroupCreate,
+    request: Request,
+    principal: Principal = Depends(manage_groups),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
+) -> dict[str, Any]:
+    """Create a security group."""
+    if body.mail_enabled or not body.security_enabled or body.group_types:
+        raise InvalidValue(
+            "Only security groups are supported: mailEnabled false, securityEnabled true, "
+            "groupTypes empty.",
+            target="groupTypes",
+        )
+    group = await directory_service.create_group(
+        db_session=db_session,
+        actor=actor_of(request, principal),
+        tenant_id=principal.tenant.id,
+        display_name=body.display_name,
+        description=body.description,
+        mail_nickname=body.mail_nickname,
+    )
+    return group_view(group)
+
+
+async def _group(db_session: AsyncSession, principal: Principal, group_id: str) -> Any:
+    return await directory_service.get_group(
+        db_session=db_session,
+        tenant_id=principal.tenant.id,
+        group_id=parse_id(group_id, what="group"),
+    )
+
+
+@router.get("/groups/{group_id}", response_model=GroupView)
+async def get_group(
+    group_id: str,
+    principal: Principal = Depends(read_directory),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+) -> dict[str, Any]:
+    """A group of the organization."""
+    return group_view(await _group(db_session, principal, group_id))
+
+
+@router.patch("/groups/{group_id}", response_model=GroupView)
+async def update_group(
+    group_id: str,
+    body: GroupUpdate,
+    request: Request,
+    principal: Principal = Depends(manage_groups),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
+) -> dict[str, Any]:
+    """Rename a group or change its description or mail nickname."""
+    group = await _group(db_session, principal, group_id)
+    given = body.model_fields_set
+    if {"display_name", "mail_nickname"} & given and (
+        ("display_name" in given and body.display_name is None)
+        or ("mail_nickname" in given and body.mail_nickname is None)
+    ):
+        raise InvalidValue("displayName and mailNickname cannot be empty.", target="displayName")
+    unset = directory_service.UNSET
+    await directory_service.update_group(
+        db_session=db_session,
+        actor=actor_of(request, principal),
+        group=group,
+        display_name=body.display_name if "display_name" in given else unset,  # type: ignore[arg-type]
+        description=body.description if "description" in given else unset,
+        mail_nickname=body.mail_nickname if "mail_nickname" in given else unset,  # type: ignore[arg-type]
+    )
+    return group_view(group)
+
+
+@router.delete("/groups/{group_id}", status_code=204)
+async def delete_group(
+    group_id: str,
+    request: Request,
+    principal: Principal = Depends(manage_groups),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
+) -> Response:
+    """Delete a group and its memberships."""
+    group = await _group(db_session, principal, group_id)
+    await directory_service.delete_group(
+        db_session=db_session, actor=actor_of(request, principal), group=group
+    )
+    return Response(status_code=204)
+
+
+@router.get("/groups/{group_id}/members", response_model=None, responses={200: {"model": UserPage}})
+async def list_group_members(
+    group_id: str,
+    request: Request,
+    params: ListParams = Depends(list_params),
+    principal: Principal = Depends(read_directory),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+) -> dict[str, Any]:
+    """A group's members, with the same options as the user list."""
+    group = await _group(db_session, principal, group_id)
+    found = await directory_service.list_members(
+        db_session=db_session, tenant_id=principal.tenant.id, group_id=group.id, params=params
+    )
+    return _user_page(request, found)
+
+
+@router.post("/groups/{group_id}/members", response_model=GroupMembersAdded)
+async def add_group_members(
+    group_id: str,
+    body: GroupMembersAdd,
+    request: Request,
+    principal: Principal = Depends(manage_groups),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
+) -> dict[str, Any]:
+    """Add users to a group by id (up to 5,000 at once); current members are left as they are."""
+    group = await _group(db_session, principal, group_id)
+    user_ids = directory_service.parse_user_ids(body.user_ids)
+    added = await directory_service.add_members(
+        db_session=db_session, actor=actor_of(request, principal), group=group, user_ids=user_ids
+    )
+    return {"added": len(added), "alreadyMembers": len(user_ids) - len(added)}
+
+
+@router.delete("/groups/{group_id}/members/{user_id}", status_code=204)
+async def remove_group_member(
+    group_id: str,
+    user_id: str,
+    request: Request,
+    principal: Principal = Depends(manage_groups),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
+) -> Response:
+    """Take a user out of a group."""
+    group = await _group(db_session, principal, group_id)
+    user = await directory_service.resolve(
+        db_session=db_session, tenant_id=principal.tenant.id, key=user_id
+    )
+    await directory_service.remove_member(
+        db_session=db_session, actor=actor_of(request, principal), group=group, user_id=user.id
+    )
+    return Response(status_code=204)

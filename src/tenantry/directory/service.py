@@ -1,22 +1,83 @@
-"""Users and their roles."""
+"""The directory of a tenant: users, their admin roles, groups and members."""
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from enum import Enum
+from typing import Any
 
-from sqlalchemy import func, select
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import Select, Uuid, and_, delete, exists, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenantry.core import audit
+from tenantry.auth import service as auth_service
+from tenantry.core import audit, mail
 from tenantry.core.clock import clock
-from tenantry.core.errors import Conflict, NotFound
-from tenantry.directory.constants import Role, Source
-from tenantry.directory.models import RoleAssignment, User
+from tenantry.core.db import UTCDateTime
+from tenantry.core.errors import Conflict, InvalidRequest, NotFound
+from tenantry.directory import events
+from tenantry.directory.constants import (
+    MAX_MEMBERS_PER_REQUEST,
+    ROLE_DISPLAY_NAMES,
+    ROLE_TEMPLATE_IDS,
+    TENANT_ROLES,
+    USAGE_LOCATIONS,
+    Role,
+    Source,
+)
+from tenantry.directory.exceptions import (
+    AdministratorProtected,
+    InvalidFilter,
+    InvalidUsageLocation,
+    InvalidUserPrincipalName,
+    InvalidValue,
+    LastGlobalAdministrator,
+    NotAMember,
+    PropertyManagedBySync,
+    TooManyMembers,
+    UnknownRole,
+    UnverifiedDomain,
+    UserAlreadyExists,
+    UsersNotFound,
+)
+from tenantry.directory.models import (
+    Group,
+    GroupMember,
+    GroupSearchTerm,
+    RoleAssignment,
+    User,
+    UserSearchTerm,
+)
+from tenantry.directory.query import (
+    FilterProperty,
+    ListParams,
+    Page,
+    Queryable,
+    expect_bool,
+    expect_text,
+    page,
+    prefix_range,
+)
+from tenantry.directory.search import ADDRESS, NAME, fold, sort_key
+from tenantry.domains import service as domain_service
+from tenantry.tenants import service as tenant_service
+
+__all__ = ["UserAlreadyExists"]  # re-exported: callers catch it from here
 
 
-class UserAlreadyExists(Conflict):
-    code = "userAlreadyExists"
+class _Unset(Enum):
+    UNSET = 0
+
+
+UNSET = _Unset.UNSET
+"""A keyword left out of an update (None means "clear the value")."""
+
+
+# --- users --------------------------------------------------------------------------------
 
 
 async def get(*, db_session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
@@ -34,6 +95,66 @@ async def get_by_principal_name(*, db_session: AsyncSession, principal_name: str
     )
 
 
+async def resolve(*, db_session: AsyncSession, tenant_id: uuid.UUID, key: str) -> User:
+    """A user of the tenant by id or by userPrincipalName (as Graph's `/users/{id | upn}`)."""
+    try:
+        user_id = uuid.UUID(key)
+    except ValueError:
+        user = None
+        if "@" in key:
+            user = await get_by_principal_name(db_session=db_session, principal_name=key)
+        if user is None or user.tenant_id != tenant_id:
+            raise NotFound("The user does not exist.", target="id") from None
+        return user
+    return await get(db_session=db_session, tenant_id=tenant_id, user_id=user_id)
+
+
+def normalize_principal_name(value: str) -> str:
+    """A valid sign-in address, lower case; InvalidUserPrincipalName otherwise."""
+    candidate = (value or "").strip()
+    try:
+        checked = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidUserPrincipalName(
+            f"{candidate or 'An empty value'} is not a valid user name: use an email address "
+            f"such as alain@contoso.com ({exc}).",
+            target="userPrincipalName",
+        ) from exc
+    return checked.normalized.lower()
+
+
+def normalize_usage_location(value: str | None) -> str | None:
+    """An ISO 3166-1 alpha-2 country code in upper case, None for an empty value."""
+    if value is None or not value.strip():
+        return None
+    code = value.strip().upper()
+    if code not in USAGE_LOCATIONS:
+        raise InvalidUsageLocation(
+            f"{value.strip()} is not a usage location: use a two-letter ISO 3166-1 country "
+            "code such as FR, BE, NL or US.",
+            target="usageLocation",
+        )
+    return code
+
+
+async def verified_domains(*, db_session: AsyncSession, tenant_id: uuid.UUID) -> set[str]:
+    """The names of the tenant's verified domains (initial domain included)."""
+    domains = await domain_service.get_all(db_session=db_session, tenant_id=tenant_id)
+    return {domain.name for domain in domains if domain.is_verified}
+
+
+def check_principal_name_domain(principal_name: str, domains: Iterable[str]) -> None:
+    """Refuse an address whose domain is not one of the tenant's verified domains."""
+    domain = principal_name.rsplit("@", 1)[-1]
+    allowed = sorted(domains)
+    if domain not in allowed:
+        raise UnverifiedDomain(
+            f"The domain of {principal_name} is not a verified domain of your organization. "
+            "Use one of: " + ", ".join(allowed) + ".",
+            target="userPrincipalName",
+        )
+
+
 async def create(
     *,
     db_session: AsyncSession,
@@ -48,6 +169,7 @@ async def create(
     surname: str | None = None,
     preferred_language: str | None = None,
     must_change_password: bool = False,
+    account_enabled: bool = True,
 ) -> User:
     """A new user in a tenant; UserAlreadyExists when the address is taken anywhere."""
     principal_name = principal_name.strip().lower()
@@ -65,7 +187,7 @@ async def create(
         surname=surname,
         source=source.value,
         usage_location=usage_location,
-        account_enabled=True,
+        account_enabled=account_enabled,
         password_hash=password_hash,
         must_change_password=must_change_password,
         preferred_language=preferred_language,
@@ -84,6 +206,385 @@ async def create(
         details={"userPrincipalName": principal_name, "source": source.value},
     )
     return user
+
+
+def _user_match(tenant_id: uuid.UUID) -> Any:
+    def match(kinds: Sequence[str], prefix: str) -> Any:
+        return exists().where(
+            UserSearchTerm.tenant_id == tenant_id,
+            UserSearchTerm.user_id == User.id,
+            UserSearchTerm.kind.in_(kinds),
+            prefix_range(UserSearchTerm.term, prefix),
+        )
+
+    return match
+
+
+def _usage_location_eq(value: Any) -> Any:
+    code = expect_text("usageLocation", nullable=True)(value)
+    return User.usage_location.is_(None) if code is None else User.usage_location == code.upper()
+
+
+def _source_eq(value: Any) -> Any:
+    source = expect_text("source")(value)
+    if source not in {s.value for s in Source}:
+        raise InvalidFilter(
+            "source is one of " + ", ".join(repr(s.value) for s in Source) + ".", target="$filter"
+        )
+    return User.source == source
+
+
+def _lower_text(name: str) -> Any:
+    check = expect_text(name)
+    return lambda value: (check(value) or "").strip().lower()
+
+
+USERS = Queryable(
+    name="users",
+    id_attribute="id",
+    properties={
+        "accountEnabled": FilterProperty(
+            eq=lambda v: User.account_enabled == expect_bool("accountEnabled")(v)
+        ),
+        "usageLocation": FilterProperty(eq=_usage_location_eq),
+        "source": FilterProperty(eq=_source_eq),
+        "displayName": FilterProperty(
+            eq=lambda v: User.display_name_key == sort_key(expect_text("displayName")(v) or ""),
+            startswith=lambda v: prefix_range(User.display_name_key, fold(v)),
+        ),
+        "userPrincipalName": FilterProperty(
+            eq=lambda v: User.user_principal_name == _lower_text("userPrincipalName")(v),
+            startswith=lambda v: prefix_range(User.user_principal_name, v.strip().lower()),
+        ),
+        "mail": FilterProperty(
+            eq=lambda v: User.mail == _lower_text("mail")(v),
+            startswith=lambda v: prefix_range(User.mail, v.strip().lower()),
+        ),
+    },
+    orderings={"displayName": "display_name_key", "userPrincipalName": "user_principal_name"},
+    default_order="displayName",
+    search_kinds={"displayName": NAME, "mail": ADDRESS, "userPrincipalName": ADDRESS},
+)
+
+
+async def list_users(
+    *,
+    db_session: AsyncSession,
+    tenant_id: uuid.UUID,
+    params: ListParams,
+    group_id: uuid.UUID | None = None,
+) -> Page[User]:
+    """A page of the tenant's users (or of one group's members) under `$filter`, `$search`, …."""
+    query: Select[tuple[User]] = select(User).where(User.tenant_id == tenant_id)
+    if group_id is not None:
+        query = query.join(
+            GroupMember,
+            and_(GroupMember.tenant_id == User.tenant_id, GroupMember.user_id == User.id),
+        ).where(GroupMember.group_id == group_id)
+    return await page(
+        db_session=db_session,
+        query=query,
+        entity=User,
+        queryable=USERS,
+        params=params,
+        match=_user_match(tenant_id),
+    )
+
+
+async def _ensure_may_manage(db_session: AsyncSession, actor: audit.Actor, user: User) -> None:
+    """Only a Global Administrator changes another administrator (Entra's privileged users)."""
+    if actor.user_id is None or actor.user_id == user.id:
+        return
+    target_roles = await roles_of(db_session=db_session, tenant_id=user.tenant_id, user_id=user.id)
+    if not target_roles:
+        return
+    actor_roles = await roles_of(
+        db_session=db_session, tenant_id=user.tenant_id, user_id=actor.user_id
+    )
+    if Role.GLOBAL_ADMINISTRATOR.value not in actor_roles:
+        raise AdministratorProtected()
+
+
+async def _ensure_other_global_admin(
+    db_session: AsyncSession, *, tenant_id: uuid.UUID, user_id: uuid.UUID, doing: str
+) -> None:
+    """Refuse when no other Global Administrator who can sign in would remain.
+
+    The tenant row is locked first, so two admins removing each other at the
+    same moment cannot both pass the count (SQLite: writers already queue).
+    """
+    await tenant_service.get_for_update(db_session=db_session, tenant_id=tenant_id)
+    others = await db_session.scalar(
+        select(func.count())
+        .select_from(RoleAssignment)
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(
+            RoleAssignment.tenant_id == tenant_id,
+            RoleAssignment.role == Role.GLOBAL_ADMINISTRATOR.value,
+            RoleAssignment.user_id != user_id,
+            User.account_enabled.is_(True),
+        )
+    )
+    if not others:
+        raise LastGlobalAdministrator(
+            f"You cannot {doing}: they are the organization's last Global Administrator who can "
+            "sign in. Make someone else Global Administrator first."
+        )
+
+
+async def _is_global_admin(db_session: AsyncSession, user: User) -> bool:
+    held = await roles_of(db_session=db_session, tenant_id=user.tenant_id, user_id=user.id)
+    return Role.GLOBAL_ADMINISTRATOR.value in held
+
+
+def _check_name(value: str | None, *, field: str, limit: int, required: bool) -> str | None:
+    if value is None:
+        if required:
+            raise InvalidValue(f"{field} is required.", target=field)
+        return None
+    value = value.strip()
+    if required and not value:
+        raise InvalidValue(f"{field} cannot be empty.", target=field)
+    if len(value) > limit:
+        raise InvalidValue(f"{field} is longer than {limit} characters.", target=field)
+    return value or None
+
+
+async def update(
+    *,
+    db_session: AsyncSession,
+    actor: audit.Actor,
+    user: User,
+    display_name: str | _Unset = UNSET,
+    given_name: str | _Unset | None = UNSET,
+    surname: str | _Unset | None = UNSET,
+    usage_location: str | _Unset | None = UNSET,
+    account_enabled: bool | _Unset = UNSET,
+    by_sync: bool = False,
+) -> User:
+    """Change a user's names, usage location or sign-in; blocking sign-in ends their sessions.
+
+    Names and sign-in of a synced user belong to the directory that provides
+    them (`by_sync` is how that directory's provisioning changes them).
+    """
+    wanted: dict[str, Any] = {}
+    if display_name is not UNSET:
+        wanted["display_name"] = _check_name(
+            display_name, field="displayName", limit=256, required=True
+        )
+    if given_name is not UNSET:
+        wanted["given_name"] = _check_name(given_name, field="givenName", limit=128, required=False)
+    if surname is not UNSET:
+        wanted["surname"] = _check_name(surname, field="surname", limit=128, required=False)
+    if usage_location is not UNSET:
+        wanted["usage_location"] = normalize_usage_location(usage_location)
+    if account_enabled is not UNSET:
+        wanted["account_enabled"] = bool(account_enabled)
+    changes = {name: value for name, value in wanted.items() if getattr(user, name) != value}
+    if not changes:
+        return user
+    if not by_sync:
+        managed = sorted(
+            set(changes) & {"display_name", "given_name", "surname", "account_enabled"}
+        )
+        if user.source == Source.SYNCED.value and managed:
+            raise PropertyManagedBySync(
+                "This user is synced from your other directory: change their names and "
+                "sign-in there.",
+                target=_GRAPH_NAMES[managed[0]],
+            )
+        await _ensure_may_manage(db_session, actor, user)
+    blocking = changes.get("account_enabled") is False
+    if blocking and await _is_global_admin(db_session, user):
+        await _ensure_other_global_admin(
+            db_session, tenant_id=user.tenant_id, user_id=user.id, doing="block this user"
+        )
+    modified = {
+        _GRAPH_NAMES[name]: {"oldValue": getattr(user, name), "newValue": value}
+        for name, value in changes.items()
+    }
+    for name, value in changes.items():
+        setattr(user, name, value)
+    if blocking:
+        await auth_service.revoke_all(db_session=db_session, user_id=user.id)
+    await db_session.flush()
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Update user",
+        target_type="user",
+        target_id=user.id,
+        tenant_id=user.tenant_id,
+        details={"userPrincipalName": user.user_principal_name, "modifiedProperties": modified},
+    )
+    if "account_enabled" in changes:
+        audit.record(
+            db_session,
+            actor=actor,
+            action="Enable account" if user.account_enabled else "Disable account",
+            target_type="user",
+            target_id=user.id,
+            tenant_id=user.tenant_id,
+            details={"userPrincipalName": user.user_principal_name},
+        )
+    return user
+
+
+_GRAPH_NAMES = {
+    "display_name": "displayName",
+    "given_name": "givenName",
+    "surname": "surname",
+    "usage_location": "usageLocation",
+    "account_enabled": "accountEnabled",
+}
+
+
+async def delete_user(
+    *, db_session: AsyncSession, actor: audit.Actor, user: User, by_sync: bool = False
+) -> None:
+    """Delete a user for good: their sessions, roles and memberships go with them.
+
+    Their licenses must be released first (`directory.flows.delete_user` does).
+    """
+    if user.source == Source.SYNCED.value and not by_sync:
+        raise PropertyManagedBySync(
+            "This user is synced from your other directory: delete them there.", target="id"
+        )
+    if not by_sync:
+        await _ensure_may_manage(db_session, actor, user)
+    if await _is_global_admin(db_session, user):
+        await _ensure_other_global_admin(
+            db_session, tenant_id=user.tenant_id, user_id=user.id, doing="delete this user"
+        )
+    await events.user_deleting(
+        db_session=db_session, actor=actor, tenant_id=user.tenant_id, user_id=user.id
+    )
+    user_id, tenant_id, principal_name = user.id, user.tenant_id, user.user_principal_name
+    await db_session.delete(user)
+    try:
+        await db_session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            "This user still has records that keep them (such as licenses): remove those first.",
+            code="userInUse",
+        ) from exc
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Delete user",
+        target_type="user",
+        target_id=user_id,
+        tenant_id=tenant_id,
+        details={"userPrincipalName": principal_name},
+    )
+
+
+async def reset_password(
+    *, db_session: AsyncSession, actor: audit.Actor, user: User, password_hash: str
+) -> None:
+    """Give a user a temporary password (hashed by the caller); they change it at next sign-in."""
+    await _ensure_may_manage(db_session, actor, user)
+    user.password_hash = password_hash
+    user.must_change_password = True
+    user.failed_sign_ins = 0
+    user.locked_until = None
+    await auth_service.revoke_all(db_session=db_session, user_id=user.id)
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Reset password",
+        target_type="user",
+        target_id=user.id,
+        tenant_id=user.tenant_id,
+        details={"userPrincipalName": user.user_principal_name},
+    )
+
+
+async def change_password(
+    *,
+    db_session: AsyncSession,
+    actor: audit.Actor,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    password_hash: str,
+    keep_token: str | None,
+) -> User:
+    """Set the user's own new password (hashed by the caller); their other sessions end."""
+    user = await get(db_session=db_session, tenant_id=tenant_id, user_id=user_id)
+    user.password_hash = password_hash
+    user.must_change_password = False
+    await auth_service.revoke_all(db_session=db_session, user_id=user.id, keep_token=keep_token)
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Change user password",
+        target_type="user",
+        target_id=user.id,
+        tenant_id=tenant_id,
+        details={"userPrincipalName": user.user_principal_name},
+    )
+    return user
+
+
+async def send_message_to_all(
+    *,
+    db_session: AsyncSession,
+    actor: audit.Actor,
+    tenant_id: uuid.UUID,
+    subject: str,
+    body: str,
+) -> int:
+    """One email per active user of the tenant, written to the outbox in one statement."""
+    recipients = select(User.mail).where(
+        User.tenant_id == tenant_id, User.account_enabled.is_(True), User.mail.is_not(None)
+    )
+    count = await mail.enqueue_select(
+        db_session, recipients=recipients, subject=subject, body_text=body, tenant_id=tenant_id
+    )
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Send message to all users",
+        target_type="tenant",
+        target_id=tenant_id,
+        tenant_id=tenant_id,
+        details={"subject": subject, "recipients": count},
+    )
+    return count
+
+
+async def count_members(*, db_session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """How many users a tenant has."""
+    return (
+        await db_session.scalar(
+            select(func.count()).select_from(User).where(User.tenant_id == tenant_id)
+        )
+        or 0
+    )
+
+
+async def get_many(*, db_session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> list[User]:
+    """Users by id, in one query."""
+    ids = list(user_ids)
+    if not ids:
+        return []
+    return list((await db_session.scalars(select(User).where(User.id.in_(ids)))).all())
+
+
+# --- roles --------------------------------------------------------------------------------
+
+
+def resolve_role(role_id: str) -> Role:
+    """A tenant role by template id, name ("UserAdministrator") or display name."""
+    wanted = role_id.strip().lower().replace(" ", "")
+    for role in TENANT_ROLES:
+        if wanted in (
+            ROLE_TEMPLATE_IDS[role],
+            role.value.lower(),
+            ROLE_DISPLAY_NAMES[role].lower().replace(" ", ""),
+        ):
+            return role
+    raise UnknownRole(role_id)
 
 
 async def roles_of(
@@ -121,19 +622,411 @@ def grant_role(
     return assignment
 
 
-async def count_members(*, db_session: AsyncSession, tenant_id: uuid.UUID) -> int:
-    """How many users a tenant has."""
-    return (
-        await db_session.scalar(
-            select(func.count()).select_from(User).where(User.tenant_id == tenant_id)
+async def role_members(*, db_session: AsyncSession, tenant_id: uuid.UUID) -> dict[Role, list[User]]:
+    """Every tenant role with the users holding it (one query)."""
+    rows = (
+        await db_session.execute(
+            select(RoleAssignment.role, User)
+            .join(User, User.id == RoleAssignment.user_id)
+            .where(RoleAssignment.tenant_id == tenant_id)
+            .order_by(User.display_name_key, User.id)
         )
-        or 0
+    ).all()
+    members: dict[Role, list[User]] = {role: [] for role in TENANT_ROLES}
+    for role_name, user in rows:
+        if role_name in members:
+            members[Role(role_name)].append(user)
+    return members
+
+
+async def add_role_member(
+    *, db_session: AsyncSession, actor: audit.Actor, role: Role, user: User
+) -> bool:
+    """Give `user` the role; False when they already hold it (nothing changes)."""
+    key = (user.tenant_id, user.id, role.value)
+    if await db_session.get(RoleAssignment, key) is not None:
+        return False
+    grant_role(
+        db_session=db_session, actor=actor, tenant_id=user.tenant_id, user_id=user.id, role=role
+    )
+    try:
+        await db_session.flush()
+    except IntegrityError:  # granted by someone else at this very moment
+        return False
+    return True
+
+
+async def remove_role_member(
+    *, db_session: AsyncSession, actor: audit.Actor, role: Role, user: User
+) -> None:
+    """Take the role from `user`; never from the last Global Administrator who can sign in."""
+    if role is Role.GLOBAL_ADMINISTRATOR:
+        await _ensure_other_global_admin(
+            db_session,
+            tenant_id=user.tenant_id,
+            user_id=user.id,
+            doing="remove the Global Administrator role from this user",
+        )
+    removed = await db_session.execute(
+        delete(RoleAssignment).where(
+            RoleAssignment.tenant_id == user.tenant_id,
+            RoleAssignment.user_id == user.id,
+            RoleAssignment.role == role.value,
+        )
+    )
+    if not removed.rowcount:  # type: ignore[attr-defined]
+        raise NotAMember(
+            f"{user.user_principal_name} is not a {ROLE_DISPLAY_NAMES[role]}.", target="userId"
+        )
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Remove member from role",
+        target_type="user",
+        target_id=user.id,
+        tenant_id=user.tenant_id,
+        details={"role": role.value, "userPrincipalName": user.user_principal_name},
     )
 
 
-async def get_many(*, db_session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> list[User]:
-    """Users by id, in one query."""
-    ids = list(user_ids)
-    if not ids:
-        return []
-    return list((await db_session.scalars(select(User).where(User.id.in_(ids)))).all())
+# --- groups -------------------------------------------------------------------------------
+
+_NICKNAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _group_match(tenant_id: uuid.UUID) -> Any:
+    def match(kinds: Sequence[str], prefix: str) -> Any:
+        return exists().where(
+            GroupSearchTerm.tenant_id == tenant_id,
+            GroupSearchTerm.group_id == Group.id,
+            GroupSearchTerm.kind.in_(kinds),
+            prefix_range(GroupSearchTerm.term, prefix),
+        )
+
+    return match
+
+
+GROUPS = Queryable(
+    name="groups",
+    id_attribute="id",
+    properties={
+        "displayName": FilterProperty(
+            eq=lambda v: Group.display_name_key == sort_key(expect_text("displayName")(v) or ""),
+            startswith=lambda v: prefix_range(Group.display_name_key, fold(v)),
+        ),
+        "mailNickname": FilterProperty(
+            eq=lambda v: Group.mail_nickname == expect_text("mailNickname")(v),
+            startswith=lambda v: prefix_range(Group.mail_nickname, v),
+        ),
+    },
+    orderings={"displayName": "display_name_key"},
+    default_order="displayName",
+    search_kinds={"displayName": NAME, "mailNickname": ADDRESS},
+)
+
+
+def _nickname(value: str | None, display_name: str) -> str:
+    if value is None:
+        letters = re.sub(r"[^A-Za-z0-9]", "", fold(display_name))[:56]
+        return letters or f"group{uuid.uuid4().hex[:8]}"
+    if not _NICKNAME.fullmatch(value):
+        raise InvalidValue(
+            "mailNickname takes 1 to 64 letters, digits, dots, dashes or underscores.",
+            target="mailNickname",
+        )
+    return value
+
+
+async def get_group(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, group_id: uuid.UUID
+) -> Group:
+    """A group of the tenant, or NotFound (also for another tenant's groups)."""
+    group = await db_session.get(Group, (tenant_id, group_id))
+    if group is None:
+        raise NotFound("The group does not exist.", target="id")
+    return group
+
+
+async def list_groups(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, params: ListParams
+) -> Page[Group]:
+    """A page of the tenant's groups under `$filter`, `$search`, `$orderby`, `$top`."""
+    return await page(
+        db_session=db_session,
+        query=select(Group).where(Group.tenant_id == tenant_id),
+        entity=Group,
+        queryable=GROUPS,
+        params=params,
+        match=_group_match(tenant_id),
+    )
+
+
+async def create_group(
+    *,
+    db_session: AsyncSession,
+    actor: audit.Actor,
+    tenant_id: uuid.UUID,
+    display_name: str,
+    description: str | None = None,
+    mail_nickname: str | None = None,
+) -> Group:
+    """A new security group."""
+    display_name = _check_name(display_name, field="displayName", limit=256, required=True) or ""
+    group = Group(
+        tenant_id=tenant_id,
+        id=uuid.uuid4(),
+        display_name=display_name,
+        description=_check_name(description, field="description", limit=1024, required=False),
+        mail_nickname=_nickname(mail_nickname, display_name),
+        created_at=clock.now(),
+    )
+    db_session.add(group)
+    await db_session.flush()
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Add group",
+        target_type="group",
+        target_id=group.id,
+        tenant_id=tenant_id,
+        details={"displayName": group.display_name},
+    )
+    return group
+
+
+async def update_group(
+    *,
+    db_session: AsyncSession,
+    actor: audit.Actor,
+    group: Group,
+    display_name: str | _Unset = UNSET,
+    description: str | _Unset | None = UNSET,
+    mail_nickname: str | _Unset = UNSET,
+) -> Group:
+    """Rename a group or change its description or nickname."""
+    wanted: dict[str, Any] = {}
+    if display_name is not UNSET:
+        wanted["display_name"] = _check_name(
+            display_name, field="displayName", limit=256, required=True
+        )
+    if description is not UNSET:
+        wanted["description"] = _check_name(
+            description, field="description", limit=1024, required=False
+        )
+    if mail_nickname is not UNSET:
+        wanted["mail_nickname"] = _nickname(mail_nickname, group.display_name)
+    changes = {name: value for name, value in wanted.items() if getattr(group, name) != value}
+    if not changes:
+        return group
+    modified = {
+        _GROUP_GRAPH_NAMES[name]: {"oldValue": getattr(group, name), "newValue": value}
+        for name, value in changes.items()
+    }
+    for name, value in changes.items():
+        setattr(group, name, value)
+    await db_session.flush()
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Update group",
+        target_type="group",
+        target_id=group.id,
+        tenant_id=group.tenant_id,
+        details={"modifiedProperties": modified},
+    )
+    return group
+
+
+_GROUP_GRAPH_NAMES = {
+    "display_name": "displayName",
+    "description": "description",
+    "mail_nickname": "mailNickname",
+}
+
+
+async def delete_group(*, db_session: AsyncSession, actor: audit.Actor, group: Group) -> None:
+    """Delete a group and its memberships (handlers of `events.group_deleting` may refuse)."""
+    await events.group_deleting(
+        db_session=db_session, actor=actor, tenant_id=group.tenant_id, group_id=group.id
+    )
+    group_id, tenant_id, display_name = group.id, group.tenant_id, group.display_name
+    await db_session.delete(group)
+    await db_session.flush()
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Delete group",
+        target_type="group",
+        target_id=group_id,
+        tenant_id=tenant_id,
+        details={"displayName": display_name},
+    )
+
+
+def parse_user_ids(values: Sequence[str]) -> list[uuid.UUID]:
+    """Distinct user ids from a request, in order; unreadable ones are simply not found."""
+    if len(values) > MAX_MEMBERS_PER_REQUEST:
+        raise TooManyMembers(
+            f"Add at most {MAX_MEMBERS_PER_REQUEST} members per request.", target="userIds"
+        )
+    ids: dict[uuid.UUID, None] = {}
+    unreadable: list[str] = []
+    for value in values:
+        try:
+            ids[uuid.UUID(str(value))] = None
+        except ValueError:
+            unreadable.append(str(value)[:64])
+    if unreadable:
+        raise UsersNotFound(unreadable)
+    return list(ids)
+
+
+async def add_members(
+    *,
+    db_session: AsyncSession,
+    actor: audit.Actor,
+    group: Group,
+    user_ids: Sequence[uuid.UUID],
+) -> list[uuid.UUID]:
+    """Add users to a group in one statement; returns those who were not members yet.
+
+    All or nothing: an id that is not a user of the group's tenant refuses the
+    whole request with `userNotFound` (another tenant's users do not exist here).
+    """
+    tenant_id = group.tenant_id
+    wanted = list(dict.fromkeys(user_ids))
+    if not wanted:
+        raise InvalidRequest("Give at least one user id.", target="userIds")
+    found: set[uuid.UUID] = set()
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start : start + 1000]
+        found.update(
+            (
+                await db_session.scalars(
+                    select(User.id).where(User.tenant_id == tenant_id, User.id.in_(chunk))
+                )
+            ).all()
+        )
+    missing = [str(user_id) for user_id in wanted if user_id not in found]
+    if missing:
+        raise UsersNotFound(missing)
+    now = clock.now()
+    added: list[uuid.UUID] = []
+    postgres = db_session.get_bind().dialect.name == "postgresql"
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start : start + 1000]
+        rows = select(
+            literal(tenant_id, Uuid()),
+            literal(group.id, Uuid()),
+            User.id,
+            literal(now, UTCDateTime()),
+        ).where(
+            User.tenant_id == tenant_id,
+            User.id.in_(chunk),
+            ~exists().where(
+                GroupMember.tenant_id == tenant_id,
+                GroupMember.group_id == group.id,
+                GroupMember.user_id == User.id,
+            ),
+        )
+        columns = ["tenant_id", "group_id", "user_id", "created_at"]
+        if postgres:
+            statement: Any = (
+                pg_insert(GroupMember).from_select(columns, rows).on_conflict_do_nothing()
+            )
+        else:  # SQLite has one writer at a time: NOT EXISTS is enough
+            statement = insert(GroupMember).from_select(columns, rows)
+        result = await db_session.execute(statement.returning(GroupMember.user_id))
+        added += list(result.scalars().all())
+    for user_id in added:
+        audit.record(
+            db_session,
+            actor=actor,
+            action="Add member to group",
+            target_type="group",
+            target_id=group.id,
+            tenant_id=tenant_id,
+            details={"userId": str(user_id), "groupDisplayName": group.display_name},
+        )
+    if added:
+        await events.members_added(
+            db_session=db_session,
+            actor=actor,
+            tenant_id=tenant_id,
+            group_id=group.id,
+            user_ids=added,
+        )
+    return added
+
+
+async def remove_member(
+    *, db_session: AsyncSession, actor: audit.Actor, group: Group, user_id: uuid.UUID
+) -> None:
+    """Take a user out of a group."""
+    removed = await db_session.execute(
+        delete(GroupMember).where(
+            GroupMember.tenant_id == group.tenant_id,
+            GroupMember.group_id == group.id,
+            GroupMember.user_id == user_id,
+        )
+    )
+    if not removed.rowcount:  # type: ignore[attr-defined]
+        raise NotAMember("The user is not a member of this group.", target="userId")
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Remove member from group",
+        target_type="group",
+        target_id=group.id,
+        tenant_id=group.tenant_id,
+        details={"userId": str(user_id), "groupDisplayName": group.display_name},
+    )
+    await events.members_removed(
+        db_session=db_session,
+        actor=actor,
+        tenant_id=group.tenant_id,
+        group_id=group.id,
+        user_ids=[user_id],
+    )
+
+
+async def member_ids(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, group_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """The ids of a group's direct members (what group-based licensing applies to)."""
+    query = select(GroupMember.user_id).where(
+        GroupMember.tenant_id == tenant_id, GroupMember.group_id == group_id
+    )
+    return list((await db_session.scalars(query)).all())
+
+
+def members_query(tenant_id: uuid.UUID, group_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+    """The member ids of a group as a subquery, for set-based work on large groups."""
+    return select(GroupMember.user_id).where(
+        GroupMember.tenant_id == tenant_id, GroupMember.group_id == group_id
+    )
+
+
+async def list_members(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, group_id: uuid.UUID, params: ListParams
+) -> Page[User]:
+    """A page of a group's members, like the user list."""
+    return await list_users(
+        db_session=db_session, tenant_id=tenant_id, params=params, group_id=group_id
+    )
+
+
+async def groups_of(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> list[Group]:
+    """The groups a user is a direct member of, by name."""
+    query = (
+        select(Group)
+        .join(
+            GroupMember,
+            and_(GroupMember.tenant_id == Group.tenant_id, GroupMember.group_id == Group.id),
+        )
+        .where(GroupMember.tenant_id == tenant_id, GroupMember.user_id == user_id)
+        .order_by(Group.display_name_key, Group.id)
+    )
+    return list((await db_session.scalars(query)).all())

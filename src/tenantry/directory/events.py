@@ -1,0 +1,134 @@
+"""Extension points: what other domains do when the directory changes.
+
+Group-based licensing plugs in here, without the directory knowing about
+licenses: `licensing` registers handlers at import time, e.g.
+
+    from tenantry.directory import events
+
+    @events.on_members_added
+    async def _license_new_members(*, db_session, actor, tenant_id, group_id, user_ids):
+        ...  # queue the group's licenses for these users
+
+Handlers run inside the caller's unit of work, after the change is flushed, so
+what they write commits (or rolls back) with it. `group_deleting` and
+`user_deleting` run before the row goes; a handler refuses by raising a
+TenantryError (e.g. a group that still assigns licenses cannot be deleted).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.core.audit import Actor
+
+
+class MembersChanged(Protocol):
+    def __call__(
+        self,
+        *,
+        db_session: AsyncSession,
+        actor: Actor,
+        tenant_id: uuid.UUID,
+        group_id: uuid.UUID,
+        user_ids: list[uuid.UUID],
+    ) -> Awaitable[None]: ...
+
+
+class GroupDeleting(Protocol):
+    def __call__(
+        self, *, db_session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, group_id: uuid.UUID
+    ) -> Awaitable[None]: ...
+
+
+class UserDeleting(Protocol):
+    def __call__(
+        self, *, db_session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, user_id: uuid.UUID
+    ) -> Awaitable[None]: ...
+
+
+_members_added: list[MembersChanged] = []
+_members_removed: list[MembersChanged] = []
+_group_deleting: list[GroupDeleting] = []
+_user_deleting: list[UserDeleting] = []
+
+
+def on_members_added(handler: MembersChanged) -> MembersChanged:
+    """Register a handler called after users join a group (only those who were not members)."""
+    _members_added.append(handler)
+    return handler
+
+
+def on_members_removed(handler: MembersChanged) -> MembersChanged:
+    """Register a handler called after users leave a group."""
+    _members_removed.append(handler)
+    return handler
+
+
+def on_group_deleting(handler: GroupDeleting) -> GroupDeleting:
+    """Register a handler called before a group is deleted (raise to refuse)."""
+    _group_deleting.append(handler)
+    return handler
+
+
+def on_user_deleting(handler: UserDeleting) -> UserDeleting:
+    """Register a handler called before a user is deleted (raise to refuse)."""
+    _user_deleting.append(handler)
+    return handler
+
+
+async def members_added(
+    *,
+    db_session: AsyncSession,
+    actor: Actor,
+    tenant_id: uuid.UUID,
+    group_id: uuid.UUID,
+    user_ids: list[uuid.UUID],
+) -> None:
+    """Tell the handlers that users joined a group."""
+    for handler in _members_added:
+        await handler(
+            db_session=db_session,
+            actor=actor,
+            tenant_id=tenant_id,
+            group_id=group_id,
+            user_ids=user_ids,
+        )
+
+
+async def members_removed(
+    *,
+    db_session: AsyncSession,
+    actor: Actor,
+    tenant_id: uuid.UUID,
+    group_id: uuid.UUID,
+    user_ids: list[uuid.UUID],
+) -> None:
+    """Tell the handlers that users left a group."""
+    for handler in _members_removed:
+        await handler(
+            db_session=db_session,
+            actor=actor,
+            tenant_id=tenant_id,
+            group_id=group_id,
+            user_ids=user_ids,
+        )
+
+
+async def group_deleting(
+    *, db_session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, group_id: uuid.UUID
+) -> None:
+    """Ask the handlers whether a group may go; they raise to refuse."""
+    for handler in _group_deleting:
+        await handler(db_session=db_session, actor=actor, tenant_id=tenant_id, group_id=group_id)
+
+
+async def user_deleting(
+    *, db_session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    """Ask the handlers whether a user may go; they raise to refuse."""
+    for handler in _user_deleting:
+        await handler(db_session=db_session, actor=actor, tenant_id=tenant_id, user_id=user_id)

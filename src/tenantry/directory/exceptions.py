@@ -1,0 +1,116 @@
+"""Directory errors, each with its own stable code."""
+
+from __future__ import annotations
+
+from tenantry.core.errors import Conflict, Forbidden, InvalidRequest, NotFound, TenantryError
+
+
+class UserAlreadyExists(Conflict):
+    code = "userAlreadyExists"
+
+
+class InvalidUserPrincipalName(InvalidRequest):
+    code = "invalidUserPrincipalName"
+
+
+class UnverifiedDomain(InvalidRequest):
+    code = "invalidUserPrincipalNameDomain"
+
+
+class InvalidUsageLocation(InvalidRequest):
+    code = "invalidUsageLocation"
+
+
+class InvalidValue(InvalidRequest):
+    code = "invalidValue"
+
+
+class PropertyManagedBySync(InvalidRequest):
+    code = "propertyManagedBySync"
+
+
+class InvalidCurrentPassword(InvalidRequest):
+    code = "invalidCurrentPassword"
+
+
+class InvalidFilter(InvalidRequest):
+    code = "invalidFilter"
+
+
+class InvalidSearch(InvalidRequest):
+    code = "invalidSearch"
+
+
+class InvalidOrderBy(InvalidRequest):
+    code = "invalidOrderBy"
+
+
+class InvalidSkipToken(InvalidRequest):
+    code = "invalidSkipToken"
+
+
+class LastGlobalAdministrator(Conflict):
+    code = "lastGlobalAdministrator"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or "The organization must keep at least one Global Administrator who can sign in. "
+            "Make someone else Global Administrator first."
+        )
+
+
+class AdministratorProtected(Forbidden):
+    """Only a Global Administrator may change, block or delete another administrator."""
+
+    code = "accessDenied"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This user is an administrator: only a Global Administrator can change, block, "
+            "delete or reset the password of an administrator."
+        )
+
+
+class UnknownRole(NotFound):
+    code = "roleNotFound"
+
+    def __init__(self, role_id: str) -> None:
+        super().__init__(f"There is no directory role {role_id!r}.", target="roleId")
+
+
+class UsersNotFound(NotFound):
+    code = "userNotFound"
+
+    def __init__(self, user_ids: list[str]) -> None:
+        super().__init__(
+            "These users do not exist in your organization: " + ", ".join(user_ids[:10]),
+            target="userIds",
+            details={"userIds": user_ids},
+        )
+
+
+class NotAMember(NotFound):
+    code = "memberNotFound"
+
+
+class TooManyMembers(InvalidRequest):
+    code = "tooManyMembers"
+
+
+class InvalidCsv(InvalidRequest):
+    code = "invalidCsv"
+
+
+class TooManyRows(InvalidRequest):
+    code = "tooManyRows"
+
+
+class RequestTooLarge(TenantryError):
+    status_code = 413
+    code = "requestTooLarge"
+
+
+class UnsupportedMediaType(TenantryError):
+    status_code = 415
+    code = "unsupportedMediaType"
