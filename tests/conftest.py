@@ -59,6 +59,8 @@ def settings(
         worker_poll_seconds=0.2,
         signup_rate_per_hour=1_000_000,
         signin_rate_per_minute=1_000_000,
+        # Tests run the subscription lifecycle job themselves (`tenantry subscription tick`).
+        lifecycle_interval_seconds=86_400,
     )
 
 

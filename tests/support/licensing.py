@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from typer.testing import CliRunner
 
 from tenantry.catalog import load
@@ -80,6 +80,14 @@ def add_users(
     with database.engine.begin() as connection:
         connection.execute(insert(User), rows)
     return [str(row["id"]) for row in rows]
+
+
+def set_usage_location(database: TestDatabase, email: str, country: str) -> None:
+    """Give a signed-up user a usage location (arrangement; the admin API owns the real path)."""
+    with database.engine.begin() as connection:
+        connection.execute(
+            update(User).where(User.user_principal_name == email).values(usage_location=country)
+        )
 
 
 def user_id_of(database: TestDatabase, email: str) -> str:

@@ -1,0 +1,121 @@
+"""Entitlements for apps: the check API, and signed tokens verified without calling Tenantry."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import httpx
+import pytest
+
+from tenantry.licensing import EntitlementVerifier, InvalidEntitlementToken, verify_token
+from tests.support.licensing import PREMIUM, assign, buy, global_admin, set_usage_location
+
+
+def check(api, name, value=None, user="me"):
+    path = "/v1/me/entitlements/check" if user == "me" else f"/v1/users/{user}/entitlements/check"
+    response = api.post(path, json={"name": name, "value": value})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_an_app_asks_whether_a_user_may_host_a_meeting(stories, database):
+    ariane = global_admin(stories, database)
+    stories.sign_up("alain@contoso.com", "Alain Martin")
+    alain = stories.client_for("alain@contoso.com")
+
+    # The free offer: at most 10 participants.
+    assert check(alain, "meetings.max_participants", 50) == {
+        "name": "meetings.max_participants",
+        "value": 50,
+        "allowed": False,
+        "limit": 10,
+    }
+    assert check(alain, "meetings.max_participants", 10)["allowed"] is True
+
+    buy(ariane.api, "BUSINESS_PREMIUM", 5)
+    set_usage_location(database, "alain@contoso.com", "BE")
+    alain_id = alain.get("/v1/me").json()["id"]
+    assert assign(ariane.api, alain_id, PREMIUM.sku_id).status_code == 200
+
+    # Offer and license together: the largest value wins.
+    assert check(alain, "meetings.max_participants", 50) == {
+        "name": "meetings.max_participants",
+        "value": 50,
+        "allowed": True,
+        "limit": 300,
+    }
+    assert check(alain, "meetings.max_participants", 301)["allowed"] is False
+    unlimited = check(alain, "meetings.max_meetings", 1_000_000)
+    assert (unlimited["allowed"], unlimited["limit"]) == (True, "unlimited")
+    assert check(alain, "office.desktop_installs")["allowed"] is True
+    unknown = check(alain, "rockets.max_launches", 1)
+    assert (unknown["allowed"], unknown["limit"]) == (False, None)
+    # An admin asks about a user of their organization.
+    assert check(ariane.api, "files.storage_gb", 1024, user=alain_id)["allowed"] is True
+
+    entitlements = alain.get("/v1/me/entitlements").json()
+    assert entitlements["servicePlans"] == ["FILES", "MAIL", "MEETINGS", "OFFICE_APPS"]
+    assert set(entitlements["sources"]) == {"MEETINGS_FREE", "BUSINESS_PREMIUM"}
+
+    bad = alain.post("/v1/me/entitlements/check", json={"name": "x", "value": -1})
+    assert bad.status_code == 400
+
+
+def test_an_entitlement_token_is_verified_offline(stories, database, server):
+    ariane = global_admin(stories, database)
+    buy(ariane.api, "BUSINESS_PREMIUM", 1)
+    set_usage_location(database, ariane.email, "FR")
+    assert assign(ariane.api, ariane.user_id, PREMIUM.sku_id).status_code == 200
+
+    issued = ariane.api.post("/v1/me/entitlementToken")
+    assert issued.status_code == 200, issued.text
+    body = issued.json()
+    assert body["tokenType"] == "JWT" and body["expiresIn"] == 300
+    assert body["jwksUri"].endswith("/.well-known/jwks.json")
+    jwks = httpx.get(f"{server.url}/.well-known/jwks.json").json()
+    (key,) = jwks["keys"]
+    assert key["kty"] == "EC" and key["crv"] == "P-256" and key["alg"] == "ES256"
+    assert "d" not in key
+
+    issuer = server.settings.base_url
+    claims = verify_token(body["token"], jwks, issuer=issuer)
+    assert claims.user_id == ariane.user_id
+    assert claims.tenant_id == ariane.tenant_id
+    assert claims.limits["meetings.max_participants"] == 300
+    assert "OFFICE_APPS" in claims.service_plans
+    assert claims.allows("meetings.max_participants", 50)
+    assert not claims.allows("meetings.max_participants", 500)
+    assert claims.allows("meetings.max_meetings", 10**9)
+
+    verifier = EntitlementVerifier(jwks, issuer=issuer)
+    assert verifier.verify(body["token"]) == verifier.verify(body["token"])
+    with pytest.raises(InvalidEntitlementToken, match="expired"):
+        verifier.verify(body["token"], now=time.time() + 400)
+    with pytest.raises(InvalidEntitlementToken, match="issuer"):
+        verify_token(body["token"], jwks, issuer="https://elsewhere.example")
+
+    # Raising one's own limit breaks the signature.
+    header, payload, signature = body["token"].split(".")
+    forged_claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    forged_claims["ent"]["meetings.max_participants"] = 100_000
+    forged = base64.urlsafe_b64encode(json.dumps(forged_claims).encode()).rstrip(b"=").decode()
+    with pytest.raises(InvalidEntitlementToken, match="signature"):
+        verify_token(f"{header}.{forged}.{signature}", jwks)
+    with pytest.raises(InvalidEntitlementToken):
+        verify_token("not-a-token", jwks)
+
+
+def test_a_member_of_an_unmanaged_tenant_gets_a_token_of_their_offer(stories, server):
+    stories.sign_up("lea@fabrikam.com", "Léa")
+    with stories.client_for("lea@fabrikam.com") as lea:
+        token = lea.post("/v1/me/entitlementToken").json()["token"]
+        assert lea.get("/v1/me/entitlements").json()["entitlements"] == {
+            "meetings.max_meetings": "unlimited",
+            "meetings.max_participants": 10,
+        }
+    jwks = httpx.get(f"{server.url}/.well-known/jwks.json").json()
+    claims = verify_token(token, jwks)
+    assert claims.skus == ("MEETINGS_FREE",)
+    assert claims.limits["meetings.max_participants"] == 10
