@@ -44,9 +44,7 @@ def resolver_for(settings: Settings) -> dns.asyncresolver.Resolver:
     servers = settings.nameservers
     resolver = dns.asyncresolver.Resolver(configure=not servers)
     if servers:
-        resolver.nameservers = [
-            dns.nameserver.Do53Nameserver(host, port) for host, port in servers
-        ]
+        resolver.nameservers = [dns.nameserver.Do53Nameserver(host, port) for host, port in servers]
     resolver.timeout = settings.dns_timeout
     resolver.lifetime = settings.dns_timeout * 2
     resolver.cache = None  # a record just published must be seen at the next try
@@ -69,6 +67,7 @@ async def lookup_txt(settings: Settings, name: str) -> TxtLookup:
             f"The DNS servers could not answer for {name} (server failure). Try again later."
         ) from exc
     texts = tuple(
-        b"".join(record.strings).decode("utf-8", "replace") for record in answer  # type: ignore[attr-defined]
+        b"".join(record.strings).decode("utf-8", "replace")
+        for record in answer  # type: ignore[attr-defined]
     )
     return TxtLookup(name=name, texts=texts)

@@ -55,7 +55,7 @@ def normalize(name: str) -> str:
             f"{candidate} is not a valid domain name.", target="domain"
         ) from exc
     labels = encoded.split(".")
-    if len(labels) < 2 or any(not label or len(label) > 63 for label in labels):
+    if any(not label or len(label) > 63 for label in labels):
         raise InvalidDomainName(f"{candidate} is not a valid domain name.", target="domain")
     return encoded.lower()
 

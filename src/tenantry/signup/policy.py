@@ -72,18 +72,24 @@ def check(email: str, *, extra_consumer_file: Path | None = None) -> WorkEmail:
             target="email",
         )
     try:
-        validated = validate_email(
-            raw, check_deliverability=False, globally_deliverable=False, allow_domain_literal=False
-        )
-    except EmailNotValidError as exc:
-        raise InvalidEmail(f"That email address is not valid: {exc}", target="email") from exc
-    domain = names.normalize(validated.domain)
+        domain = names.normalize(domain_part)
+    except names.InvalidDomainName as exc:
+        raise InvalidEmail("That email address is not valid.", target="email") from exc
     try:
         registrable = names.registrable(domain)
     except names.NoPublicSuffix as exc:
         raise names.NoPublicSuffix(
             f"{domain} is not a public domain name. Use your work address.", target="email"
         ) from exc
+    try:
+        validated = validate_email(
+            f"{local}@{domain}",
+            check_deliverability=False,
+            globally_deliverable=False,
+            allow_domain_literal=False,
+        )
+    except EmailNotValidError as exc:
+        raise InvalidEmail(f"That email address is not valid: {exc}", target="email") from exc
     consumer = consumer_domains(extra_consumer_file)
     if domain in consumer or registrable in consumer:
         raise ConsumerDomain(PERSONAL_ADDRESS_MESSAGE, target="email")
