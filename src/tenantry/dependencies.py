@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,9 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+@asynccontextmanager
 async def _unit_of_work(request: Request, readonly: bool) -> AsyncIterator[AsyncSession]:
+    """Commit once at the end; roll back on error, except errors that keep their changes."""
     database: Database = request.app.state.database
     db_session = database.session(readonly=readonly)
     try:
@@ -69,13 +72,13 @@ async def _unit_of_work(request: Request, readonly: bool) -> AsyncIterator[Async
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: committed once when the handler returns, rolled back on error."""
-    async for db_session in _unit_of_work(request, readonly=False):
+    async with _unit_of_work(request, readonly=False) as db_session:
         yield db_session
 
 
 async def get_read_db(request: Request) -> AsyncIterator[AsyncSession]:
     """A read-only unit of work (runs beside writers on SQLite)."""
-    async for db_session in _unit_of_work(request, readonly=True):
+    async with _unit_of_work(request, readonly=True) as db_session:
         yield db_session
 
 
