@@ -21,6 +21,8 @@ def postgres_admin_url() -> str | None:
 
 
 class TestDatabase:
+    __test__ = False  # not a test class
+
     def __init__(self, tmp_dir: Path) -> None:
         admin = postgres_admin_url()
         self.admin_url = admin
