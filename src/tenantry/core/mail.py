@@ -128,8 +128,9 @@ async def enqueue_select(
         literal(now, UTCDateTime()),
         literal(now, UTCDateTime()),
     )
-    result = await db_session.execute(
-        insert(OutboxMessage).from_select(
+    statement = (
+        insert(OutboxMessage.__table__)
+        .from_select(
             [
                 "id",
                 "tenant_id",
@@ -143,8 +144,10 @@ async def enqueue_select(
             ],
             rows,
         )
+        .execution_options(preserve_rowcount=True)  # an INSERT's rowcount is not kept otherwise
     )
-    written = result.rowcount or 0  # type: ignore[attr-defined]
+    result = await db_session.execute(statement)
+    written = max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
     if written:
         db_session.info["outbox_written"] = True
     return written
