@@ -54,3 +54,5 @@ def test_become_admin_and_manage_domains_from_the_terminal(cli, stories, dns_zon
     }
     assert "fabrikam.com" not in {d["id"] for d in cli("domain", "list", "--json")}
     assert "Domains" in cli("domain", "list")
+    removed = cli("audit", "list", "--action", "Remove*", "--json")
+    assert [e["targetResources"][0]["id"] for e in removed] == ["fabrikam.com"]

@@ -241,3 +241,5 @@ _register_licensing_commands()
 
 if __name__ == "__main__":
     app()
+    from tenantry.tenants.cli import audit_app
+    app.add_typer(audit_app, name="audit")

@@ -109,3 +109,39 @@ def become(
             f"[green]{organization['displayName']} is now managed; you are its Global "
             "Administrator.[/green]"
         )
+
+
+audit_app = typer.Typer(help="The organization's audit log.", no_args_is_help=True)
+
+
+@audit_app.command("list")
+def audit_list(
+    actor: str | None = typer.Option(None, help="User id or sign-in address."),
+    action: str | None = typer.Option(None, help="Activity name; end with * for a prefix."),
+    since: str | None = typer.Option(None, "--from", help="ISO date or time."),
+    until: str | None = typer.Option(None, "--to", help="ISO date or time."),
+    top: int = typer.Option(50, help="How many events, newest first."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Search the audit log (any admin role)."""
+    params = {"actor": actor, "action": action, "from": since, "to": until, "$top": top}
+    with api_client() as client:
+        events = check(
+            client.get(
+                "/v1/auditLogs/directoryAudits",
+                params={k: v for k, v in params.items() if v is not None},
+            )
+        )["value"]
+    if as_json:
+        emit(events, as_json=True)
+        return
+    rows = [
+        {
+            "when": e["activityDateTime"][:19],
+            "activity": e["activityDisplayName"],
+            "by": (e["initiatedBy"].get("user") or {}).get("userPrincipalName") or "Tenantry",
+            "target": e["targetResources"][0]["id"],
+        }
+        for e in events
+    ]
+    emit(rows, as_json=False, title="Audit log")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.catalog import Catalog
@@ -22,8 +23,9 @@ from tenantry.dependencies import (
     get_settings,
     require_role,
 )
+from tenantry.directory.constants import Role
 from tenantry.domains import service as domain_service
-from tenantry.tenants import flows
+from tenantry.tenants import auditlog, flows
 from tenantry.tenants import service as tenant_service
 from tenantry.tenants.exceptions import TenantAlreadyManaged
 from tenantry.tenants.models import UNMANAGED
@@ -178,3 +180,37 @@ async def become_admin_complete(
         action=run,
     )
     return idempotency.response(stored)
+
+
+@router.get("/auditLogs/directoryAudits")
+async def directory_audits(
+    request: Request,
+    actor: str | None = Query(None, description="User id or sign-in address of who acted."),
+    action: str | None = Query(None, description="Activity name; end with * for a prefix."),
+    since: datetime | None = Query(None, alias="from"),
+    until: datetime | None = Query(None, alias="to"),
+    top: int = Query(100, alias="$top", ge=1, le=auditlog.MAX_TOP),
+    skip_token: str | None = Query(None, alias="$skiptoken"),
+    principal: Principal = Depends(
+        require_role(
+            Role.USER_ADMINISTRATOR,
+            Role.LICENSE_ADMINISTRATOR,
+            Role.BILLING_ADMINISTRATOR,
+            Role.GROUPS_ADMINISTRATOR,
+        )
+    ),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+) -> dict[str, Any]:
+    """The organization's audit log, newest first (any admin role may read it)."""
+    events, next_token = await auditlog.search(
+        db_session=db_session,
+        tenant_id=principal.tenant.id,
+        query=auditlog.AuditQuery(
+            actor=actor, action=action, since=since, until=until, top=top, skip_token=skip_token
+        ),
+    )
+    body: dict[str, Any] = {"value": events}
+    if next_token:
+        params = dict(request.query_params) | {"$skiptoken": next_token}
+        body["@odata.nextLink"] = str(request.url.replace_query_params(**params))
+    return body
