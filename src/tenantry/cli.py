@@ -181,6 +181,11 @@ def login(
     username: str = typer.Option(..., "--username", "-u", prompt=True, help="Your email address."),
     password: str = typer.Option(..., "--password", "-p", prompt=True, hide_input=True),
     url: str = typer.Option("http://127.0.0.1:8000", "--url", envvar="TENANTRY_URL"),
+    new_password: str | None = typer.Option(
+        None,
+        "--new-password",
+        help="Your own password, when signing in with a temporary one (asked for otherwise).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Sign in to a Tenantry server and keep the token for the other commands."""
@@ -191,6 +196,21 @@ def login(
                 data={"grant_type": "password", "username": username, "password": password},
             )
         )
+        if token.get("password_change_required"):
+            # A temporary password (an admin reset it): choose one before anything else.
+            if new_password is None:
+                err_console.print("You signed in with a temporary password: choose your own.")
+                new_password = typer.prompt(
+                    "New password", hide_input=True, confirmation_prompt=True, err=True
+                )
+            check(
+                client.post(
+                    "/v1/me/changePassword",
+                    headers={"Authorization": f"Bearer {token['access_token']}"},
+                    json={"currentPassword": password, "newPassword": new_password},
+                )
+            )
+            token["password_change_required"] = False
     path = credentials_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"url": url, **token}))
@@ -238,6 +258,18 @@ def _register_licensing_commands() -> None:
 
 
 _register_licensing_commands()
+
+
+def _register_directory_commands() -> None:
+    # Imported here: these modules use the helpers above.
+    from tenantry.directory.cli import group_app, role_app, user_app
+
+    app.add_typer(user_app, name="user")
+    app.add_typer(group_app, name="group")
+    app.add_typer(role_app, name="role")
+
+
+_register_directory_commands()
 
 if __name__ == "__main__":
     app()
