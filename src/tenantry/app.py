@@ -25,6 +25,8 @@ from tenantry.licensing.router import well_known_router
 from tenantry.licensing.scheduled import LifecycleWorker
 from tenantry.signup.router import router as signup_router
 from tenantry.tenants.router import router as tenants_router
+from tenantry.web import admin as web_admin
+from tenantry.web import become as web_become
 from tenantry.web import routes as web_routes
 
 
@@ -92,5 +94,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     ):
         app.include_router(router)
     app.include_router(web_routes.router)
+    app.include_router(web_become.router)
+    app.include_router(web_admin.router)
     app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")
     return app

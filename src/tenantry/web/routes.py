@@ -37,6 +37,8 @@ from tenantry.dependencies import (
     parse_id,
     web_principal,
 )
+from tenantry.directory import service as directory_service
+from tenantry.directory.constants import Role
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
 from tenantry.licensing import service as licensing_service
@@ -138,6 +140,9 @@ async def home(request: Request, principal: Principal | None = Depends(web_princ
             db_session=db_session, catalog=catalog, user_id=principal.user.id
         )
         domains = await domain_service.get_all(db_session=db_session, tenant_id=principal.tenant.id)
+        roles = await directory_service.roles_of(
+            db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
+        )
     limits = [
         {
             "name": name,
@@ -162,6 +167,7 @@ async def home(request: Request, principal: Principal | None = Depends(web_princ
             for d in sorted(domains, key=lambda d: d.is_initial)  # its own domain first
         ],
         managed=principal.tenant.state == MANAGED,
+        is_admin=Role.GLOBAL_ADMINISTRATOR.value in roles,
     )
 
 
