@@ -302,3 +302,65 @@ def test_deleted_users_are_gone_and_other_tenants_users_do_not_exist(ariane, sto
     assert ariane.get("/v1/users/not-an-id").status_code == 404
     assert database.scalar("SELECT count(*) FROM audit_events WHERE action = 'Delete user'") == 1
     assert database.scalar("SELECT count(*) FROM user_search_terms WHERE term = 'alain'") == 0
+
+
+def test_cloud_users_can_be_licensed_at_creation(ariane, database):
+    bought = ariane.post(
+        "/v1/subscriptions",
+        json={"skuPartNumber": "BUSINESS_PREMIUM", "quantity": 1},
+        headers={"Idempotency-Key": "directory-test-1"},
+    )
+    assert bought.status_code == 201, bought.text
+    (premium,) = [
+        s
+        for s in ariane.get("/v1/subscribedSkus").json()["value"]
+        if s["skuPartNumber"] == "BUSINESS_PREMIUM"
+    ]
+    licenses = [{"skuId": premium["skuId"]}]
+
+    def consumed() -> int:
+        skus = ariane.get("/v1/subscribedSkus").json()["value"]
+        return next(s["consumedUnits"] for s in skus if s["skuId"] == premium["skuId"])
+
+    no_location = ariane.post(
+        "/v1/users",
+        json={
+            "userPrincipalName": "x@contoso.com",
+            "displayName": "X",
+            "assignedLicenses": licenses,
+        },
+    )
+    assert no_location.status_code == 400 and error_code(no_location) == "invalidUsageLocation"
+    synced = ariane.post(
+        "/v1/users",
+        json={
+            "userPrincipalName": "y@contoso.com",
+            "displayName": "Y",
+            "usageLocation": "FR",
+            "source": "synced",
+            "assignedLicenses": licenses,
+        },
+    )
+    assert synced.status_code == 400
+    alain = add_user(
+        ariane, "alain@contoso.com", "Alain", usageLocation="FR", assignedLicenses=licenses
+    )
+    details = ariane.get(f"/v1/users/{alain['id']}/licenseDetails").json()["value"]
+    assert [d["skuId"] for d in details] == [premium["skuId"]]
+    assert consumed() == 1
+    full = ariane.post(
+        "/v1/users",
+        json={
+            "userPrincipalName": "lea@contoso.com",
+            "displayName": "Léa",
+            "usageLocation": "FR",
+            "assignedLicenses": licenses,
+        },
+    )
+    assert full.status_code == 409 and error_code(full) == "CountViolation"
+    # All or nothing: the refused users were not created.
+    assert database.scalar("SELECT count(*) FROM users") == 2
+
+    # Deleting a licensed user gives the unit back.
+    assert ariane.delete(f"/v1/users/{alain['id']}").status_code == 204
+    assert consumed() == 0

@@ -2,9 +2,10 @@
 
 A user's `display_name_key` and search terms are derived from their names and
 address by ORM events below, so every ORM write keeps them right (sign-up,
-admin, CSV import, SCIM, renames). A set-based UPDATE of `display_name`,
-`mail` or `user_principal_name` must recompute them itself; a set-based move to
-another tenant is fine (the terms follow by ON UPDATE CASCADE).
+admin, CSV import, SCIM, renames). A Core INSERT of users gets the key (a
+column default) but no search terms; a set-based UPDATE of `display_name`,
+`mail` or `user_principal_name` must recompute both itself. A set-based move
+to another tenant is fine: the terms follow by ON UPDATE CASCADE.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ from tenantry.directory.search import (
 )
 
 
+def _key_default(context: Any) -> str:
+    """The sort key of a row inserted without the ORM (Core INSERTs of users)."""
+    return sort_key(context.get_current_parameters().get("display_name") or "")
+
+
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
@@ -61,7 +67,9 @@ class User(Base):
     user_principal_name: Mapped[str] = mapped_column(ordered_string(320))
     mail: Mapped[str | None] = mapped_column(ordered_string(320))
     display_name: Mapped[str] = mapped_column(String(256))
-    display_name_key: Mapped[str] = mapped_column(ordered_string(KEY_LENGTH), server_default="")
+    display_name_key: Mapped[str] = mapped_column(
+        ordered_string(KEY_LENGTH), default=_key_default, server_default=""
+    )
     given_name: Mapped[str | None] = mapped_column(String(128))
     surname: Mapped[str | None] = mapped_column(String(128))
     source: Mapped[str] = mapped_column(String(10), default="cloud")
