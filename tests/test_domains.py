@@ -63,27 +63,27 @@ def test_initial_domain_cannot_be_removed(admin):
     assert refused.json()["error"]["code"] == "initialDomainCannotBeRemoved"
 
 
-def test_removing_a_domain_in_use_needs_force_which_renames_and_disables(admin, stories, api):
+def test_removing_a_domain_in_use_needs_force_which_renames_and_disables(admin, api, dns_zone):
+    admin.post("/v1/domains", json={"id": "fabrikam.com"})
+    publish_record(dns_zone, admin.get("/v1/domains/fabrikam.com/verificationDnsRecords").json())
+    assert admin.post("/v1/domains/fabrikam.com/verify").status_code == 200
     created = admin.post(
         "/v1/users",
         json={
             "displayName": "Chloé",
-            "userPrincipalName": "chloe@contoso.com",
+            "userPrincipalName": "chloe@fabrikam.com",
             "password": "Abcdef-12",
         },
     )
     assert created.status_code == 201
-    initial = next(d for d in admin.get("/v1/domains").json()["value"] if d["isInitial"])
-    admin.patch(f"/v1/domains/{initial['id']}", json={"isDefault": True})
 
-    in_use = admin.delete("/v1/domains/contoso.com")
+    in_use = admin.delete("/v1/domains/fabrikam.com")
     assert in_use.status_code == 409
     assert in_use.json()["error"]["code"] == "domainInUse"
-    assert in_use.json()["error"]["objectsInUse"] == 2
+    assert in_use.json()["error"]["objectsInUse"] == 1
 
-    assert admin.delete("/v1/domains/contoso.com?force=true").status_code == 204
-    # Ariane's own account was renamed and disabled too: her token stops working.
-    assert admin.get("/v1/me").status_code == 401
+    assert admin.delete("/v1/domains/fabrikam.com?force=true").status_code == 204
+    initial = next(d for d in admin.get("/v1/domains").json()["value"] if d["isInitial"])
     refused = api.post(
         "/v1/auth/token",
         data={
@@ -93,6 +93,18 @@ def test_removing_a_domain_in_use_needs_force_which_renames_and_disables(admin, 
         },
     )
     assert refused.json()["error"]["code"] == "accountDisabled"
+
+
+def test_a_forced_removal_never_disables_every_global_administrator(admin):
+    initial = next(d for d in admin.get("/v1/domains").json()["value"] if d["isInitial"])
+    admin.patch(f"/v1/domains/{initial['id']}", json={"isDefault": True})
+    refused = admin.delete("/v1/domains/contoso.com?force=true")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "wouldLockOutAdministrators"
+    # Keeping the accounts enabled is allowed: Ariane now signs in at the initial domain.
+    kept = admin.post("/v1/domains/contoso.com/forceDelete", json={"disableUserAccounts": False})
+    assert kept.status_code == 204
+    assert admin.get("/v1/me").json()["userPrincipalName"] == f"ariane@{initial['id']}"
 
 
 def test_subdomain_of_a_verified_root_is_verified_with_it(admin):

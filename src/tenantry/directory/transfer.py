@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.directory.constants import Role
 from tenantry.directory.models import RoleAssignment, User
 
 
@@ -66,3 +67,22 @@ async def move_tenant_users(
     for user in users:
         user.tenant_id = to_tenant_id
     return users
+
+
+async def enabled_global_admins_off_domain(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, name: str
+) -> int:
+    """How many enabled Global Administrators would keep signing in if `name` went away."""
+    query = (
+        select(func.count())
+        .select_from(User)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(
+            User.tenant_id == tenant_id,
+            User.account_enabled,
+            RoleAssignment.tenant_id == tenant_id,
+            RoleAssignment.role == Role.GLOBAL_ADMINISTRATOR.value,
+            ~User.user_principal_name.endswith("@" + name),
+        )
+    )
+    return await db_session.scalar(query) or 0

@@ -59,3 +59,7 @@ class DomainHasSubdomains(Conflict):
 
 class TooManyObjects(Conflict):
     code = "tooManyObjects"
+
+
+class WouldLockOutAdministrators(Conflict):
+    code = "wouldLockOutAdministrators"

@@ -25,6 +25,7 @@ from tenantry.domains.exceptions import (
     DomainNotVerified,
     InitialDomain,
     TooManyObjects,
+    WouldLockOutAdministrators,
 )
 from tenantry.domains.models import Domain
 from tenantry.tenants import service as tenant_service
@@ -361,6 +362,17 @@ async def remove(
             f"{FORCE_DELETE_LIMIT}.",
             target="id",
         )
+    if in_use and disable_user_accounts:
+        keepers = await transfer.enabled_global_admins_off_domain(
+            db_session=db_session, tenant_id=domain.tenant_id, name=domain.name
+        )
+        if keepers == 0:
+            raise WouldLockOutAdministrators(
+                f"Every Global Administrator signs in with an address at {domain.name}: removing "
+                "it would disable them all. Give another administrator an address on another "
+                "domain first, or keep the accounts enabled.",
+                target="id",
+            )
     renamed = 0
     if in_use:
         initial = next(d for d in others if d.is_initial)

@@ -47,6 +47,12 @@ from tenantry.tenants.exceptions import (
 from tenantry.tenants.models import MANAGED, UNMANAGED, AdminClaim, Tenant
 
 ENTRY_POINTS = ("admin", "upgrade")
+
+
+def completion_scope(user_id: uuid.UUID) -> str:
+    """The idempotency scope of a candidate's purchase: two candidates never share an answer."""
+    return f"becomeAdmin/complete:{user_id}"
+
 STARTED, VERIFIED, COMPLETED = "started", "verified", "completed"
 
 

@@ -170,11 +170,10 @@ async def become_admin_complete(
         domains = await domain_service.get_all(db_session=db_session, tenant_id=tenant.id)
         return 200, organization_view(tenant, domains)
 
-    # Scoped to the candidate: two candidates choosing the same key never share an answer.
     stored = await idempotency.run_once(
         db_session=db_session,
         tenant_id=principal.tenant.id,
-        scope=f"becomeAdmin/complete:{principal.user.id}",
+        scope=flows.completion_scope(principal.user.id),
         key=idempotency.key_from_header(request.headers.get(idempotency.HEADER), required=False),
         fingerprint=idempotency.fingerprint(body.model_dump(mode="json")),
         action=run,

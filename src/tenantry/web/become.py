@@ -314,7 +314,7 @@ async def complete(
                 db_session=db_session,
                 tenant_id=principal.tenant.id,
                 # The API's scope: a retry through the API or the page answers alike.
-                scope=f"becomeAdmin/complete:{principal.user.id}",
+                scope=flows.completion_scope(principal.user.id),
                 key=idempotency.key_from_header(entered["idempotency_key"], required=False),
                 fingerprint=idempotency.fingerprint(body.model_dump(mode="json")),
                 action=buy,
