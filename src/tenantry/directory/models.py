@@ -56,7 +56,7 @@ class User(Base):
         Index("ix_users_tenant_mail", "tenant_id", "mail"),
         # Lists sort by the folded name (then id, for keyset paging); filters use these.
         Index("ix_users_tenant_name_key", "tenant_id", "display_name_key", "id"),
-        Index("ix_users_tenant_upn", "tenant_id", "user_principal_name"),
+        Index("ix_users_tenant_upn", "tenant_id", "user_principal_name", "id"),
         Index("ix_users_tenant_enabled", "tenant_id", "account_enabled", "display_name_key"),
         Index("ix_users_tenant_usage_location", "tenant_id", "usage_location"),
         Index("ix_users_tenant_source", "tenant_id", "source"),

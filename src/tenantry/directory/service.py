@@ -210,11 +210,13 @@ async def create(
 
 def _user_match(tenant_id: uuid.UUID) -> Any:
     def match(kinds: Sequence[str], prefix: str) -> Any:
-        return exists().where(
-            UserSearchTerm.tenant_id == tenant_id,
-            UserSearchTerm.user_id == User.id,
-            UserSearchTerm.kind.in_(kinds),
-            prefix_range(UserSearchTerm.term, prefix),
+        # IN (…), not a correlated EXISTS: both databases can start from the terms index.
+        return User.id.in_(
+            select(UserSearchTerm.user_id).where(
+                UserSearchTerm.tenant_id == tenant_id,
+                UserSearchTerm.kind.in_(kinds),
+                prefix_range(UserSearchTerm.term, prefix),
+            )
         )
 
     return match
@@ -571,6 +573,17 @@ async def get_many(*, db_session: AsyncSession, user_ids: Iterable[uuid.UUID]) -
     return list((await db_session.scalars(select(User).where(User.id.in_(ids)))).all())
 
 
+async def get_many_by_principal_name(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, principal_names: Iterable[str]
+) -> dict[str, User]:
+    """The tenant's users among these sign-in addresses (lower case), in one query."""
+    wanted = sorted({name.strip().lower() for name in principal_names if name.strip()})
+    if not wanted:
+        return {}
+    query = select(User).where(User.tenant_id == tenant_id, User.user_principal_name.in_(wanted))
+    return {user.user_principal_name: user for user in (await db_session.scalars(query)).all()}
+
+
 # --- roles --------------------------------------------------------------------------------
 
 
@@ -696,11 +709,12 @@ _NICKNAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 def _group_match(tenant_id: uuid.UUID) -> Any:
     def match(kinds: Sequence[str], prefix: str) -> Any:
-        return exists().where(
-            GroupSearchTerm.tenant_id == tenant_id,
-            GroupSearchTerm.group_id == Group.id,
-            GroupSearchTerm.kind.in_(kinds),
-            prefix_range(GroupSearchTerm.term, prefix),
+        return Group.id.in_(
+            select(GroupSearchTerm.group_id).where(
+                GroupSearchTerm.tenant_id == tenant_id,
+                GroupSearchTerm.kind.in_(kinds),
+                prefix_range(GroupSearchTerm.term, prefix),
+            )
         )
 
     return match
@@ -1030,3 +1044,20 @@ async def groups_of(
         .order_by(Group.display_name_key, Group.id)
     )
     return list((await db_session.scalars(query)).all())
+
+
+async def member_counts(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, group_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """How many direct members each of these groups has, in one query."""
+    ids = list(group_ids)
+    if not ids:
+        return {}
+    query = (
+        select(GroupMember.group_id, func.count())
+        .where(GroupMember.tenant_id == tenant_id, GroupMember.group_id.in_(ids))
+        .group_by(GroupMember.group_id)
+    )
+    counts = {group_id: 0 for group_id in ids}
+    counts.update({group_id: count for group_id, count in (await db_session.execute(query)).all()})
+    return counts

@@ -38,7 +38,7 @@ def upgrade() -> None:
         )
         op.execute('ALTER TABLE users ALTER COLUMN mail TYPE varchar(320) COLLATE "C"')
     op.create_index("ix_users_tenant_name_key", "users", ["tenant_id", "display_name_key", "id"])
-    op.create_index("ix_users_tenant_upn", "users", ["tenant_id", "user_principal_name"])
+    op.create_index("ix_users_tenant_upn", "users", ["tenant_id", "user_principal_name", "id"])
     op.create_index(
         "ix_users_tenant_enabled", "users", ["tenant_id", "account_enabled", "display_name_key"]
     )
