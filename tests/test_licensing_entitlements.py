@@ -119,3 +119,45 @@ def test_a_member_of_an_unmanaged_tenant_gets_a_token_of_their_offer(stories, se
     claims = verify_token(token, jwks)
     assert claims.skus == ("MEETINGS_FREE",)
     assert claims.limits["meetings.max_participants"] == 10
+
+
+def test_the_check_keeps_every_rule_on_its_fast_path(stories, database):
+    """A user asking about themselves takes the one-statement path: same answers, same refusals."""
+    ariane = global_admin(stories, database)
+    subscription = buy(ariane.api, "BUSINESS_PREMIUM", 1)
+    stories.sign_up("alain@contoso.com", "Alain")
+    set_usage_location(database, "alain@contoso.com", "FR")
+    alain = stories.client_for("alain@contoso.com")
+    alain_id = alain.get("/v1/me").json()["id"]
+    assert check(alain, "meetings.max_participants", 50, user=alain_id)["limit"] == 10
+    assert assign(ariane.api, alain_id, PREMIUM.sku_id).status_code == 200
+    assert check(alain, "meetings.max_participants", 50, user=alain_id)["limit"] == 300
+
+    # A suspended subscription gives nothing: the free offer is what is left.
+    ariane.api.post(f"/v1/subscriptions/{subscription['id']}/cancel")
+    assert check(alain, "meetings.max_participants", 50, user=alain_id)["limit"] == 10
+    assert check(alain, "meetings.max_participants", 50)["limit"] == 10
+
+    # Asking about someone else needs an admin role, and the user must exist in the tenant.
+    other = alain.post(
+        f"/v1/users/{ariane.user_id}/entitlements/check", json={"name": "x", "value": 1}
+    )
+    assert other.status_code == 403
+    missing = ariane.api.post(
+        "/v1/users/00000000-0000-0000-0000-000000000000/entitlements/check",
+        json={"name": "x", "value": 1},
+    )
+    assert missing.status_code == 404
+
+    # A blocked account or a revoked token is refused like everywhere else.
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE users SET account_enabled = false"
+            " WHERE user_principal_name = 'alain@contoso.com'"
+        )
+    blocked = alain.post(f"/v1/users/{alain_id}/entitlements/check", json={"name": "x"})
+    assert blocked.status_code == 401
+    assert ariane.api.post("/v1/auth/revoke").status_code == 204
+    revoked = ariane.api.post("/v1/me/entitlements/check", json={"name": "x"})
+    assert revoked.status_code == 401
+    assert revoked.json()["error"]["code"] == "unauthorized"

@@ -17,11 +17,12 @@ from tenantry.auth.router import router as auth_router
 from tenantry.core.config import Settings, get_settings
 from tenantry.core.db import Database
 from tenantry.core.errors import install_handlers
+from tenantry.core.hotread import HotReader
 from tenantry.core.mail import OutboxWorker
 from tenantry.directory.router import router as directory_router
 from tenantry.domains.router import router as domains_router
+from tenantry.licensing.router import hot_router, well_known_router
 from tenantry.licensing.router import router as licensing_router
-from tenantry.licensing.router import well_known_router
 from tenantry.licensing.scheduled import LifecycleWorker
 from tenantry.signup.router import router as signup_router
 from tenantry.tenants.router import router as tenants_router
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         worker = OutboxWorker(database, settings)
         app.state.database = database
         app.state.worker = worker
+        app.state.hot_reader = HotReader(settings.database_url)
         tasks = []
         if run_worker:
             lifecycle = LifecycleWorker(
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await app.state.hot_reader.close()
             await database.dispose()
 
     app = FastAPI(
@@ -83,7 +86,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         """Liveness probe: answers `{}` without touching the database (see /healthz for that)."""
         return {}
 
+    # Routes are matched in order, at a cost per route tried: the hot entitlement check first.
     for router in (
+        hot_router,
         signup_router,
         auth_router,
         directory_router,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -153,9 +153,18 @@ async def authenticate(*, db_session: AsyncSession, token: str) -> tuple[User, T
     if row is None:
         return None
     access_token, user, tenant = row
-    if access_token.expires_at <= clock.now() or not user.account_enabled or tenant.state == CLOSED:
+    if not token_accepted(
+        expires_at=access_token.expires_at,
+        account_enabled=user.account_enabled,
+        tenant_state=tenant.state,
+    ):
         return None
     return user, tenant
+
+
+def token_accepted(*, expires_at: datetime, account_enabled: bool, tenant_state: str) -> bool:
+    """Whether a known token still signs its user in (also for hot paths reading raw rows)."""
+    return expires_at > clock.now() and account_enabled and tenant_state != CLOSED
 
 
 async def revoke(*, db_session: AsyncSession, token: str) -> None:

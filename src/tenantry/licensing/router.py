@@ -23,11 +23,13 @@ from tenantry.catalog import Catalog
 from tenantry.core import idempotency, signing
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
+from tenantry.core.db import Database
 from tenantry.core.errors import NotFound
 from tenantry.core.schemas import ERROR_RESPONSES
 from tenantry.dependencies import (
     Principal,
     actor_of,
+    bearer_token,
     current_principal,
     ensure_role,
     get_catalog,
@@ -35,12 +37,13 @@ from tenantry.dependencies import (
     get_read_db,
     get_settings,
     require_role,
+    resolve_principal,
 )
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
 from tenantry.directory.models import User
 from tenantry.directory.schemas import user_view
-from tenantry.licensing import service, tokens
+from tenantry.licensing import hot, service, tokens
 from tenantry.licensing.schemas import (
     AssignLicenseRequest,
     CollectionOf,
@@ -69,6 +72,8 @@ SUBSCRIPTION_READERS = (
 LICENSE_ADMINS = (Role.LICENSE_ADMINISTRATOR, Role.USER_ADMINISTRATOR)
 
 router = APIRouter(prefix="/v1", tags=["licensing"], responses=ERROR_RESPONSES)
+# The entitlement check, included before every other router (routes are tried in order).
+hot_router = APIRouter(prefix="/v1", tags=["licensing"], responses=ERROR_RESPONSES)
 well_known_router = APIRouter(tags=["licensing"])
 
 # Commit before the response leaves, so that a 2xx means the change is durable and
@@ -427,39 +432,56 @@ async def my_entitlements(
     return entitlements_view(principal.user.id, found)
 
 
-async def _check(
-    db_session: AsyncSession, catalog: Catalog, user_id: uuid.UUID, body: EntitlementCheck
-) -> JSONResponse:
-    found = await service.entitlements_of(db_session=db_session, catalog=catalog, user_id=user_id)
+def _check_result(found: service.Entitlements, body: EntitlementCheck) -> JSONResponse:
     allowed, limit = found.check(body.name, body.value)
     return JSONResponse(
         {"name": body.name, "value": body.value, "allowed": allowed, "limit": limit}
     )
 
 
-@router.post("/users/{user_ref}/entitlements/check", response_model=EntitlementCheckResult)
+async def _checked(request: Request, body: EntitlementCheck, user_ref: str | None) -> JSONResponse:
+    """The hot path when the token holder asks about themselves, else the ordinary one."""
+    token = bearer_token(request)
+    try:
+        target = None if user_ref is None else uuid.UUID(user_ref)
+    except ValueError:
+        target = None
+    catalog: Catalog = request.app.state.catalog
+    if token and (user_ref is None or target is not None):
+        found = await hot.own_entitlements(
+            reader=request.app.state.hot_reader, catalog=catalog, token=token, user_id=target
+        )
+        if found is not None:
+            return _check_result(found, body)
+    principal = await resolve_principal(request)
+    database: Database = request.app.state.database
+    async with database.unit_of_work(readonly=True) as db_session:
+        user = (
+            principal.user
+            if user_ref is None
+            else await _target_user(request, principal, db_session, user_ref, *LICENSE_ADMINS)
+        )
+        found = await service.entitlements_of(
+            db_session=db_session, catalog=catalog, user_id=user.id
+        )
+    return _check_result(found, body)
+
+
+@hot_router.post("/users/{user_ref}/entitlements/check", response_model=EntitlementCheckResult)
 async def check_user_entitlement(
-    user_ref: str,
-    body: EntitlementCheck,
-    request: Request,
-    principal: Principal = Depends(current_principal),
-    db_session: AsyncSession = Depends(get_read_db, scope="function"),
-    catalog: Catalog = Depends(get_catalog),
+    user_ref: str, body: EntitlementCheck, request: Request
 ) -> JSONResponse:
-    """May the user use `value` of `name`? `{allowed, limit}` (limit null: no such entitlement)."""
-    user = await _target_user(request, principal, db_session, user_ref, *LICENSE_ADMINS)
-    return await _check(db_session, catalog, user.id, body)
+    """May the user use `value` of `name`? `{allowed, limit}` (limit null: no such entitlement).
+
+    The user themselves (their bearer token), or a License or User Administrator.
+    """
+    return await _checked(request, body, user_ref)
 
 
-@router.post("/me/entitlements/check", response_model=EntitlementCheckResult)
-async def check_my_entitlement(
-    body: EntitlementCheck,
-    principal: Principal = Depends(current_principal),
-    db_session: AsyncSession = Depends(get_read_db, scope="function"),
-    catalog: Catalog = Depends(get_catalog),
-) -> JSONResponse:
+@hot_router.post("/me/entitlements/check", response_model=EntitlementCheckResult)
+async def check_my_entitlement(body: EntitlementCheck, request: Request) -> JSONResponse:
     """May the signed-in user use `value` of `name`?"""
-    return await _check(db_session, catalog, principal.user.id, body)
+    return await _checked(request, body, None)
 
 
 @router.post("/me/entitlementToken", response_model=EntitlementTokenView)

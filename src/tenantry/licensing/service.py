@@ -985,32 +985,18 @@ async def license_details_of(
 async def entitlements_of(
     *, db_session: AsyncSession, catalog: Catalog, user_id: uuid.UUID
 ) -> Entitlements:
-    """The effective entitlements of a user now: active offers and licenses, largest wins.
-
-    A license counts while its SKU gives access (Enabled or Warning units); its
-    service plans minus `disabledPlans` (merged over sources), and the SKU's
-    entitlements except those of disabled plans. Two small indexed queries.
-    """
-    now = clock.now()
-    values: dict[str, list[EntitlementValue]] = {}
-    plans: set[str] = set()
-    sources: list[str] = []
+    """The effective entitlements of a user now, from their active offers and licenses."""
     offers = (
         await db_session.execute(
-            select(OfferAssignment.offer, OfferAssignment.started_at).where(
-                OfferAssignment.user_id == user_id, OfferAssignment.status == "active"
+            select(OfferAssignment.offer, OfferAssignment.started_at)
+            .join(
+                User,
+                (User.tenant_id == OfferAssignment.tenant_id)
+                & (User.id == OfferAssignment.user_id),
             )
+            .where(User.id == user_id, OfferAssignment.status == "active")
         )
     ).all()
-    for part_number, started_at in offers:
-        offer = catalog.offer(part_number)
-        if offer is None:
-            continue
-        sources.append(offer.part_number)
-        plans.update(offer.service_plans)
-        age = days_since(started_at, now)
-        for entitlement in offer.entitlements:
-            values.setdefault(entitlement.name, []).append(entitlement.value_at(age))
     licenses = (
         await db_session.execute(
             select(LicenseAssignment.sku_id, LicenseAssignment.disabled_plans)
@@ -1026,6 +1012,37 @@ async def entitlements_of(
             )
         )
     ).all()
+    return compute_entitlements(
+        catalog, offers=[tuple(o) for o in offers], licenses=[tuple(x) for x in licenses]
+    )
+
+
+def compute_entitlements(
+    catalog: Catalog,
+    *,
+    offers: Iterable[tuple[str, datetime]],
+    licenses: Iterable[tuple[uuid.UUID, list[str] | None]],
+    now: datetime | None = None,
+) -> Entitlements:
+    """Entitlements from a user's active offers (part number, start) and licenses that give
+    access (skuId, disabledPlans): largest value wins.
+
+    A license brings its SKU's service plans minus `disabledPlans` (merged over
+    its sources) and the SKU's entitlements except those of disabled plans.
+    """
+    now = now or clock.now()
+    values: dict[str, list[EntitlementValue]] = {}
+    plans: set[str] = set()
+    sources: list[str] = []
+    for part_number, started_at in offers:
+        offer = catalog.offer(part_number)
+        if offer is None:
+            continue
+        sources.append(offer.part_number)
+        plans.update(offer.service_plans)
+        age = days_since(started_at, now)
+        for entitlement in offer.entitlements:
+            values.setdefault(entitlement.name, []).append(entitlement.value_at(age))
     enabled_by_sku: dict[uuid.UUID, set[str]] = {}
     for sku_id, disabled in licenses:
         sku = catalog.sku_by_id(sku_id)
