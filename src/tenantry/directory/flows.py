@@ -32,6 +32,7 @@ from tenantry.directory.exceptions import InvalidCsv, InvalidValue, TooManyRows,
 from tenantry.directory.models import User
 from tenantry.licensing import service as licensing_service
 from tenantry.signup.flows import check_password_strength
+from tenantry.tenants import service as tenant_service
 
 HASHING_THREADS = 2
 
@@ -116,8 +117,34 @@ async def create_user(
     return user
 
 
+async def write_to_all_users(
+    *,
+    db_session: AsyncSession,
+    actor: audit.Actor,
+    organization: str,
+    sender: User,
+    subject: str,
+    body: str,
+) -> int:
+    """Email every active user of the sender's tenant, signed with who sent it; how many."""
+    text = (
+        f"{body.rstrip()}\n\n--\n{sender.display_name} ({sender.user_principal_name}) "
+        f"sent this message to everyone in {organization}.\n"
+    )
+    return await directory_service.send_message_to_all(
+        db_session=db_session,
+        actor=actor,
+        tenant_id=sender.tenant_id,
+        subject=subject.strip(),
+        body=text,
+    )
+
+
 async def delete_user(*, db_session: AsyncSession, actor: audit.Actor, user: User) -> None:
     """Delete a user after giving their licenses back to the pool."""
+    # Tenant row first, then the user's (as blocking a Global Administrator does):
+    # the same lock order everywhere, so two admins never deadlock on each other.
+    await tenant_service.get_for_update(db_session=db_session, tenant_id=user.tenant_id)
     await licensing_service.release_user(
         db_session=db_session, actor=actor, tenant_id=user.tenant_id, user_id=user.id
     )
