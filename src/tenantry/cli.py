@@ -241,9 +241,11 @@ def _register_domain_commands() -> None:
     # Imported here: these modules use the helpers above.
     from tenantry.domains.cli import app as domain_app
     from tenantry.tenants.cli import app as admin_app
+    from tenantry.tenants.cli import audit_app
 
     app.add_typer(domain_app, name="domain")
     app.add_typer(admin_app, name="admin")
+    app.add_typer(audit_app, name="audit")
 
 
 _register_domain_commands()
@@ -273,5 +275,3 @@ _register_directory_commands()
 
 if __name__ == "__main__":
     app()
-    from tenantry.tenants.cli import audit_app
-    app.add_typer(audit_app, name="audit")

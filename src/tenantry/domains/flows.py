@@ -26,7 +26,7 @@ from tenantry.domains.exceptions import DomainAlreadyVerified, VerificationRecor
 from tenantry.domains.models import Domain
 from tenantry.licensing import transfer as licensing_transfer
 from tenantry.tenants import service as tenant_service
-from tenantry.tenants.models import CLOSED, Tenant
+from tenantry.tenants.models import CLOSED, UNMANAGED, Tenant
 
 AVAILABLE_IMMEDIATELY = "AvailableImmediately"
 TAKEOVER = "EmailVerifiedDomainTakeoverScheduled"
@@ -52,8 +52,10 @@ async def take_over(
 ) -> list[User]:
     """Move an unmanaged tenant's people into a managed tenant and close it."""
     locked = await tenant_service.get_for_update(db_session=db_session, tenant_id=unmanaged.id)
-    if locked.state == CLOSED:
-        return []
+    if locked.state != UNMANAGED:
+        # Its own candidate became the admin while we waited for the lock: the domain is
+        # now verified in a managed organization, which nobody takes over.
+        raise DomainAlreadyVerified(domain)
     await domain_service.close_tenant_domains(db_session=db_session, tenant_id=locked.id)
     await licensing_transfer.move_tenant(
         db_session=db_session, from_tenant_id=locked.id, to_tenant_id=managed.id

@@ -53,6 +53,7 @@ def completion_scope(user_id: uuid.UUID) -> str:
     """The idempotency scope of a candidate's purchase: two candidates never share an answer."""
     return f"becomeAdmin/complete:{user_id}"
 
+
 STARTED, VERIFIED, COMPLETED = "started", "verified", "completed"
 
 
