@@ -27,6 +27,7 @@ from tenantry.licensing.scheduled import LifecycleWorker
 from tenantry.signup.router import router as signup_router
 from tenantry.tenants.router import router as tenants_router
 from tenantry.web import admin as web_admin
+from tenantry.web import admin_audit, admin_billing, admin_groups, admin_roles, admin_users
 from tenantry.web import become as web_become
 from tenantry.web import routes as web_routes
 
@@ -101,5 +102,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.include_router(web_routes.router)
     app.include_router(web_become.router)
     app.include_router(web_admin.router)
+    for admin_router in (admin_users, admin_groups, admin_billing, admin_roles, admin_audit):
+        app.include_router(admin_router.router)
     app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")
     return app

@@ -404,17 +404,13 @@ async def send_message(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> dict[str, Any]:
     """Email every active user of the organization; returns how many messages were sent."""
-    sender = principal.user
-    text = (
-        f"{body.body.rstrip()}\n\n--\n{sender.display_name} ({sender.user_principal_name}) "
-        f"sent this message to everyone in {principal.tenant.display_name}.\n"
-    )
-    count = await directory_service.send_message_to_all(
+    count = await flows.write_to_all_users(
         db_session=db_session,
         actor=actor_of(request, principal),
-        tenant_id=principal.tenant.id,
-        subject=body.subject.strip(),
-        body=text,
+        organization=principal.tenant.display_name,
+        sender=principal.user,
+        subject=body.subject,
+        body=body.body,
     )
     return {"recipients": count}
 

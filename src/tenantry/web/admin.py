@@ -1,4 +1,4 @@
-"""The admin center pages: its home and the Domains page (Global Administrators of managed tenants).
+"""The admin center's home (any admin role) and its Domains page (Global Administrators).
 
 The Domains pages call `domains.service` and `domains.flows` like `/v1/domains`
 does. Verification looks the TXT record up between two units of work (read and
@@ -21,15 +21,20 @@ from tenantry.core.i18n import has_message, translate
 from tenantry.dependencies import Principal, actor_of, web_principal
 from tenantry.directory import service as directory_service
 from tenantry.directory import transfer
+from tenantry.directory.constants import DIRECTORY_READERS, GROUP_MANAGERS, USER_MANAGERS
 from tenantry.domains import flows as domain_flows
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
 from tenantry.domains.exceptions import VerificationRecordNotFound
 from tenantry.domains.models import Domain
+from tenantry.licensing import overview
 from tenantry.licensing import service as licensing_service
+from tenantry.licensing.models import DELETED, SUSPENDED, WARNING
+from tenantry.licensing.router import BUYERS, SUBSCRIPTION_READERS
+from tenantry.web.admin_views import format_date, pool_view, sku_name, user_row
 from tenantry.web.rendering import WebRoute, error_text, language_of, settings_of
 from tenantry.web.routes import _checked_form, _text, read_unit_of_work, unit_of_work
-from tenantry.web.shell import admin_gate, redirect_with_notice, render_admin
+from tenantry.web.shell import admin_gate, held_roles, may, redirect_with_notice, render_admin
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
@@ -68,25 +73,36 @@ def _reason(language: str, error: TenantryError, domain: str) -> str:
 async def admin_home(
     request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
-    """The admin center's home: the organization, its licenses and its domains at a glance."""
-    admin = await admin_gate(request, principal)
+    """The admin center's home: licenses bought and used, what needs attention, quick links.
+
+    Any admin role enters; the licenses and alerts are shown to those who may read
+    subscriptions (`GET /v1/subscribedSkus`).
+    """
+    admin = await admin_gate(request, principal, *DIRECTORY_READERS)
     if isinstance(admin, Response):
         return admin
     catalog: Catalog = request.app.state.catalog
+    held = await held_roles(request, admin)
+    sees_licenses = may(held, *SUBSCRIPTION_READERS)
     async with read_unit_of_work(request) as db_session:
         domains = await domain_service.get_all(db_session=db_session, tenant_id=admin.tenant.id)
-        pools = await licensing_service.get_pools(db_session=db_session, tenant_id=admin.tenant.id)
         people = await directory_service.count_members(
             db_session=db_session, tenant_id=admin.tenant.id
         )
+        pools, subscriptions, problems, in_error = [], [], [], []
+        if sees_licenses:
+            pools = await licensing_service.get_pools(
+                db_session=db_session, tenant_id=admin.tenant.id
+            )
+            subscriptions = await licensing_service.get_all(
+                db_session=db_session, tenant_id=admin.tenant.id
+            )
+            problems = await overview.problems(db_session=db_session, tenant_id=admin.tenant.id)
+            in_error = await overview.users_with_problems(
+                db_session=db_session, tenant_id=admin.tenant.id
+            )
     licenses = [
-        {
-            "name": sku.display_name if (sku := catalog.sku(pool.sku_part_number)) else "",
-            "part_number": pool.sku_part_number,
-            "total": pool.enabled_units + pool.warning_units,
-            "assigned": pool.consumed_units,
-        }
-        for pool in pools
+        view for view in (pool_view(p, catalog) for p in pools) if view["status"] != DELETED
     ]
     default = next((d for d in domains if d.is_default), None)
     return render_admin(
@@ -95,10 +111,36 @@ async def admin_home(
         principal=admin,
         section="home",
         licenses=licenses,
+        sees_licenses=sees_licenses,
+        lapsing=[
+            {
+                "name": sku_name(catalog, s.sku_id),
+                "status": s.status,
+                "quantity": s.quantity,
+                "until": format_date(language_of(request), s.next_lifecycle_at),
+            }
+            for s in subscriptions
+            if s.status in (WARNING, SUSPENDED)
+        ],
+        problems=[
+            {
+                "name": sku_name(catalog, problem.sku_id),
+                "error": problem.error,
+                "users": problem.users,
+            }
+            for problem in problems
+        ],
+        in_error=[user_row(user) for user in in_error],
+        full=[view for view in licenses if view["total"] and not view["available"]],
         people=people,
+        roles=[translate(language_of(request), f"web.role.{role}") for role in sorted(held)],
         default_domain=names.display(default.name) if default else "",
         domain_count=len(domains),
         verified_count=sum(1 for d in domains if d.is_verified),
+        can_manage_users=may(held, *USER_MANAGERS),
+        can_manage_groups=may(held, *GROUP_MANAGERS),
+        can_buy=may(held, *BUYERS),
+        can_manage_domains=may(held),
     )
 
 

@@ -9,10 +9,13 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from tenantry.core.errors import Forbidden
-from tenantry.core.i18n import translate
+from tenantry.core.errors import Forbidden, TenantryError
+from tenantry.core.i18n import has_message, translate
 from tenantry.dependencies import Principal, ensure_role
+from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
+from tenantry.directory.exceptions import AdministratorProtected
+from tenantry.licensing.exceptions import InvalidUsageLocation as LicenseUsageLocation
 from tenantry.tenants.exceptions import TenantUnmanaged
 from tenantry.web import flash
 from tenantry.web.rendering import error_text, language_of, local_path, render, settings_of
@@ -26,15 +29,15 @@ class NavItem:
     path: str | None
 
 
-# Later work gives each section its path; a section without one is never a broken link.
+# A section without a path is shown as coming soon, never as a broken link.
 NAVIGATION = (
     NavItem("home", "/admin"),
-    NavItem("users", None),
-    NavItem("groups", None),
-    NavItem("billing", None),
+    NavItem("users", "/admin/users"),
+    NavItem("groups", "/admin/groups"),
+    NavItem("billing", "/admin/billing"),
     NavItem("domains", "/admin/domains"),
-    NavItem("roles", None),
-    NavItem("audit", None),
+    NavItem("roles", "/admin/roles"),
+    NavItem("audit", "/admin/audit"),
 )
 
 
@@ -80,6 +83,46 @@ async def admin_gate(
             error_status=403,
         )
     return principal
+
+
+async def held_roles(request: Request, principal: Principal) -> frozenset[str]:
+    """The admin roles the signed-in person holds (to show only the forms they may use)."""
+    database = request.app.state.database
+    async with database.unit_of_work(readonly=True) as db_session:
+        roles = await directory_service.roles_of(
+            db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
+        )
+    return frozenset(roles)
+
+
+def may(held: frozenset[str], *roles: Role) -> bool:
+    """Whether someone holding `held` passes `ensure_role(*roles)` (Global Administrator always)."""
+    return bool(held & ({role.value for role in roles} | {Role.GLOBAL_ADMINISTRATOR.value}))
+
+
+# Codes that mean different things in different places are worded by the error's class.
+_WORDING_BY_CLASS: tuple[tuple[type[TenantryError], str], ...] = (
+    (AdministratorProtected, "web.admin.error.administrator_protected"),
+    (LicenseUsageLocation, "web.admin.error.license_usage_location"),
+)
+
+
+def reason(language: str, error: TenantryError, **params: Any) -> str:
+    """Why an admin center form was refused, in the page language.
+
+    The wording for the error's class if it has one, else `web.admin.error.<code>`,
+    else the API's `error.<code>` (`error_text`), else the error's own message;
+    `params` and the error's details fill the placeholders.
+    """
+    key = next((key for kind, key in _WORDING_BY_CLASS if isinstance(error, kind)), None)
+    if key is None and has_message(f"web.admin.error.{error.code}"):
+        key = f"web.admin.error.{error.code}"
+    if key is None:
+        return error_text(language, error, **params)
+    try:
+        return translate(language, key).format_map({**error.details, **params})
+    except (KeyError, IndexError, ValueError):
+        return error.message
 
 
 def _notice(request: Request, given: str | None) -> str | None:

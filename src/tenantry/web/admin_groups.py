@@ -1,0 +1,375 @@
+"""The admin center's Groups pages: list and create, members (add several by address, remove).
+
+Reading takes any admin role and changing takes Groups or User Administrator,
+as `/v1/groups` does; the pages call `directory.service` like the API.
+
+Group-based licensing (licenses on a group, its `licenseProcessingState`, the
+members in error, reprocessing) is shown in the group's "Licenses" card:
+`_group_licensing` is the one place that asks licensing about a group.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from tenantry.core.errors import TenantryError
+from tenantry.core.i18n import translate
+from tenantry.dependencies import Principal, actor_of, parse_id, web_principal
+from tenantry.directory import service as directory_service
+from tenantry.directory.constants import DIRECTORY_READERS, GROUP_MANAGERS
+from tenantry.directory.exceptions import NotAMember
+from tenantry.directory.models import Group
+from tenantry.directory.query import ListParams
+from tenantry.web.admin_views import GROUPS, format_date, group_path, user_row
+from tenantry.web.rendering import WebRoute, language_of
+from tenantry.web.routes import _checked_form, _text, read_unit_of_work, unit_of_work
+from tenantry.web.shell import (
+    admin_gate,
+    held_roles,
+    may,
+    reason,
+    redirect_with_notice,
+    render_admin,
+)
+
+router = APIRouter(include_in_schema=False, route_class=WebRoute)
+
+PAGE_SIZE = 50
+MAX_ADDRESSES = 200
+_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def _group_row(language: str, group: Group, members: int | None = None) -> dict[str, Any]:
+    return {
+        "id": str(group.id),
+        "path": group_path(group.id),
+        "name": group.display_name,
+        "description": group.description or "",
+        "nickname": group.mail_nickname,
+        "created": format_date(language, group.created_at),
+        "members": members,
+    }
+
+
+async def _groups_page(
+    request: Request,
+    admin: Principal,
+    *,
+    q: str = "",
+    after: str = "",
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    language = language_of(request)
+    search = q.replace('"', " ").strip()[:200]
+    rows: list[dict[str, Any]] = []
+    next_path = None
+    try:
+        async with read_unit_of_work(request) as db_session:
+            found = await directory_service.list_groups(
+                db_session=db_session,
+                tenant_id=admin.tenant.id,
+                params=ListParams(search=search or None, top=PAGE_SIZE, skip_token=after or None),
+            )
+            counts = await directory_service.member_counts(
+                db_session=db_session,
+                tenant_id=admin.tenant.id,
+                group_ids=[group.id for group in found.items],
+            )
+        rows = [_group_row(language, group, counts.get(group.id, 0)) for group in found.items]
+        if found.next_skip_token:
+            kept = {"q": search} if search else {}
+            next_path = f"{GROUPS}?{urlencode(kept | {'after': found.next_skip_token})}"
+    except TenantryError as error:
+        context.setdefault("error", reason(language, error))
+        status_code = error.status_code if status_code == 200 else status_code
+    held = await held_roles(request, admin)
+    return render_admin(
+        request,
+        "admin/groups.html",
+        principal=admin,
+        section="groups",
+        status_code=status_code,
+        groups=rows,
+        search=search,
+        next_path=next_path,
+        first_path=(f"{GROUPS}?{urlencode({'q': search})}" if search else GROUPS)
+        if after
+        else None,
+        can_manage=may(held, *GROUP_MANAGERS),
+        **context,
+    )
+
+
+@router.get(GROUPS)
+async def groups_page(
+    request: Request,
+    q: str = "",
+    after: str = "",
+    principal: Principal | None = Depends(web_principal),
+) -> Response:
+    """The organization's groups with their member counts, and the form to create one."""
+    admin = await admin_gate(request, principal, *DIRECTORY_READERS)
+    if isinstance(admin, Response):
+        return admin
+    return await _groups_page(request, admin, q=q, after=after[:2000])
+
+
+@router.post(GROUPS)
+async def create_group(
+    request: Request, principal: Principal | None = Depends(web_principal)
+) -> Response:
+    """Create a security group, then open it to add members."""
+    form = await _checked_form(request)
+    admin = await admin_gate(request, principal, *GROUP_MANAGERS)
+    if isinstance(admin, Response):
+        return admin
+    entered = {
+        "display_name": _text(form, "display_name")[:300],
+        "description": _text(form, "description")[:1100],
+    }
+    try:
+        async with unit_of_work(request) as db_session:
+            group = await directory_service.create_group(
+                db_session=db_session,
+                actor=actor_of(request, admin),
+                tenant_id=admin.tenant.id,
+                display_name=entered["display_name"],
+                description=entered["description"] or None,
+            )
+            group_id, name = group.id, group.display_name
+    except TenantryError as error:
+        return await _groups_page(
+            request,
+            admin,
+            status_code=error.status_code,
+            error=reason(language_of(request), error),
+            form=entered,
+        )
+    return redirect_with_notice(request, group_path(group_id), "web.group.created", name=name)
+
+
+# --- one group ------------------------------------------------------------------------------
+
+
+async def _group_licensing(request: Request, admin: Principal, group: Group) -> dict[str, Any]:
+    """The group's licenses, processing state and members in error.
+
+    GROUP-BASED LICENSING: fill this in from the licensing service once it can
+    say what a group assigns (`licenses`: SKU, disabled plans; `processing_state`:
+    QueuedForProcessing / ProcessingInProgress / ProcessingComplete; `errors`:
+    members with their error code). Until then the card says licenses are given
+    to users one by one.
+    """
+    return {"available": False, "licenses": [], "processing_state": None, "errors": []}
+
+
+async def _group_page(
+    request: Request,
+    admin: Principal,
+    group_id: str,
+    *,
+    after: str = "",
+    status_code: int = 200,
+    template: str = "admin/group.html",
+    **context: Any,
+) -> Response:
+    async with read_unit_of_work(request) as db_session:
+        group = await directory_service.get_group(
+            db_session=db_session,
+            tenant_id=admin.tenant.id,
+            group_id=parse_id(group_id, what="group"),
+        )
+        members = await directory_service.list_members(
+            db_session=db_session,
+            tenant_id=admin.tenant.id,
+            group_id=group.id,
+            params=ListParams(top=PAGE_SIZE, skip_token=after or None, count=True),
+        )
+    held = await held_roles(request, admin)
+    path = group_path(group.id)
+    return render_admin(
+        request,
+        template,
+        principal=admin,
+        section="groups",
+        status_code=status_code,
+        group=_group_row(language_of(request), group, members.count),
+        members=[user_row(user) for user in members.items],
+        next_path=(
+            f"{path}?{urlencode({'after': members.next_skip_token})}"
+            if members.next_skip_token
+            else None
+        ),
+        first_path=path if after else None,
+        licensing=await _group_licensing(request, admin, group),
+        can_manage=may(held, *GROUP_MANAGERS),
+        **context,
+    )
+
+
+@router.get(GROUPS + "/{group_id}")
+async def group_page(
+    group_id: str,
+    request: Request,
+    after: str = "",
+    principal: Principal | None = Depends(web_principal),
+) -> Response:
+    """One group: its members (paged), the form to add several by address, its licenses."""
+    admin = await admin_gate(request, principal, *DIRECTORY_READERS)
+    if isinstance(admin, Response):
+        return admin
+    return await _group_page(request, admin, group_id, after=after[:2000])
+
+
+def addresses_of(text: str) -> list[str]:
+    """The distinct addresses in a text typed or pasted with commas, semicolons or new lines."""
+    return list(dict.fromkeys(part.lower() for part in _SEPARATORS.split(text) if part))
+
+
+@router.post(GROUPS + "/{group_id}/members")
+async def add_members(
+    group_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+) -> Response:
+    """Add users by sign-in address; all or nothing, like `POST /v1/groups/{id}/members`."""
+    form = await _checked_form(request)
+    admin = await admin_gate(request, principal, *GROUP_MANAGERS)
+    if isinstance(admin, Response):
+        return admin
+    language = language_of(request)
+    text = _text(form, "addresses")[:20_000]
+    addresses = addresses_of(text)
+    problem = None
+    if not addresses:
+        problem = translate(language, "web.group.members.none_given")
+    elif len(addresses) > MAX_ADDRESSES:
+        problem = translate(language, "web.group.members.too_many", max=MAX_ADDRESSES)
+    if problem is not None:
+        return await _group_page(
+            request, admin, group_id, status_code=400, error=problem, form={"addresses": text}
+        )
+    async with unit_of_work(request) as db_session:
+        group = await directory_service.get_group(
+            db_session=db_session,
+            tenant_id=admin.tenant.id,
+            group_id=parse_id(group_id, what="group"),
+        )
+        found = await directory_service.get_many_by_principal_name(
+            db_session=db_session, tenant_id=admin.tenant.id, principal_names=addresses
+        )
+        unknown = [address for address in addresses if address not in found]
+        added: list[uuid.UUID] = []
+        if not unknown:
+            added = await directory_service.add_members(
+                db_session=db_session,
+                actor=actor_of(request, admin),
+                group=group,
+                user_ids=[found[address].id for address in addresses],
+            )
+        name = group.display_name
+    if unknown:
+        return await _group_page(
+            request,
+            admin,
+            group_id,
+            status_code=404,
+            error=translate(language, "web.group.members.unknown", addresses=", ".join(unknown)),
+            form={"addresses": text},
+        )
+    already = len(addresses) - len(added)
+    key = "web.group.members.added" if not already else "web.group.members.added_some"
+    return redirect_with_notice(
+        request, group_path(group_id), key, name=name, added=len(added), already=already
+    )
+
+
+@router.post(GROUPS + "/{group_id}/members/{user_id}/remove")
+async def remove_member(
+    group_id: str,
+    user_id: str,
+    request: Request,
+    principal: Principal | None = Depends(web_principal),
+) -> Response:
+    """Take a user out of the group."""
+    await _checked_form(request)
+    admin = await admin_gate(request, principal, *GROUP_MANAGERS)
+    if isinstance(admin, Response):
+        return admin
+    try:
+        async with unit_of_work(request) as db_session:
+            group = await directory_service.get_group(
+                db_session=db_session,
+                tenant_id=admin.tenant.id,
+                group_id=parse_id(group_id, what="group"),
+            )
+            user = await directory_service.get(
+                db_session=db_session,
+                tenant_id=admin.tenant.id,
+                user_id=parse_id(user_id, what="user"),
+            )
+            await directory_service.remove_member(
+                db_session=db_session, actor=actor_of(request, admin), group=group, user_id=user.id
+            )
+            name, group_name = user.display_name, group.display_name
+    except NotAMember as error:
+        return await _group_page(
+            request,
+            admin,
+            group_id,
+            status_code=error.status_code,
+            error=reason(language_of(request), error),
+        )
+    return redirect_with_notice(
+        request, group_path(group_id), "web.group.members.removed", name=name, group=group_name
+    )
+
+
+@router.get(GROUPS + "/{group_id}/delete")
+async def delete_page(
+    group_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+) -> Response:
+    """Ask before deleting a group (its members stay)."""
+    admin = await admin_gate(request, principal, *GROUP_MANAGERS)
+    if isinstance(admin, Response):
+        return admin
+    return await _group_page(request, admin, group_id, template="admin/group_delete.html")
+
+
+@router.post(GROUPS + "/{group_id}/delete")
+async def delete_group(
+    group_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+) -> Response:
+    """Delete the group and its memberships; a group that gives licenses is refused."""
+    await _checked_form(request)
+    admin = await admin_gate(request, principal, *GROUP_MANAGERS)
+    if isinstance(admin, Response):
+        return admin
+    try:
+        async with unit_of_work(request) as db_session:
+            group = await directory_service.get_group(
+                db_session=db_session,
+                tenant_id=admin.tenant.id,
+                group_id=parse_id(group_id, what="group"),
+            )
+            name = group.display_name
+            await directory_service.delete_group(
+                db_session=db_session, actor=actor_of(request, admin), group=group
+            )
+    except TenantryError as error:
+        if error.status_code == 404:
+            raise
+        return await _group_page(
+            request,
+            admin,
+            group_id,
+            template="admin/group_delete.html",
+            status_code=error.status_code,
+            error=reason(language_of(request), error),
+        )
+    return redirect_with_notice(request, GROUPS, "web.group.deleted", name=name)

@@ -1,0 +1,158 @@
+"""The admin center's Roles page: each admin role and its members; Global Administrators edit.
+
+As `/v1/directoryRoles`: any admin role reads, only a Global Administrator adds
+or removes members, and the organization's last Global Administrator who can
+sign in keeps the role (the refusal is shown on the page).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from tenantry.core.errors import NotFound, TenantryError
+from tenantry.core.i18n import translate
+from tenantry.dependencies import Principal, actor_of, parse_id, web_principal
+from tenantry.directory import service as directory_service
+from tenantry.directory.constants import DIRECTORY_READERS
+from tenantry.web.admin_views import user_path
+from tenantry.web.rendering import WebRoute, language_of
+from tenantry.web.routes import _checked_form, _text, read_unit_of_work, unit_of_work
+from tenantry.web.shell import (
+    admin_gate,
+    held_roles,
+    may,
+    reason,
+    redirect_with_notice,
+    render_admin,
+)
+
+router = APIRouter(include_in_schema=False, route_class=WebRoute)
+
+ROLES = "/admin/roles"
+
+
+async def _roles_page(
+    request: Request, admin: Principal, *, status_code: int = 200, **context: Any
+) -> Response:
+    async with read_unit_of_work(request) as db_session:
+        members = await directory_service.role_members(
+            db_session=db_session, tenant_id=admin.tenant.id
+        )
+    held = await held_roles(request, admin)
+    return render_admin(
+        request,
+        "admin/roles.html",
+        principal=admin,
+        section="roles",
+        status_code=status_code,
+        roles=[
+            {
+                "key": role.value,
+                "members": [
+                    {
+                        "id": str(user.id),
+                        "name": user.display_name,
+                        "address": user.user_principal_name,
+                        "enabled": user.account_enabled,
+                        "path": user_path(user.id),
+                        "me": user.id == admin.user.id,
+                    }
+                    for user in users
+                ],
+            }
+            for role, users in members.items()
+        ],
+        can_manage=may(held),
+        **context,
+    )
+
+
+@router.get(ROLES)
+async def roles_page(
+    request: Request, principal: Principal | None = Depends(web_principal)
+) -> Response:
+    """The admin roles, what each may do, and who holds it."""
+    admin = await admin_gate(request, principal, *DIRECTORY_READERS)
+    if isinstance(admin, Response):
+        return admin
+    return await _roles_page(request, admin)
+
+
+@router.post(ROLES + "/{role_id}/members")
+async def add_member(
+    role_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+) -> Response:
+    """Give the role to a user of the organization, by sign-in address."""
+    form = await _checked_form(request)
+    admin = await admin_gate(request, principal)
+    if isinstance(admin, Response):
+        return admin
+    role = directory_service.resolve_role(role_id)
+    address = _text(form, "address")[:320].lower()
+    language = language_of(request)
+    try:
+        async with unit_of_work(request) as db_session:
+            user = await directory_service.get_by_principal_name(
+                db_session=db_session, principal_name=address
+            )
+            if user is None or user.tenant_id != admin.tenant.id:
+                raise NotFound("The user does not exist.", code="userNotFound")
+            added = await directory_service.add_role_member(
+                db_session=db_session, actor=actor_of(request, admin), role=role, user=user
+            )
+            name = user.display_name
+    except TenantryError as error:
+        return await _roles_page(
+            request,
+            admin,
+            status_code=error.status_code,
+            error=reason(language, error, address=address),
+            form={"role": role.value, "address": address},
+        )
+    key = "web.roles.added" if added else "web.roles.already"
+    return redirect_with_notice(
+        request, ROLES, key, name=name, role=translate(language, f"web.role.{role.value}")
+    )
+
+
+@router.post(ROLES + "/{role_id}/members/{user_id}/remove")
+async def remove_member(
+    role_id: str,
+    user_id: str,
+    request: Request,
+    principal: Principal | None = Depends(web_principal),
+) -> Response:
+    """Take the role from a user; never from the last Global Administrator."""
+    await _checked_form(request)
+    admin = await admin_gate(request, principal)
+    if isinstance(admin, Response):
+        return admin
+    role = directory_service.resolve_role(role_id)
+    language = language_of(request)
+    try:
+        async with unit_of_work(request) as db_session:
+            user = await directory_service.get(
+                db_session=db_session,
+                tenant_id=admin.tenant.id,
+                user_id=parse_id(user_id, what="user"),
+            )
+            await directory_service.remove_role_member(
+                db_session=db_session, actor=actor_of(request, admin), role=role, user=user
+            )
+            name = user.display_name
+    except TenantryError as error:
+        if error.status_code == 404 and error.code == "notFound":
+            raise
+        return await _roles_page(
+            request, admin, status_code=error.status_code, error=reason(language, error)
+        )
+    return redirect_with_notice(
+        request,
+        ROLES,
+        "web.roles.removed",
+        name=name,
+        role=translate(language, f"web.role.{role.value}"),
+    )

@@ -1,0 +1,103 @@
+"""What the admin center pages show of SKUs, license pools and users (plain dicts for templates)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from tenantry.catalog import Catalog, ServicePlan, Sku
+from tenantry.core.i18n import has_message, translate
+from tenantry.directory.models import User
+from tenantry.licensing import service as licensing_service
+from tenantry.licensing.models import SubscribedSku
+
+USERS = "/admin/users"
+GROUPS = "/admin/groups"
+BILLING = "/admin/billing"
+
+
+def user_path(user_id: uuid.UUID | str, action: str = "") -> str:
+    return f"{USERS}/{user_id}{action}"
+
+
+def group_path(group_id: uuid.UUID | str, action: str = "") -> str:
+    return f"{GROUPS}/{group_id}{action}"
+
+
+def format_date(language: str, value: datetime | None) -> str:
+    """A day as people write it in the page language ("12 May 2026"), in UTC."""
+    if value is None:
+        return ""
+    moment = value.astimezone(UTC) if value.tzinfo else value
+    month = translate(language, f"web.month.{moment.month}")
+    return translate(language, "web.date", day=moment.day, month=month, year=moment.year)
+
+
+def format_time(language: str, value: datetime | None) -> str:
+    """A moment with its day and UTC time ("12 May 2026, 14:03 UTC")."""
+    if value is None:
+        return ""
+    moment = value.astimezone(UTC) if value.tzinfo else value
+    return translate(
+        language, "web.date_time", date=format_date(language, moment), time=f"{moment:%H:%M}"
+    )
+
+
+def plan_label(language: str, plan: ServicePlan) -> str:
+    """A service plan's name in the page language (its catalog name when not translated)."""
+    key = f"web.plan.{plan.name}"
+    return translate(language, key) if has_message(key) else plan.name
+
+
+def sku_name(catalog: Catalog, sku_id: uuid.UUID) -> str:
+    """The display name of a SKU, or its id when the catalog no longer has it."""
+    sku = catalog.sku_by_id(sku_id)
+    return sku.display_name if sku else str(sku_id)
+
+
+def sku_plans(language: str, sku: Sku) -> list[dict[str, str]]:
+    return [
+        {"id": str(plan.service_plan_id), "name": plan.name, "label": plan_label(language, plan)}
+        for plan in sku.service_plans
+    ]
+
+
+def pool_view(pool: SubscribedSku, catalog: Catalog) -> dict[str, Any]:
+    """A license pool as Graph's subscribedSku says it: units by state, used and free."""
+    sku = catalog.sku_by_id(pool.sku_id)
+    assignable = pool.enabled_units + pool.warning_units
+    return {
+        "sku_id": str(pool.sku_id),
+        "part_number": pool.sku_part_number,
+        "name": sku.display_name if sku else pool.sku_part_number,
+        "status": licensing_service.capability_status(pool),
+        "enabled": pool.enabled_units,
+        "warning": pool.warning_units,
+        "suspended": pool.suspended_units,
+        "total": assignable,
+        "consumed": pool.consumed_units,
+        "available": max(0, assignable - pool.consumed_units),
+        "level": _level(pool.consumed_units, assignable),
+    }
+
+
+def _level(consumed: int, total: int) -> str:
+    """How full a pool is, for the colour of its bar: ok, high (90 %) or full."""
+    if total and consumed >= total:
+        return "full"
+    return "high" if total and consumed * 10 >= total * 9 else "ok"
+
+
+def user_row(user: User, licenses: list[str] | None = None) -> dict[str, Any]:
+    """A user as a row of a list."""
+    return {
+        "id": str(user.id),
+        "path": user_path(user.id),
+        "name": user.display_name,
+        "address": user.user_principal_name,
+        "location": user.usage_location or "",
+        "enabled": user.account_enabled,
+        "source": user.source,
+        "licenses": licenses or [],
+    }
