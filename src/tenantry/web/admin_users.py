@@ -86,6 +86,7 @@ TEMPLATE_COLUMNS = (
     "accountEnabled",
 )
 MAX_NAME = 256
+MAX_MEGABYTES = MAX_IMPORT_BYTES // 1024 // 1024
 MAX_PART_NAME = 128
 
 
@@ -205,7 +206,6 @@ async def _new_user_page(
         pools = await licensing_service.get_pools(db_session=db_session, tenant_id=admin.tenant.id)
     verified = [d for d in domains if d.is_verified]
     default = next((d.name for d in verified if d.is_default), verified[0].name if verified else "")
-    roles = await held_roles(request, admin)
     entered = {
         "display_name": "",
         "given_name": "",
@@ -232,7 +232,6 @@ async def _new_user_page(
             if view["status"] != "Deleted"
         ],
         locations=_location_choices(),
-        can_license=may(roles, *LICENSE_ADMINS) or may(roles, *USER_MANAGERS),
         **context,
     )
 
@@ -347,6 +346,21 @@ async def add_user(
 # --- CSV import -----------------------------------------------------------------------------
 
 
+def _import_page(
+    request: Request, admin: Principal, *, status_code: int = 200, error: str | None = None
+) -> Response:
+    return render_admin(
+        request,
+        "admin/import.html",
+        principal=admin,
+        section="users",
+        status_code=status_code,
+        error=error,
+        columns=TEMPLATE_COLUMNS,
+        max_megabytes=MAX_MEGABYTES,
+    )
+
+
 @router.get(IMPORT)
 async def import_page(
     request: Request, principal: Principal | None = Depends(web_principal)
@@ -355,14 +369,7 @@ async def import_page(
     admin = await admin_gate(request, principal, *USER_MANAGERS)
     if isinstance(admin, Response):
         return admin
-    return render_admin(
-        request,
-        "admin/import.html",
-        principal=admin,
-        section="users",
-        columns=TEMPLATE_COLUMNS,
-        max_megabytes=MAX_IMPORT_BYTES // 1024 // 1024,
-    )
+    return _import_page(request, admin)
 
 
 @router.get(IMPORT + "/template.csv")
@@ -395,7 +402,7 @@ async def _import_form(request: Request) -> FormData:
     """The upload form, size-capped, once its CSRF token has been checked."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES + 64 * 1024:
-        raise RequestTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB.")
+        raise RequestTooLarge(f"The file is larger than {MAX_MEGABYTES} MB.")
     form = await request.form(max_files=1, max_fields=10)
     csrf.verify(request, form, settings_of(request), session_cookie=SESSION_COOKIE)
     return form
@@ -409,7 +416,7 @@ async def _uploaded(form: FormData) -> bytes | None:
     data = await upload.read(MAX_IMPORT_BYTES + 1)
     await form.close()
     if len(data) > MAX_IMPORT_BYTES:
-        raise RequestTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB.")
+        raise RequestTooLarge(f"The file is larger than {MAX_MEGABYTES} MB.")
     return data
 
 
@@ -473,15 +480,8 @@ async def import_users(
     language = language_of(request)
     data = await _uploaded(form)
     if data is None:
-        return render_admin(
-            request,
-            "admin/import.html",
-            principal=admin,
-            section="users",
-            status_code=400,
-            error=translate(language, "web.import.no_file"),
-            columns=TEMPLATE_COLUMNS,
-            max_megabytes=MAX_IMPORT_BYTES // 1024 // 1024,
+        return _import_page(
+            request, admin, status_code=400, error=translate(language, "web.import.no_file")
         )
     try:
         rows = directory_flows.read_csv(data)
@@ -496,15 +496,11 @@ async def import_users(
                 rows=rows,
             )
     except TenantryError as error:
-        return render_admin(
+        return _import_page(
             request,
-            "admin/import.html",
-            principal=admin,
-            section="users",
+            admin,
             status_code=error.status_code,
-            error=reason(language, error, max=MAX_IMPORT_BYTES // 1024 // 1024),
-            columns=TEMPLATE_COLUMNS,
-            max_megabytes=MAX_IMPORT_BYTES // 1024 // 1024,
+            error=reason(language, error, max=MAX_MEGABYTES),
         )
     report = _report_rows(language, done)
     created = sum(1 for entry in report if entry["created"])
