@@ -1,4 +1,4 @@
-"""Builds the ASGI application: routers, error handlers, web pages, the outbox worker."""
+"""Builds the ASGI application: routers, error handlers, web pages, the background workers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,9 +19,11 @@ from tenantry.core.config import Settings, get_settings
 from tenantry.core.db import Database
 from tenantry.core.errors import install_handlers
 from tenantry.core.hotread import HotReader
+from tenantry.core.jobs import JobWorker
 from tenantry.core.mail import OutboxWorker
 from tenantry.directory.router import router as directory_router
 from tenantry.domains.router import router as domains_router
+from tenantry.licensing.group_router import router as group_licensing_router
 from tenantry.licensing.router import hot_router, well_known_router
 from tenantry.licensing.router import router as licensing_router
 from tenantry.licensing.scheduled import LifecycleWorker
@@ -46,11 +49,20 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         app.state.worker = worker
         app.state.hot_reader = HotReader(settings.database_url)
         tasks = []
+        job_worker = JobWorker(
+            database,
+            resources={"catalog": product_catalog, "settings": settings},
+            poll_seconds=settings.worker_poll_seconds,
+            lease=timedelta(seconds=settings.job_lease_seconds),
+        )
+        app.state.job_worker = job_worker
         if run_worker:
             lifecycle = LifecycleWorker(
                 database, product_catalog, interval=settings.lifecycle_interval_seconds
             )
+            database.wakers.update(outbox=worker.wake, jobs=job_worker.wake)
             tasks.append(asyncio.create_task(worker.run(), name="outbox-worker"))
+            tasks.append(asyncio.create_task(job_worker.run(), name="job-worker"))
             tasks.append(asyncio.create_task(lifecycle.run(), name="subscription-lifecycle"))
         try:
             yield
@@ -96,6 +108,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         tenants_router,
         domains_router,
         licensing_router,
+        group_licensing_router,
         well_known_router,
     ):
         app.include_router(router)

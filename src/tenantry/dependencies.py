@@ -15,7 +15,7 @@ from tenantry.auth import service as auth_service
 from tenantry.catalog import Catalog
 from tenantry.core.audit import Actor
 from tenantry.core.config import Settings
-from tenantry.core.db import Database
+from tenantry.core.db import Database, take_wake_requests
 from tenantry.core.errors import Forbidden, NotFound, TenantryError, Unauthorized
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
@@ -64,8 +64,7 @@ async def _unit_of_work(request: Request, readonly: bool) -> AsyncIterator[Async
         raise
     else:
         await db_session.commit()
-        if db_session.info.pop("outbox_written", False):
-            request.app.state.worker.wake()
+        database.wake(take_wake_requests(db_session))
     finally:
         await db_session.close()
 

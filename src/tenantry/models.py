@@ -4,6 +4,7 @@ from tenantry.auth.models import AccessToken
 from tenantry.core.audit import AuditEvent
 from tenantry.core.db import Base
 from tenantry.core.idempotency import IdempotencyKey
+from tenantry.core.jobs import Job
 from tenantry.core.mail import OutboxMessage
 from tenantry.core.ratelimit import RateLimitBucket
 from tenantry.directory.models import (
@@ -16,6 +17,8 @@ from tenantry.directory.models import (
 )
 from tenantry.domains.models import Domain
 from tenantry.licensing.models import (
+    GroupLicense,
+    GroupLicenseProcessing,
     LicenseAssignment,
     OfferAssignment,
     SubscribedSku,
@@ -31,9 +34,12 @@ __all__ = [
     "Base",
     "Domain",
     "Group",
+    "GroupLicense",
+    "GroupLicenseProcessing",
     "GroupMember",
     "GroupSearchTerm",
     "IdempotencyKey",
+    "Job",
     "LicenseAssignment",
     "OfferAssignment",
     "OutboxMessage",

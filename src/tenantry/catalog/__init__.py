@@ -43,8 +43,14 @@ class Entitlement:
 
 @dataclass(frozen=True)
 class ServicePlan:
+    """A service of a SKU; with the names of plans it cannot be combined with, or needs."""
+
     service_plan_id: uuid.UUID
     name: str
+    # Plan names: a user cannot hold this plan and one of these (Entra's mutually exclusive
+    # plans, e.g. two mailbox plans); this plan works only with all of those enabled.
+    mutually_exclusive_with: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,20 @@ class Catalog:
     def sku_by_id(self, sku_id: uuid.UUID) -> Sku | None:
         """The SKU with that id."""
         return self._skus_by_id.get(sku_id)
+
+    def excludes(self, first: str, second: str) -> bool:
+        """Whether the plans named `first` and `second` are mutually exclusive (either way)."""
+        return second in self._exclusions.get(first, ()) or first in self._exclusions.get(
+            second, ()
+        )
+
+    @cached_property
+    def _exclusions(self) -> dict[str, frozenset[str]]:
+        found: dict[str, set[str]] = {}
+        for sku in self.skus.values():
+            for plan in sku.service_plans:
+                found.setdefault(plan.name, set()).update(plan.mutually_exclusive_with)
+        return {name: frozenset(names) for name, names in found.items()}
 
     @cached_property
     def _skus_by_id(self) -> dict[uuid.UUID, Sku]:
@@ -142,7 +162,12 @@ def parse(text: str) -> Catalog:
                 part_number=s["partNumber"],
                 display_name=s.get("displayName", s["partNumber"]),
                 service_plans=tuple(
-                    ServicePlan(uuid.UUID(p["servicePlanId"]), p["servicePlanName"])
+                    ServicePlan(
+                        uuid.UUID(p["servicePlanId"]),
+                        p["servicePlanName"],
+                        mutually_exclusive_with=_names(p.get("mutuallyExclusiveWith", [])),
+                        depends_on=_names(p.get("dependsOn", [])),
+                    )
                     for p in s.get("servicePlans", [])
                 ),
                 entitlements=_entitlements(s.get("entitlements", {})),
@@ -161,7 +186,40 @@ def parse(text: str) -> Catalog:
         for part_number in part_numbers:
             if part_number not in skus:
                 raise ValueError(f"upgradePaths.{entry} names unknown SKU {part_number}")
-    return Catalog(offers=offers, skus=skus, upgrade_paths=paths)
+    catalog = Catalog(offers=offers, skus=skus, upgrade_paths=paths)
+    _check_plan_rules(catalog)
+    return catalog
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise TypeError("mutuallyExclusiveWith and dependsOn are lists of service plan names")
+    return tuple(value)
+
+
+def _check_plan_rules(catalog: Catalog) -> None:
+    """Plan rules name plans of the catalog, and no SKU holds two plans that exclude each other."""
+    known = {plan.name for sku in catalog.skus.values() for plan in sku.service_plans}
+    for sku in catalog.skus.values():
+        for plan in sku.service_plans:
+            for name in plan.mutually_exclusive_with + plan.depends_on:
+                if name not in known:
+                    raise ValueError(
+                        f"catalog is malformed: service plan {plan.name} of {sku.part_number} "
+                        f"names {name!r}, which is no service plan of the catalog"
+                    )
+            if plan.name in plan.depends_on or plan.name in plan.mutually_exclusive_with:
+                raise ValueError(
+                    f"catalog is malformed: service plan {plan.name} names itself in its rules"
+                )
+        names = [plan.name for plan in sku.service_plans]
+        for index, first in enumerate(names):
+            for second in names[index + 1 :]:
+                if catalog.excludes(first, second):
+                    raise ValueError(
+                        f"catalog is malformed: {sku.part_number} holds {first} and {second}, "
+                        "which are mutually exclusive"
+                    )
 
 
 @cache

@@ -13,7 +13,7 @@ read-only units of work use a plain deferred `BEGIN` and run in parallel (WAL).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -111,11 +111,30 @@ def configure_sqlite(engine: Any) -> None:
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
+WAKE_REQUESTS = "tenantry_wake"
+
+
+def wake_after_commit(db_session: AsyncSession, worker: str) -> None:
+    """Ask for the in-process background `worker` ("outbox", "jobs") to look for work as
+    soon as this unit of work commits (it would otherwise find it at its next poll)."""
+    db_session.info.setdefault(WAKE_REQUESTS, set()).add(worker)
+
+
+def take_wake_requests(db_session: AsyncSession) -> set[str]:
+    """The workers to wake for this session's committed work (and forget them)."""
+    return db_session.info.pop(WAKE_REQUESTS, set())
+
+
 class Database:
-    """The engines and session factories of one database URL."""
+    """The engines and session factories of one database URL.
+
+    `wakers` maps a background worker's name to its `wake()`: the units of work
+    call it after committing work for that worker (`wake_after_commit`).
+    """
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
+        self.wakers: dict[str, Callable[[], None]] = {}
         self.dialect = make_url(url).get_backend_name()
         kwargs: dict[str, Any] = {}
         if self.dialect == "postgresql":
@@ -137,8 +156,17 @@ class Database:
     @asynccontextmanager
     async def unit_of_work(self, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
         """A session whose transaction commits when the block ends, or rolls back on error."""
-        async with self.session(readonly=readonly) as session, session.begin():
-            yield session
+        async with self.session(readonly=readonly) as session:
+            async with session.begin():
+                yield session
+            self.wake(take_wake_requests(session))
+
+    def wake(self, workers: set[str]) -> None:
+        """Wake these in-process workers (those this process runs; others poll)."""
+        for worker in workers:
+            waker = self.wakers.get(worker)
+            if waker is not None:
+                waker()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

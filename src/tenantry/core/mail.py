@@ -41,7 +41,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
-from tenantry.core.db import Base, Database, UTCDateTime, new_id
+from tenantry.core.db import Base, Database, UTCDateTime, new_id, wake_after_commit
 
 log = logging.getLogger("tenantry.mail")
 
@@ -91,7 +91,7 @@ def enqueue(
         created_at=now,
     )
     db_session.add(message)
-    db_session.info["outbox_written"] = True
+    wake_after_commit(db_session, "outbox")
     return message
 
 
@@ -149,7 +149,7 @@ async def enqueue_select(
     result = await db_session.execute(statement)
     written = max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
     if written:
-        db_session.info["outbox_written"] = True
+        wake_after_commit(db_session, "outbox")
     return written
 
 

@@ -71,7 +71,14 @@ from tenantry.directory.schemas import (
     role_view,
     user_view,
 )
+from tenantry.licensing import groups as group_licensing
 from tenantry.licensing import service as licensing_service
+from tenantry.licensing.group_schemas import (
+    GroupLicensesView,
+    UserLicensesView,
+    group_licensing_view,
+    user_licenses_view,
+)
 from tenantry.signup.exceptions import WeakPassword
 from tenantry.signup.flows import check_password_strength
 
@@ -299,17 +306,21 @@ async def import_users(
     return flows.report(done)
 
 
-@router.get("/users/{user_id}", response_model=UserView)
+@router.get("/users/{user_id}", response_model=UserLicensesView)
 async def get_user(
     user_id: str,
     principal: Principal = Depends(read_directory),
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
-    """A user of the organization, by id or userPrincipalName."""
+    """A user of the organization, by id or userPrincipalName, with their licenses and the
+    state of each license source (`licenseAssignmentStates`)."""
     user = await directory_service.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
-    return user_view(user)
+    rows, inactive = await group_licensing.license_states_of(
+        db_session=db_session, tenant_id=principal.tenant.id, user_id=user.id
+    )
+    return user_licenses_view(user, rows, inactive)
 
 
 @router.patch("/users/{user_id}", response_model=UserView)
@@ -544,14 +555,19 @@ async def _group(db_session: AsyncSession, principal: Principal, group_id: str) 
     )
 
 
-@router.get("/groups/{group_id}", response_model=GroupView)
+@router.get("/groups/{group_id}", response_model=GroupLicensesView)
 async def get_group(
     group_id: str,
     principal: Principal = Depends(read_directory),
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
-    """A group of the organization."""
-    return group_view(await _group(db_session, principal, group_id))
+    """A group of the organization, with the licenses it gives (`assignedLicenses`) and
+    their `licenseProcessingState`."""
+    group = await _group(db_session, principal, group_id)
+    licensing = await group_licensing.licensing_of_group(
+        db_session=db_session, tenant_id=group.tenant_id, group_id=group.id
+    )
+    return group_view(group) | group_licensing_view(licensing)
 
 
 @router.patch("/groups/{group_id}", response_model=GroupView)

@@ -20,7 +20,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tenantry.core.db import Base, new_id
@@ -38,6 +46,19 @@ ACTIVE_WITH_ERROR = "ActiveWithError"
 DISABLED = "Disabled"
 ERROR = "Error"
 CONSUMING_STATES = (ACTIVE, ACTIVE_WITH_ERROR)
+
+# License assignment errors (Graph `licenseAssignmentState.error`; "None" on the wire when null).
+COUNT_VIOLATION = "CountViolation"
+MUTUALLY_EXCLUSIVE_VIOLATION = "MutuallyExclusiveViolation"
+DEPENDENCY_VIOLATION = "DependencyViolation"
+PROHIBITED_IN_USAGE_LOCATION_VIOLATION = "ProhibitedInUsageLocationViolation"
+UNIQUENESS_VIOLATION = "UniquenessViolation"
+OTHER = "Other"
+
+# A group's license processing (Graph `licenseProcessingState.state`).
+QUEUED_FOR_PROCESSING = "QueuedForProcessing"
+PROCESSING_IN_PROGRESS = "ProcessingInProgress"
+PROCESSING_COMPLETE = "ProcessingComplete"
 
 
 class OfferAssignment(Base):
@@ -105,8 +126,9 @@ class LicenseAssignment(Base):
     """A SKU given to a user by one source: directly (`assigned_by_group` null) or by a group.
 
     One row per (user, SKU, source), Graph's `licenseAssignmentStates` entries.
-    `assigned_by_group` has no foreign key yet: the groups table comes with
-    group-based licensing, whose migration adds it.
+    `assigned_by_group` has no foreign key (adding one would rebuild this table
+    on SQLite): a group cannot be deleted while rows of it remain
+    (`groups.refuse_deleting_licensed_group`).
     """
 
     __tablename__ = "license_assignments"
@@ -130,6 +152,10 @@ class LicenseAssignment(Base):
         ),
         Index("ix_license_assignments_user", "user_id", "sku_id"),
         Index("ix_license_assignments_tenant_sku", "tenant_id", "sku_id"),
+        # A group's rows, its members in error first-class (group-based licensing).
+        Index(
+            "ix_license_assignments_group", "tenant_id", "assigned_by_group", "state", "user_id"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -144,3 +170,45 @@ class LicenseAssignment(Base):
     error: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class GroupLicense(Base):
+    """A SKU a group gives its direct members, with the service plans switched off."""
+
+    __tablename__ = "group_licenses"
+    __table_args__ = (
+        # No cascade: a group that assigns licenses cannot be deleted.
+        ForeignKeyConstraint(["tenant_id", "group_id"], ["groups.tenant_id", "groups.id"]),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    group_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    sku_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    disabled_plans: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class GroupLicenseProcessing(Base):
+    """Where a group's license processing stands (Graph `licenseProcessingState`).
+
+    Its row is also the group's licensing lock: whoever changes the group's
+    licenses, queues its processing or processes a chunk of it holds this row
+    first. `requested` counts requests; a job that started at one count leaves
+    the state QueuedForProcessing when another request came meanwhile.
+    """
+
+    __tablename__ = "group_license_processing"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "group_id"], ["groups.tenant_id", "groups.id"], ondelete="CASCADE"
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    group_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(30))
+    requested: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

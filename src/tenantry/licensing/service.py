@@ -713,9 +713,15 @@ async def _advance(
 
 
 async def lock_user(*, db_session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    """Hold the user's row for the transaction: license changes of one user run one at a time."""
+    """Hold the user's row for the transaction: license changes of one user run one at a time.
+
+    `FOR NO KEY UPDATE`: it does not block rows that merely reference the user
+    (a group membership being added), which group licensing relies on.
+    """
     locked = await db_session.scalar(
-        select(User.id).where(User.id == user_id, User.tenant_id == tenant_id).with_for_update()
+        select(User.id)
+        .where(User.id == user_id, User.tenant_id == tenant_id)
+        .with_for_update(key_share=True)
     )
     if locked is None:
         raise NotFound("The user does not exist.", target="id")

@@ -1,0 +1,923 @@
+"""Group-based licensing, processed in set-based SQL: a group's licenses applied to its members.
+
+A job (`PROCESS_GROUP`, core.jobs) processes one group in chunks of members
+(`TENANTRY_GROUP_LICENSE_CHUNK_SIZE`, by user id), one transaction per chunk,
+so locks and memory stay bounded whatever the group's size. A chunk:
+
+1. holds the group's `group_license_processing` row (the group's licensing lock:
+   members added meanwhile wait, so a chunk sees a stable membership), then the
+   chunk's users (`FOR NO KEY UPDATE`, by id: the same per-user lock as direct
+   assignment, so two sources of one user never race over their unit), then the
+   license pools of the group's SKUs (by SKU id);
+2. per SKU, inserts with one `INSERT … SELECT` a row for every member of the
+   chunk who has none from this group yet, each in its state: members who
+   already hold the SKU from another source (directly or from another group)
+   take no new unit; the others take the pool's free units in user-id order
+   (`row_number()`), the rest get `CountViolation`. Members without a usage
+   location take the tenant's (`countryLetterCode`); with neither, the license
+   cannot be given: `ProhibitedInUsageLocationViolation`. Plans the catalog
+   declares mutually exclusive with a plan the user already holds give
+   `MutuallyExclusiveViolation`; a plan whose `dependsOn` plans the user will not
+   have gives `DependencyViolation`;
+3. if one of the group's licenses fails for a user, none of the group's
+   licenses of this pass is given to them: the others become `Error` / `Other`;
+4. takes the new units from the pool in one conditional UPDATE (it cannot fail
+   while the pool row is held; if it ever did, the chunk rolls back).
+
+Before applying, a sweep removes the group's rows that no longer apply (SKUs
+taken off the group, users no longer members), returning their units unless
+the user still holds the SKU from another source. Errors stay until a
+reprocess (`reprocess=True`), which also re-checks the rules for licenses in
+effect: a rule broken since then leaves the license in effect, `ActiveWithError`.
+
+The same functions, given one user instead of a range (`Chunk.user_id`), serve
+`POST /v1/users/{id}/reprocessLicenseAssignment` and a member leaving a group,
+inside the request's unit of work.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Select,
+    String,
+    Text,
+    Uuid,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from tenantry.catalog import Catalog, Sku
+from tenantry.core import audit, jobs
+from tenantry.core.clock import clock
+from tenantry.core.db import Database, UTCDateTime
+from tenantry.core.errors import NotFound
+from tenantry.directory.models import Group, GroupMember, User
+from tenantry.licensing import service
+from tenantry.licensing.models import (
+    ACTIVE,
+    ACTIVE_WITH_ERROR,
+    CONSUMING_STATES,
+    COUNT_VIOLATION,
+    DEPENDENCY_VIOLATION,
+    ERROR,
+    MUTUALLY_EXCLUSIVE_VIOLATION,
+    OTHER,
+    PROCESSING_COMPLETE,
+    PROCESSING_IN_PROGRESS,
+    PROHIBITED_IN_USAGE_LOCATION_VIOLATION,
+    QUEUED_FOR_PROCESSING,
+    GroupLicense,
+    GroupLicenseProcessing,
+    LicenseAssignment,
+    SubscribedSku,
+)
+from tenantry.tenants.models import Tenant
+
+log = logging.getLogger("tenantry.licensing")
+
+PROCESS_GROUP = "groupLicensing.process"
+START_ACTION = "Start applying group based license to users"
+FINISH_ACTION = "Finish applying group based license to users"
+DEFAULT_CHUNK_SIZE = 25_000
+
+Assignment = LicenseAssignment
+
+
+@dataclass
+class Tally:
+    """What processing did: users given all the licenses of the pass, users in error, rows gone."""
+
+    succeeded: int = 0
+    failed: int = 0
+    removed: int = 0
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The users a pass works on: ids in (`after`, `last`], or one user."""
+
+    after: uuid.UUID | None = None
+    last: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+
+    def covers(self, column: Any) -> ColumnElement[bool]:
+        if self.user_id is not None:
+            return column == self.user_id
+        bounds = [column <= self.last]
+        if self.after is not None:
+            bounds.append(column > self.after)
+        return and_(*bounds)
+
+
+@dataclass(frozen=True)
+class GroupSku:
+    """A SKU as the group gives it."""
+
+    sku_id: uuid.UUID
+    disabled_plans: list[str]
+
+    @property
+    def plans_text(self) -> str:
+        # How the JSON column stores the list (SQLAlchemy's serializer), for comparisons.
+        return json.dumps(self.disabled_plans)
+
+
+@dataclass(frozen=True)
+class PlanRules:
+    """For one SKU as a group gives it: what a member must not hold, and must hold.
+
+    `conflicts`: (SKU, plan ids) — holding that SKU with one of those plans
+    enabled excludes a plan given here. `needs`: per required plan, the (SKU,
+    plan id) pairs that provide it.
+    """
+
+    conflicts: tuple[tuple[uuid.UUID, tuple[uuid.UUID, ...]], ...] = ()
+    needs: tuple[tuple[tuple[uuid.UUID, uuid.UUID], ...], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.conflicts and not self.needs
+
+
+def _enabled_names(sku: Sku, disabled_plans: Sequence[str]) -> set[str]:
+    off = set(disabled_plans)
+    return {plan.name for plan in sku.service_plans if str(plan.service_plan_id) not in off}
+
+
+def plan_rules(catalog: Catalog, licenses: Sequence[GroupSku]) -> dict[uuid.UUID, PlanRules]:
+    """The rules each of a group's SKUs brings, from the catalog's plan declarations.
+
+    A plan the group itself gives through another of its SKUs satisfies a
+    dependency (if that SKU fails for a user, the user gets none of them anyway).
+    """
+    skus = {item.sku_id: catalog.sku_by_id(item.sku_id) for item in licenses}
+    given: set[str] = set()
+    for item in licenses:
+        sku = skus[item.sku_id]
+        if sku is not None:
+            given |= _enabled_names(sku, item.disabled_plans)
+    rules: dict[uuid.UUID, PlanRules] = {}
+    for item in licenses:
+        sku = skus[item.sku_id]
+        if sku is None:
+            rules[item.sku_id] = PlanRules()
+            continue
+        enabled = _enabled_names(sku, item.disabled_plans)
+        conflicts = []
+        for other in catalog.skus.values():
+            if other.sku_id == sku.sku_id:
+                continue
+            excluded = tuple(
+                plan.service_plan_id
+                for plan in other.service_plans
+                if any(catalog.excludes(plan.name, name) for name in enabled)
+            )
+            if excluded:
+                conflicts.append((other.sku_id, excluded))
+        required = {
+            name for plan in sku.service_plans if plan.name in enabled for name in plan.depends_on
+        } - given
+        needs = tuple(
+            tuple(
+                (other.sku_id, plan.service_plan_id)
+                for other in catalog.skus.values()
+                for plan in other.service_plans
+                if plan.name == name
+            )
+            for name in sorted(required)
+        )
+        rules[item.sku_id] = PlanRules(conflicts=tuple(conflicts), needs=needs)
+    return rules
+
+
+def _holds(
+    tenant_id: uuid.UUID, user: Any, sku_id: uuid.UUID, plan_ids: Sequence[uuid.UUID]
+) -> ColumnElement[bool]:
+    """The user holds `sku_id` (from any source, in effect) with one of these plans enabled."""
+    other = aliased(Assignment)
+    plans = cast(other.disabled_plans, Text)
+    return exists().where(
+        other.tenant_id == tenant_id,
+        other.user_id == user,
+        other.sku_id == sku_id,
+        other.state.in_(CONSUMING_STATES),
+        or_(*[~plans.contains(str(plan_id)) for plan_id in plan_ids]),
+    )
+
+
+def _breaks_exclusion(tenant_id: uuid.UUID, user: Any, rules: PlanRules) -> ColumnElement[bool]:
+    if not rules.conflicts:
+        return false()
+    return or_(*[_holds(tenant_id, user, sku_id, plans) for sku_id, plans in rules.conflicts])
+
+
+def _misses_dependency(tenant_id: uuid.UUID, user: Any, rules: PlanRules) -> ColumnElement[bool]:
+    if not rules.needs:
+        return false()
+    return or_(
+        *[
+            ~or_(*[_holds(tenant_id, user, sku_id, [plan_id]) for sku_id, plan_id in providers])
+            for providers in rules.needs
+        ]
+    )
+
+
+def _rule_error(
+    tenant_id: uuid.UUID, user: Any, rules: PlanRules, no_location: ColumnElement[bool]
+) -> Any:
+    """The error code a user gets for a SKU by the rules (location first), or NULL."""
+    return case(
+        (no_location, PROHIBITED_IN_USAGE_LOCATION_VIOLATION),
+        (_breaks_exclusion(tenant_id, user, rules), MUTUALLY_EXCLUSIVE_VIOLATION),
+        (_misses_dependency(tenant_id, user, rules), DEPENDENCY_VIOLATION),
+        else_=null(),
+    )
+
+
+def _new_id(dialect: str) -> Any:
+    # SQLAlchemy keeps UUIDs on SQLite as 32 hex digits.
+    if dialect == "postgresql":
+        return func.gen_random_uuid()
+    return func.lower(func.hex(func.randomblob(16)))
+
+
+# --- locks --------------------------------------------------------------------------------
+
+
+async def lock_processing(
+    db_session: AsyncSession, *, tenant_id: uuid.UUID, group_id: uuid.UUID, create: bool = False
+) -> GroupLicenseProcessing | None:
+    """Hold the group's licensing row (created first when `create`); None if there is none."""
+    if create:
+        dialect = db_session.get_bind().dialect.name
+        insert_for = pg_insert if dialect == "postgresql" else sqlite_insert
+        try:
+            async with db_session.begin_nested():
+                await db_session.execute(
+                    insert_for(GroupLicenseProcessing)
+                    .values(
+                        tenant_id=tenant_id,
+                        group_id=group_id,
+                        state=PROCESSING_COMPLETE,
+                        requested=0,
+                        updated_at=clock.now(),
+                    )
+                    .on_conflict_do_nothing()
+                )
+        except IntegrityError as exc:  # the group was deleted meanwhile
+            raise NotFound("The group does not exist.", target="id") from exc
+    return await db_session.scalar(
+        select(GroupLicenseProcessing)
+        .where(
+            GroupLicenseProcessing.tenant_id == tenant_id,
+            GroupLicenseProcessing.group_id == group_id,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def _lock_users(
+    db_session: AsyncSession, tenant_id: uuid.UUID, user_ids: Select[Any]
+) -> list[uuid.UUID]:
+    """Hold these users' rows, by id (the per-user licensing lock); their ids in order."""
+    query = (
+        select(User.id)
+        .where(User.tenant_id == tenant_id, User.id.in_(user_ids))
+        .order_by(User.id)
+        .with_for_update(key_share=True)
+    )
+    return list((await db_session.scalars(query)).all())
+
+
+async def lock_pools(
+    db_session: AsyncSession, *, tenant_id: uuid.UUID, sku_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, SubscribedSku]:
+    """Hold these license pools of the tenant, by SKU id."""
+    if not sku_ids:
+        return {}
+    pools = await db_session.scalars(
+        select(SubscribedSku)
+        .where(SubscribedSku.tenant_id == tenant_id, SubscribedSku.sku_id.in_(sorted(sku_ids)))
+        .order_by(SubscribedSku.sku_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {pool.sku_id: pool for pool in pools}
+
+
+async def group_skus(
+    db_session: AsyncSession, *, tenant_id: uuid.UUID, group_id: uuid.UUID
+) -> list[GroupSku]:
+    """The SKUs a group gives, by SKU id."""
+    rows = await db_session.execute(
+        select(GroupLicense.sku_id, GroupLicense.disabled_plans)
+        .where(GroupLicense.tenant_id == tenant_id, GroupLicense.group_id == group_id)
+        .order_by(GroupLicense.sku_id)
+    )
+    return [GroupSku(sku_id, list(plans or ())) for sku_id, plans in rows.all()]
+
+
+async def tenant_country(db_session: AsyncSession, *, tenant_id: uuid.UUID) -> str | None:
+    """The tenant's country, the usage location of members who have none."""
+    return await db_session.scalar(select(Tenant.country_letter_code).where(Tenant.id == tenant_id))
+
+
+# --- removing what no longer applies ------------------------------------------------------
+
+
+def _stale(
+    tenant_id: uuid.UUID, group_id: uuid.UUID, licenses: Sequence[GroupSku]
+) -> ColumnElement[bool]:
+    """The group's rows for SKUs it no longer gives, or for users no longer its members."""
+    member = exists().where(
+        GroupMember.tenant_id == tenant_id,
+        GroupMember.group_id == group_id,
+        GroupMember.user_id == Assignment.user_id,
+    )
+    given = [item.sku_id for item in licenses]
+    return and_(
+        Assignment.tenant_id == tenant_id,
+        Assignment.assigned_by_group == group_id,
+        or_(~Assignment.sku_id.in_(given) if given else true(), ~member),
+    )
+
+
+async def lock_stale_users(
+    db_session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    group_id: uuid.UUID,
+    licenses: Sequence[GroupSku],
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[uuid.UUID]:
+    """Hold the next `limit` users (by id) who have rows of the group that no longer apply."""
+    query = select(Assignment.user_id).where(_stale(tenant_id, group_id, licenses))
+    if after is not None:
+        query = query.where(Assignment.user_id > after)
+    query = query.group_by(Assignment.user_id).order_by(Assignment.user_id).limit(limit)
+    return await _lock_users(db_session, tenant_id, query)
+
+
+async def remove_stale(
+    db_session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    group_id: uuid.UUID,
+    licenses: Sequence[GroupSku],
+    chunk: Chunk,
+) -> int:
+    """Delete the group's rows that no longer apply in the chunk (users held); units return
+    unless the user still holds the SKU from another source. How many rows went."""
+    stale = and_(_stale(tenant_id, group_id, licenses), chunk.covers(Assignment.user_id))
+    other = aliased(Assignment)
+    released = await db_session.execute(
+        select(Assignment.sku_id, func.count())
+        .where(
+            stale,
+            Assignment.state.in_(CONSUMING_STATES),
+            ~exists().where(
+                other.tenant_id == tenant_id,
+                other.user_id == Assignment.user_id,
+                other.sku_id == Assignment.sku_id,
+                other.state.in_(CONSUMING_STATES),
+                other.assigned_by_group.is_distinct_from(group_id),
+            ),
+        )
+        .group_by(Assignment.sku_id)
+        .order_by(Assignment.sku_id)
+    )
+    for sku_id, count in released.all():
+        await service.release_seats(
+            db_session=db_session, tenant_id=tenant_id, sku_id=sku_id, count=count
+        )
+    removed = await db_session.execute(
+        delete(Assignment).where(stale).execution_options(synchronize_session=False)
+    )
+    return max(removed.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+# --- applying -----------------------------------------------------------------------------
+
+
+async def lock_members(
+    db_session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    group_id: uuid.UUID,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[uuid.UUID]:
+    """Hold the group's next `limit` members (by id)."""
+    query = select(GroupMember.user_id).where(
+        GroupMember.tenant_id == tenant_id, GroupMember.group_id == group_id
+    )
+    if after is not None:
+        query = query.where(GroupMember.user_id > after)
+    query = query.order_by(GroupMember.user_id).limit(limit)
+    return await _lock_users(db_session, tenant_id, query)
+
+
+@dataclass
+class _Pass:
+    """One application of a group's licenses to a chunk of its members."""
+
+    db_session: AsyncSession
+    catalog: Catalog
+    tenant_id: uuid.UUID
+    group_id: uuid.UUID
+    licenses: list[GroupSku]
+    chunk: Chunk
+    country: str | None
+    stamp: datetime = field(default_factory=clock.now)
+
+    @property
+    def dialect(self) -> str:
+        return self.db_session.get_bind().dialect.name
+
+    def lacks(self, sku_id: uuid.UUID, user: Any) -> ColumnElement[bool]:
+        return ~exists().where(
+            Assignment.tenant_id == self.tenant_id,
+            Assignment.user_id == user,
+            Assignment.sku_id == sku_id,
+            Assignment.assigned_by_group == self.group_id,
+        )
+
+    def stamped(self) -> ColumnElement[bool]:
+        """The group's rows this pass wrote."""
+        return and_(
+            Assignment.tenant_id == self.tenant_id,
+            Assignment.assigned_by_group == self.group_id,
+            Assignment.created_at == self.stamp,
+            self.chunk.covers(Assignment.user_id),
+        )
+
+    def of_sku(self, sku_id: uuid.UUID) -> ColumnElement[bool]:
+        return and_(
+            Assignment.tenant_id == self.tenant_id,
+            Assignment.assigned_by_group == self.group_id,
+            Assignment.sku_id == sku_id,
+            self.chunk.covers(Assignment.user_id),
+        )
+
+    async def run(self, *, reprocess: bool, pools: dict[uuid.UUID, SubscribedSku]) -> Tally:
+        rules = plan_rules(self.catalog, self.licenses)
+        if reprocess:
+            for item in self.licenses:
+                await self.recheck(item, rules[item.sku_id])
+        for item in self.licenses:
+            await self.refresh_plans(item)
+        for index, item in enumerate(self.licenses):
+            await self.insert_missing(item, pools.get(item.sku_id), rules, self.licenses[index:])
+        if len(self.licenses) > 1:
+            await self.withhold_from_failed()
+        for item in self.licenses:
+            await self.take_units(item)
+        return await self.tally()
+
+    def no_location(self, user_location: Any) -> ColumnElement[bool]:
+        return user_location.is_(None) if self.country is None else false()
+
+    async def recheck(self, item: GroupSku, rules: PlanRules) -> None:
+        """Reprocess: errors are tried again (their rows go and come back as new); licenses
+        in effect are checked against the rules again (Active ↔ ActiveWithError)."""
+        await self.db_session.execute(
+            delete(Assignment)
+            .where(self.of_sku(item.sku_id), Assignment.state == ERROR)
+            .execution_options(synchronize_session=False)
+        )
+        if rules.empty and self.country is not None:
+            broken: Any = null()
+        else:
+            location = select(User.usage_location).where(User.id == Assignment.user_id)
+            broken = _rule_error(
+                self.tenant_id,
+                Assignment.user_id,
+                rules,
+                self.no_location(location.scalar_subquery()),
+            )
+        state = case((broken.is_not(None), ACTIVE_WITH_ERROR), else_=ACTIVE)
+        changed = or_(Assignment.state != state, Assignment.error.is_distinct_from(broken))
+        await self.db_session.execute(
+            update(Assignment)
+            .where(self.of_sku(item.sku_id), Assignment.state.in_(CONSUMING_STATES), changed)
+            .values(state=state, error=broken, updated_at=self.stamp)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def refresh_plans(self, item: GroupSku) -> None:
+        """The group changed a SKU's disabled plans: its rows follow."""
+        await self.db_session.execute(
+            update(Assignment)
+            .where(
+                self.of_sku(item.sku_id),
+                cast(Assignment.disabled_plans, Text) != item.plans_text,
+            )
+            .values(disabled_plans=item.disabled_plans, updated_at=self.stamp)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def insert_missing(
+        self,
+        item: GroupSku,
+        pool: SubscribedSku | None,
+        rules: dict[uuid.UUID, PlanRules],
+        remaining: Sequence[GroupSku],
+    ) -> None:
+        """One INSERT … SELECT: a row for each member of the chunk without one for this SKU."""
+        member = aliased(GroupMember)
+        person = aliased(User)
+        user = member.user_id
+        sku = self.catalog.sku_by_id(item.sku_id)
+        no_location = self.no_location(person.usage_location)
+        if sku is None:  # taken out of the catalog: nothing can be given
+            own_error: Any = literal(OTHER, String())
+        else:
+            own_error = _rule_error(self.tenant_id, user, rules[item.sku_id], no_location)
+        # Users who will not get every license of this pass: an error already written by
+        # this pass (an earlier SKU), or a rule broken on this or a later SKU.
+        earlier = aliased(Assignment)
+        blocked_by = [
+            no_location,
+            exists().where(
+                earlier.tenant_id == self.tenant_id,
+                earlier.assigned_by_group == self.group_id,
+                earlier.user_id == user,
+                earlier.created_at == self.stamp,
+                earlier.state == ERROR,
+            )
+            if len(self.licenses) > 1
+            else false(),
+        ]
+        for later in remaining:
+            later_rules = rules[later.sku_id]
+            if later_rules.empty:
+                continue
+            broken = or_(
+                _breaks_exclusion(self.tenant_id, user, later_rules),
+                _misses_dependency(self.tenant_id, user, later_rules),
+            )
+            blocked_by.append(
+                broken
+                if later.sku_id == item.sku_id
+                else and_(self.lacks(later.sku_id, user), broken)
+            )
+        if sku is None:
+            blocked_by.append(true())
+        held = aliased(Assignment)
+        needs_unit = ~exists().where(
+            held.tenant_id == self.tenant_id,
+            held.user_id == user,
+            held.sku_id == item.sku_id,
+            held.state.in_(CONSUMING_STATES),
+        )
+        candidates = (
+            select(
+                user.label("user_id"),
+                case((or_(*blocked_by), 1), else_=0).label("blocked"),
+                case((needs_unit, 1), else_=0).label("needs_unit"),
+                own_error.label("own_error"),
+            )
+            .select_from(member)
+            .join(person, and_(person.tenant_id == member.tenant_id, person.id == member.user_id))
+            .where(
+                member.tenant_id == self.tenant_id,
+                member.group_id == self.group_id,
+                self.chunk.covers(member.user_id),
+                self.lacks(item.sku_id, user),
+            )
+            .subquery("candidates")
+        )
+        ranked = select(
+            candidates,
+            func.row_number()
+            .over(
+                partition_by=(candidates.c.blocked, candidates.c.needs_unit),
+                order_by=candidates.c.user_id,
+            )
+            .label("seat"),
+        ).subquery("ranked")
+        assignable = (pool.enabled_units + pool.warning_units) if pool is not None else 0
+        free = max(0, assignable - pool.consumed_units) if pool is not None else 0
+        # A suspended (or deleted) subscription takes no new assignment, from any source.
+        gets_unit = (
+            or_(ranked.c.needs_unit == 0, ranked.c.seat <= free) if assignable > 0 else false()
+        )
+        state = case((ranked.c.blocked == 1, ERROR), (gets_unit, ACTIVE), else_=ERROR)
+        error = case(
+            (ranked.c.own_error.is_not(None), ranked.c.own_error),
+            (ranked.c.blocked == 1, OTHER),
+            (gets_unit, null()),
+            else_=COUNT_VIOLATION,
+        )
+        rows = select(
+            _new_id(self.dialect),
+            literal(self.tenant_id, Uuid()),
+            ranked.c.user_id,
+            literal(item.sku_id, Uuid()),
+            literal(self.group_id, Uuid()),
+            literal(item.disabled_plans, JSON()),
+            state,
+            error,
+            literal(self.stamp, UTCDateTime()),
+            literal(self.stamp, UTCDateTime()),
+        )
+        await self.db_session.execute(
+            insert(Assignment.__table__).from_select(
+                [
+                    "id",
+                    "tenant_id",
+                    "user_id",
+                    "sku_id",
+                    "assigned_by_group",
+                    "disabled_plans",
+                    "state",
+                    "error",
+                    "created_at",
+                    "updated_at",
+                ],
+                rows,
+            )
+        )
+
+    async def withhold_from_failed(self) -> None:
+        """A user whom one license of the group failed gets none of this pass's others."""
+        failed = aliased(Assignment)
+        await self.db_session.execute(
+            update(Assignment)
+            .where(
+                self.stamped(),
+                Assignment.state == ACTIVE,
+                exists().where(
+                    failed.tenant_id == self.tenant_id,
+                    failed.assigned_by_group == self.group_id,
+                    failed.user_id == Assignment.user_id,
+                    failed.created_at == self.stamp,
+                    failed.state == ERROR,
+                ),
+            )
+            .values(state=ERROR, error=OTHER)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def take_units(self, item: GroupSku) -> None:
+        """Consume a unit per user this pass licensed who held the SKU from no other source."""
+        other = aliased(Assignment)
+        new_units = await self.db_session.scalar(
+            select(func.count()).where(
+                self.stamped(),
+                Assignment.sku_id == item.sku_id,
+                Assignment.state.in_(CONSUMING_STATES),
+                ~exists().where(
+                    other.tenant_id == self.tenant_id,
+                    other.user_id == Assignment.user_id,
+                    other.sku_id == item.sku_id,
+                    other.state.in_(CONSUMING_STATES),
+                    other.id != Assignment.id,
+                ),
+            )
+        )
+        if new_units and not await service.take_seats(
+            db_session=self.db_session,
+            tenant_id=self.tenant_id,
+            sku_id=item.sku_id,
+            count=new_units,
+        ):
+            raise RuntimeError(f"{new_units} units of {item.sku_id} were counted but not free")
+
+    async def tally(self) -> Tally:
+        per_user = (
+            select(func.max(case((Assignment.state == ERROR, 1), else_=0)).label("failed"))
+            .where(self.stamped())
+            .group_by(Assignment.user_id)
+            .subquery()
+        )
+        users, failed = (
+            await self.db_session.execute(
+                select(func.count(), func.coalesce(func.sum(per_user.c.failed), 0))
+            )
+        ).one()
+        return Tally(succeeded=users - failed, failed=failed)
+
+
+async def apply(
+    db_session: AsyncSession,
+    *,
+    catalog: Catalog,
+    tenant_id: uuid.UUID,
+    group_id: uuid.UUID,
+    licenses: list[GroupSku],
+    chunk: Chunk,
+    country: str | None,
+    reprocess: bool,
+) -> Tally:
+    """Apply the group's licenses to the chunk's members (their rows already held)."""
+    if not licenses:
+        return Tally()
+    pools = await lock_pools(
+        db_session, tenant_id=tenant_id, sku_ids=[item.sku_id for item in licenses]
+    )
+    work = _Pass(db_session, catalog, tenant_id, group_id, licenses, chunk, country)
+    return await work.run(reprocess=reprocess, pools=pools)
+
+
+# --- the job ------------------------------------------------------------------------------
+
+
+async def process_group(
+    *,
+    database: Database,
+    catalog: Catalog,
+    tenant_id: uuid.UUID,
+    group_id: uuid.UUID,
+    reprocess: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    heartbeat: Callable[[], Awaitable[None]] | None = None,
+) -> Tally | None:
+    """Process a group's licenses for all its members, a chunk per transaction (the job).
+
+    None when the group is gone. Idempotent: run again, it finds nothing left to do.
+    """
+    actor = audit.Actor.system()
+    async with database.unit_of_work() as db_session:
+        processing = await lock_processing(db_session, tenant_id=tenant_id, group_id=group_id)
+        group = await db_session.get(Group, (tenant_id, group_id))
+        if processing is None or group is None:
+            return None
+        requested = processing.requested
+        processing.state = PROCESSING_IN_PROGRESS
+        processing.started_at = processing.updated_at = clock.now()
+        name = group.display_name
+        country = await tenant_country(db_session, tenant_id=tenant_id)
+        audit.record(
+            db_session,
+            actor=actor,
+            action=START_ACTION,
+            target_type="group",
+            target_id=group_id,
+            tenant_id=tenant_id,
+            details={"groupDisplayName": name, "reprocess": reprocess},
+        )
+    tally = Tally()
+    for phase in ("sweep", "apply"):
+        after: uuid.UUID | None = None
+        while True:
+            async with database.unit_of_work() as db_session:
+                if (
+                    await lock_processing(db_session, tenant_id=tenant_id, group_id=group_id)
+                    is None
+                ):
+                    return None
+                licenses = await group_skus(db_session, tenant_id=tenant_id, group_id=group_id)
+                if phase == "sweep":
+                    ids = await lock_stale_users(
+                        db_session,
+                        tenant_id=tenant_id,
+                        group_id=group_id,
+                        licenses=licenses,
+                        after=after,
+                        limit=chunk_size,
+                    )
+                    if ids:
+                        tally.removed += await remove_stale(
+                            db_session,
+                            tenant_id=tenant_id,
+                            group_id=group_id,
+                            licenses=licenses,
+                            chunk=Chunk(after, ids[-1]),
+                        )
+                else:
+                    ids = (
+                        await lock_members(
+                            db_session,
+                            tenant_id=tenant_id,
+                            group_id=group_id,
+                            after=after,
+                            limit=chunk_size,
+                        )
+                        if licenses
+                        else []
+                    )
+                    if ids:
+                        done = await apply(
+                            db_session,
+                            catalog=catalog,
+                            tenant_id=tenant_id,
+                            group_id=group_id,
+                            licenses=licenses,
+                            chunk=Chunk(after, ids[-1]),
+                            country=country,
+                            reprocess=reprocess,
+                        )
+                        tally.succeeded += done.succeeded
+                        tally.failed += done.failed
+            if not ids:
+                break
+            after = ids[-1]
+            if heartbeat is not None:
+                await heartbeat()
+    async with database.unit_of_work() as db_session:
+        processing = await lock_processing(db_session, tenant_id=tenant_id, group_id=group_id)
+        if processing is None:
+            return None
+        now = clock.now()
+        # A request that came meanwhile has its own job: the state stays queued for it.
+        if processing.requested == requested:
+            processing.state = PROCESSING_COMPLETE
+        else:
+            processing.state = QUEUED_FOR_PROCESSING
+        processing.finished_at = processing.updated_at = now
+        audit.record(
+            db_session,
+            actor=actor,
+            action=FINISH_ACTION,
+            target_type="group",
+            target_id=group_id,
+            tenant_id=tenant_id,
+            details={
+                "groupDisplayName": name,
+                "reprocess": reprocess,
+                "successes": tally.succeeded,
+                "failures": tally.failed,
+                "removed": tally.removed,
+            },
+        )
+    log.info(
+        "group %s licensed: %d succeeded, %d failed, %d removed",
+        group_id,
+        tally.succeeded,
+        tally.failed,
+        tally.removed,
+    )
+    return tally
+
+
+@jobs.handler(PROCESS_GROUP)
+async def _process_group_job(context: jobs.JobContext) -> None:
+    """The job: payload {groupId, reprocess}; resources: catalog, settings (chunk size)."""
+    settings = context.resources.get("settings")
+    await process_group(
+        database=context.database,
+        catalog=context.resources["catalog"],
+        tenant_id=uuid.UUID(str(context.tenant_id)),
+        group_id=uuid.UUID(context.payload["groupId"]),
+        reprocess=bool(context.payload.get("reprocess")),
+        chunk_size=getattr(settings, "group_license_chunk_size", DEFAULT_CHUNK_SIZE),
+        heartbeat=context.heartbeat,
+    )
+
+
+async def request_processing(
+    db_session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    group_id: uuid.UUID,
+    reprocess: bool = False,
+    processing: GroupLicenseProcessing | None = None,
+) -> GroupLicenseProcessing:
+    """Queue the group's processing as part of the unit of work (one waiting job per group)."""
+    if processing is None:
+        processing = await lock_processing(
+            db_session, tenant_id=tenant_id, group_id=group_id, create=True
+        )
+        assert processing is not None
+    processing.requested += 1
+    processing.state = QUEUED_FOR_PROCESSING
+    processing.updated_at = clock.now()
+    mode = "reprocess" if reprocess else "apply"
+    await jobs.enqueue(
+        db_session,
+        kind=PROCESS_GROUP,
+        tenant_id=tenant_id,
+        payload={"groupId": str(group_id), "reprocess": reprocess},
+        dedupe_key=f"{PROCESS_GROUP}:{group_id}:{mode}",
+    )
+    return processing
