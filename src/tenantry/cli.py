@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 mail_app = typer.Typer(help="The development mailbox.", no_args_is_help=True)
 app.add_typer(mail_app, name="mail")
+jobs_app = typer.Typer(help="Background jobs (group licensing): list, run.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -141,6 +143,95 @@ def mail_list(
         console.print(message["body"])
     if not messages:
         console.print("The mailbox is empty.")
+
+
+# --- background jobs ----------------------------------------------------------------------
+
+
+def _job_row(job: Any) -> dict[str, Any]:
+    return {
+        "id": str(job.id),
+        "kind": job.kind,
+        "status": job.status,
+        "attempts": job.attempts,
+        "payload": job.payload,
+        "runAt": job.run_at.isoformat(timespec="seconds"),
+        "created": job.created_at.isoformat(timespec="seconds"),
+        "finished": job.finished_at.isoformat(timespec="seconds") if job.finished_at else None,
+        "lastError": job.last_error,
+    }
+
+
+@jobs_app.command("list")
+def jobs_list(
+    status: str | None = typer.Option(None, "--status", help="queued, running, done or failed."),
+    limit: int = typer.Option(20, help="How many jobs, newest first."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Operator: the newest background jobs and how they went."""
+    from tenantry.core.db import Database
+    from tenantry.core.jobs import get_all
+
+    settings = get_settings()
+
+    async def read() -> list[dict[str, Any]]:
+        database = Database(settings.database_url)
+        try:
+            return [_job_row(job) for job in await get_all(database, status=status, limit=limit)]
+        finally:
+            await database.dispose()
+
+    jobs = asyncio.run(read())
+    emit(
+        jobs,
+        as_json=as_json,
+        columns=["created", "kind", "status", "attempts", "lastError", "id"],
+        title="Jobs",
+    )
+
+
+@jobs_app.command("run-once")
+def jobs_run_once(as_json: bool = JsonOption) -> None:
+    """Operator: run every due job now, in this process (servers run them on their own)."""
+    from datetime import timedelta
+
+    import tenantry.app  # noqa: F401 - registers every job handler
+    from tenantry import catalog
+    from tenantry.core.db import Database
+    from tenantry.core.jobs import JobWorker
+
+    settings = get_settings()
+
+    async def run() -> list[dict[str, Any]]:
+        database = Database(settings.database_url)
+        worker = JobWorker(
+            database,
+            resources={"catalog": catalog.load(settings.catalog_path), "settings": settings},
+            lease=timedelta(seconds=settings.job_lease_seconds),
+        )
+        outcomes = []
+        try:
+            while (context := await worker.claim()) is not None:
+                outcome = await worker.execute(context)
+                outcomes.append(
+                    {
+                        "id": str(outcome.job_id),
+                        "kind": outcome.kind,
+                        "status": outcome.status,
+                        "error": outcome.error,
+                    }
+                )
+        finally:
+            await database.dispose()
+        return outcomes
+
+    outcomes = asyncio.run(run())
+    if as_json:
+        emit(outcomes, as_json=True)
+        return
+    emit(outcomes, as_json=False, columns=["kind", "status", "error", "id"], title="Jobs run")
+    if any(outcome["status"] != "done" for outcome in outcomes):
+        raise typer.Exit(1)
 
 
 # --- API client ---------------------------------------------------------------------------
@@ -272,6 +363,17 @@ def _register_directory_commands() -> None:
 
 
 _register_directory_commands()
+
+
+def _register_group_licensing_commands() -> None:
+    # Imported here: these modules use the helpers above.
+    from tenantry.directory.cli import group_app
+    from tenantry.licensing.group_cli import group_license_app
+
+    group_app.add_typer(group_license_app, name="license")
+
+
+_register_group_licensing_commands()
 
 if __name__ == "__main__":
     app()

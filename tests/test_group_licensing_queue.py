@@ -1,0 +1,207 @@
+"""The job queue under group licensing: claimed once, retried after a dead worker, backoff, CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import pytest
+from typer.testing import CliRunner
+
+from tenantry.cli import app as cli_app
+from tenantry.core import jobs
+from tenantry.core.clock import clock
+from tenantry.core.db import Database
+from tenantry.core.migrate import upgrade
+from tests.support.admin import make_global_admin
+from tests.support.databases import TestDatabase
+from tests.support.licensing import add_users, buy
+from tests.support.stories import PASSWORD
+
+RAN: list[str] = []
+LEASE = timedelta(minutes=5)
+
+
+@jobs.handler("test.record")
+async def _record(context: jobs.JobContext) -> None:
+    RAN.append(context.payload["name"])
+
+
+@jobs.handler("test.fail")
+async def _fail(context: jobs.JobContext) -> None:
+    raise RuntimeError(f"attempt {context.attempt} failed")
+
+
+@pytest.fixture(scope="module")
+def queue_database(tmp_path_factory):
+    """A database of its own: the live server's job worker must not run these jobs."""
+    isolated = TestDatabase(tmp_path_factory.mktemp("jobs"))
+    isolated.create()
+    upgrade(isolated.url)
+    yield isolated
+    isolated.drop()
+
+
+@pytest.fixture()
+def queue_db(queue_database):
+    queue_database.truncate()
+    RAN.clear()
+    return queue_database
+
+
+async def _enqueue(database: Database, kind: str, name: str, **extra) -> bool:
+    async with database.unit_of_work() as db_session:
+        return await jobs.enqueue(db_session, kind=kind, payload={"name": name}, **extra)
+
+
+def _run(scenario):
+    async def wrapped():
+        database = Database(scenario.url)
+        try:
+            return await scenario(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(wrapped())
+
+
+def test_two_workers_never_claim_the_same_job(queue_db):
+    async def scenario(database: Database) -> list[str]:
+        for index in range(12):
+            await _enqueue(database, "test.record", f"job{index}")
+        first, second = jobs.JobWorker(database), jobs.JobWorker(database)
+        ran = await asyncio.gather(first.run_due(), second.run_due())
+        assert sum(ran) == 12
+        return RAN
+
+    scenario.url = queue_db.url
+    assert sorted(_run(scenario)) == sorted(f"job{index}" for index in range(12))
+    assert queue_db.scalar("SELECT count(*) FROM jobs WHERE status = 'done'") == 12
+    assert queue_db.scalar("SELECT max(attempts) FROM jobs") == 1
+
+
+def test_a_job_is_claimed_by_one_of_two_simultaneous_claims(queue_db):
+    async def scenario(database: Database) -> None:
+        await _enqueue(database, "test.record", "once")
+        claims = await asyncio.gather(
+            jobs.JobWorker(database).claim(), jobs.JobWorker(database).claim()
+        )
+        assert sum(claim is not None for claim in claims) == 1
+
+    scenario.url = queue_db.url
+    _run(scenario)
+
+
+def test_a_dead_workers_job_is_run_again_when_its_lease_expires(queue_db):
+    async def scenario(database: Database) -> None:
+        await _enqueue(database, "test.record", "survivor")
+        dead = jobs.JobWorker(database, lease=LEASE)
+        taken = await dead.claim()  # …and the process dies: the job is never finished
+        assert taken is not None
+        alive = jobs.JobWorker(database, lease=LEASE)
+        assert await alive.run_due() == 0  # the lease still holds
+        clock.advance(minutes=6)
+        assert await alive.run_due() == 1
+        # The dead worker's claim is no longer its own.
+        with pytest.raises(jobs.LeaseLost):
+            await taken.heartbeat()
+
+    scenario.url = queue_db.url
+    _run(scenario)
+    assert RAN == ["survivor"]
+    status, attempts = queue_db.rows("SELECT status, attempts FROM jobs")[0]
+    assert (status, attempts) == ("done", 2)
+
+
+def test_a_failing_job_is_retried_with_backoff_then_fails(queue_db):
+    async def scenario(database: Database) -> None:
+        await _enqueue(database, "test.fail", "doomed", max_attempts=3)
+        worker = jobs.JobWorker(database)
+        assert await worker.run_due() == 1
+        assert await worker.run_due() == 0  # not due again before its backoff
+        clock.advance(seconds=11)
+        assert await worker.run_due() == 1
+        clock.advance(seconds=21)
+        assert await worker.run_due() == 1
+        clock.advance(hours=2)
+        assert await worker.run_due() == 0
+
+    scenario.url = queue_db.url
+    _run(scenario)
+    status, attempts, error = queue_db.rows("SELECT status, attempts, last_error FROM jobs")[0]
+    assert (status, attempts) == ("failed", 3)
+    assert "attempt 3 failed" in error
+
+
+def test_a_job_exists_only_if_its_change_committed_and_waiting_jobs_merge(queue_db):
+    async def scenario(database: Database) -> None:
+        with pytest.raises(RuntimeError):
+            async with database.unit_of_work() as db_session:
+                await jobs.enqueue(db_session, kind="test.record", payload={"name": "lost"})
+                raise RuntimeError("the change fails")
+        assert await _enqueue(database, "test.record", "a", dedupe_key="group:1")
+        assert not await _enqueue(database, "test.record", "b", dedupe_key="group:1")
+        taken = await jobs.JobWorker(database).claim()
+        # A running job does not absorb requests made while it runs.
+        assert await _enqueue(database, "test.record", "c", dedupe_key="group:1")
+        await jobs.JobWorker(database).execute(taken)
+
+    scenario.url = queue_db.url
+    _run(scenario)
+    assert RAN == ["a"]
+    payloads = [row[0] for row in queue_db.rows("SELECT payload FROM jobs")]
+    names = sorted((json.loads(p) if isinstance(p, str) else p)["name"] for p in payloads)
+    assert names == ["a", "c"]
+
+
+def test_jobs_run_once_and_list_from_the_terminal(queue_db):
+    async def scenario(database: Database) -> None:
+        await _enqueue(database, "test.record", "from-cli")
+
+    scenario.url = queue_db.url
+    _run(scenario)
+    env = {"TENANTRY_DATABASE_URL": queue_db.url}
+    ran = CliRunner().invoke(cli_app, ["jobs", "run-once", "--json"], env=env)
+    assert ran.exit_code == 0, ran.output
+    (outcome,) = json.loads(ran.stdout)
+    assert (outcome["kind"], outcome["status"]) == ("test.record", "done")
+    listed = CliRunner().invoke(cli_app, ["jobs", "list", "--json"], env=env)
+    assert json.loads(listed.stdout)[0]["status"] == "done"
+    assert RAN == ["from-cli"]
+
+
+def test_group_licenses_from_the_terminal(stories, database, server, tmp_path, monkeypatch):
+    monkeypatch.setenv("TENANTRY_CONFIG_DIR", str(tmp_path))
+    signed_up = stories.sign_up("ariane@contoso.com", "Ariane Dupont")
+    make_global_admin(database, "ariane@contoso.com")
+    with stories.client_for("ariane@contoso.com") as api:
+        buy(api, "BUSINESS_PREMIUM", 2)
+        members = add_users(database, signed_up["tenant"]["id"], 3)
+        sales = api.post("/v1/groups", json={"displayName": "Sales"}).json()
+        api.post(f"/v1/groups/{sales['id']}/members", json={"userIds": members})
+    runner = CliRunner()
+
+    def cli(*args: str, code: int = 0) -> object:
+        result = runner.invoke(cli_app, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return json.loads(result.stdout) if "--json" in args else result.stdout
+
+    cli("login", "--url", server.url, "-u", "ariane@contoso.com", "-p", PASSWORD, "--json")
+    summary = cli(
+        "group", "license", "assign", "Sales", "--sku", "BUSINESS_PREMIUM",
+        "--disable", "MEETINGS", "--wait", "--json",
+    )  # fmt: skip
+    assert summary["licenseProcessingState"] == "ProcessingComplete"
+    (license_,) = summary["licenses"]
+    assert license_["sku"] == "BUSINESS_PREMIUM" and len(license_["disabledPlans"]) == 1
+    (in_error,) = summary["membersWithLicenseErrors"]
+    assert in_error["errors"] == [
+        {"sku": "BUSINESS_PREMIUM", "state": "Error", "error": "CountViolation"}
+    ]
+    table = cli("group", "license", "status", "Sales")
+    assert "CountViolation" in table and "ProcessingComplete" in table
+    removed = cli(
+        "group", "license", "remove", "Sales", "--sku", "BUSINESS_PREMIUM", "--wait", "--json"
+    )
+    assert removed["licenses"] == [] and removed["membersWithLicenseErrors"] == []
