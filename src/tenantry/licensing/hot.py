@@ -13,9 +13,11 @@ and errors.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from tenantry.auth import service as auth_service
-from tenantry.catalog import Catalog
+from tenantry.catalog import Catalog, days_since
+from tenantry.core.clock import clock
 from tenantry.core.hotread import HotReader, HotReadError, as_datetime, as_json, as_uuid
 from tenantry.core.security import token_digest
 from tenantry.licensing.service import Entitlements, compute_entitlements
@@ -78,5 +80,35 @@ async def own_entitlements(
         if kind == "offer":
             offers.append((name, as_datetime(started_at)))
         elif kind == "sku":
-            licenses.append((as_uuid(name), as_json(disabled_plans)))
-    return compute_entitlements(catalog, offers=offers, licenses=licenses)
+            licenses.append((as_uuid(name), tuple(as_json(disabled_plans) or ())))
+    return _computed(catalog, offers, licenses)
+
+
+# Entitlements by what determines them (offers with their age in days, licenses with
+# their disabled plans): most users share a handful of combinations, and computing
+# them is most of this path's Python work. Bounded, per process.
+_CACHE_SIZE = 4096
+_cache: dict[tuple[object, ...], tuple[Catalog, Entitlements]] = {}
+
+
+def _computed(
+    catalog: Catalog,
+    offers: list[tuple[str, datetime]],
+    licenses: list[tuple[uuid.UUID, tuple[str, ...]]],
+) -> Entitlements:
+    now = clock.now()
+    key = (
+        id(catalog),
+        tuple(sorted((name, days_since(started_at, now)) for name, started_at in offers)),
+        tuple(sorted((sku_id, tuple(sorted(plans))) for sku_id, plans in licenses)),
+    )
+    cached = _cache.get(key)
+    if cached is not None and cached[0] is catalog:
+        return cached[1]
+    found = compute_entitlements(
+        catalog, offers=offers, licenses=[(s, list(p)) for s, p in licenses], now=now
+    )
+    if len(_cache) >= _CACHE_SIZE:
+        _cache.clear()
+    _cache[key] = (catalog, found)
+    return found
