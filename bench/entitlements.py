@@ -85,8 +85,8 @@ SECTION = f"""
 send requests back to back from one raw-HTTP/1.1 client process. Hello world is
 `GET /v1/ping` (no database, no authentication) on the same server;
 a check is `POST /v1/users/{{id}}/entitlements/check` `{{name, value}}` by the
-user about themselves (bearer token lookup, then the user's offers and licenses:
-three small indexed queries). The two alternate (ping, check, ping, check) so
+user about themselves (the token, the user's offers and licenses: one indexed
+statement on a raw driver connection, see docs/design.md "Licensing"). The two alternate (ping, check, ping, check) so
 they share the machine's load. **Targets: checks/s >= 50 % of hello world, check
 p99 < 20 ms.** Offline verification of ES256 entitlement tokens with
 `tenantry.licensing.EntitlementVerifier` in one thread, per CPU second: "cold"
