@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import String
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tenantry.core.clock import clock
@@ -22,17 +24,27 @@ class RateLimitBucket(Base):
     hits: Mapped[int]
 
 
-async def hit(
-    database: Database, *, key: str, limit: int, window_seconds: int, message: str
-) -> None:
-    """Count one hit on `key`; refuse with 429 once `limit` hits fall in the current window.
+@dataclass(frozen=True)
+class Window:
+    """The hits counted on a key in its current window, and when that window ends."""
 
-    The counter is committed in its own transaction so that failed requests count too.
-    """
+    hits: int
+    retry_after: int
+
+    def check(self, *, limit: int, message: str) -> None:
+        """Refuse with 429 once more than `limit` hits fall in the window."""
+        if self.hits > limit:
+            raise TooManyRequests(message, retry_after=self.retry_after)
+
+
+async def count(db_session: AsyncSession, *, key: str, window_seconds: int) -> Window:
+    """Count one hit on `key` in the caller's unit of work (which must commit it even when
+    the request then fails, so that failed requests count too)."""
     now = clock.now()
     epoch = int(now.timestamp())
     window_start = datetime.fromtimestamp(epoch - epoch % window_seconds, tz=now.tzinfo)
-    insert = pg_insert if database.dialect == "postgresql" else sqlite_insert
+    postgresql = db_session.get_bind().dialect.name == "postgresql"
+    insert = pg_insert if postgresql else sqlite_insert
     statement = (
         insert(RateLimitBucket)
         .values(key=key, window_start=window_start, hits=1)
@@ -42,8 +54,17 @@ async def hit(
         )
         .returning(RateLimitBucket.hits)
     )
+    hits = (await db_session.execute(statement)).scalar_one()
+    return Window(hits=hits, retry_after=window_seconds - (epoch - int(window_start.timestamp())))
+
+
+async def hit(
+    database: Database, *, key: str, limit: int, window_seconds: int, message: str
+) -> None:
+    """Count one hit on `key`; refuse with 429 once `limit` hits fall in the current window.
+
+    The counter is committed in its own transaction so that failed requests count too.
+    """
     async with database.unit_of_work() as db_session:
-        hits = (await db_session.execute(statement)).scalar_one()
-    if hits > limit:
-        retry_after = window_seconds - (epoch - int(window_start.timestamp()))
-        raise TooManyRequests(message, retry_after=retry_after)
+        window = await count(db_session, key=key, window_seconds=window_seconds)
+    window.check(limit=limit, message=message)

@@ -115,15 +115,17 @@ async def verify_signup(
 ) -> dict[str, Any]:
     """Accept the code and set the password: the person lands in their domain's tenant."""
     signup_uuid = parse_id(signup_id, what="sign-up")
-    await ratelimit.hit(
-        database,
-        key=f"verify:{client_address(request)}",
+    # One short transaction counts the attempt and reads the address the password
+    # is checked against; the slow hash then runs outside any transaction.
+    async with database.unit_of_work() as lookup:
+        window = await ratelimit.count(
+            lookup, key=f"verify:{client_address(request)}", window_seconds=3600
+        )
+        signup = await lookup.get(Signup, signup_uuid)
+    window.check(
         limit=settings.signup_rate_per_hour * 5,
-        window_seconds=3600,
         message="Too many codes entered from your network. Try again later.",
     )
-    async with database.unit_of_work(readonly=True) as lookup:
-        signup = await lookup.get(Signup, signup_uuid)
     flows.check_password_strength(body.password, email=signup.email if signup else "")
     password_hash = await hash_password(body.password)
     result = await flows.verify(
