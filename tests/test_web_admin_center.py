@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -586,3 +587,95 @@ def test_writing_to_everyone_reaches_each_active_user(contoso, database):
     assert sent.status_code == 303 and sent.headers["location"] == "/admin/users"
     assert "Your message is on its way to 2 people." in notice_of(ariane.get("/admin/users"))
     assert database.scalar("SELECT count(*) FROM outbox_messages WHERE subject = 'Monday'") == 2
+
+
+def wait_for_processing(client: httpx.Client, path: str, timeout: float = 30.0) -> httpx.Response:
+    """The group's page once its licenses are processed for every member."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page = client.get(path)
+        if 'data-state="ProcessingComplete"' in page.text:
+            assert 'http-equiv="refresh"' not in page.text
+            return page
+        assert 'http-equiv="refresh"' in page.text  # the page follows the processing by itself
+        assert time.monotonic() < deadline, "the group's licenses were never processed"
+        time.sleep(0.1)
+
+
+def test_a_group_licenses_its_members_and_shows_who_is_in_error(contoso, server, database):
+    ariane = contoso.ariane
+    buy(contoso.api, "BUSINESS_PREMIUM", 1)
+    for user in ("ariane@contoso.com", "alain@contoso.com"):
+        assert (
+            contoso.api.patch(f"/v1/users/{user}", json={"usageLocation": "FR"}).status_code == 200
+        )
+    group = submit(ariane, "/admin/groups", "/admin/groups", display_name="Sales").headers[
+        "location"
+    ]
+    submit(ariane, group, f"{group}/members", addresses="ariane@contoso.com, alain@contoso.com")
+
+    # One Premium license for two members: one of them gets CountViolation.
+    given = submit(
+        ariane,
+        group,
+        f"{group}/licenses",
+        sku=str(PREMIUM.sku_id),
+        plan=[str(p.service_plan_id) for p in PREMIUM.service_plans],
+    )
+    assert given.status_code == 303
+    assert "Business Premium is being given to the members of Sales" in notice_of(ariane.get(group))
+    page = wait_for_processing(ariane, group)
+    assert f'data-group-license="{PREMIUM.sku_id}"' in page.text
+    in_error = re.findall(r'data-member-in-error="([^"]+)"', page.text)
+    assert len(in_error) == 1
+    assert 'data-test="error-code" title="' in page.text and ">CountViolation<" in page.text
+    listing = ariane.get("/admin/groups")
+    assert translate("en", "web.groups.has_errors") in listing.text
+    assert "Business Premium" in re.search(
+        r'<tr data-group="Sales">(.*?)</tr>', listing.text, re.S
+    ).group(1)
+    user_id = user_id_of(database, in_error[0])
+    user_page = ariane.get(f"/admin/users/{user_id}")
+    row = re.search(
+        r'<tr data-license="[^"]+" data-source="group">(.*?)</tr>', user_page.text, re.S
+    ).group(1)
+    assert 'data-test="state">Error<' in row and ">CountViolation<" in row and "Sales" in row
+    assert 'data-test="reprocess"' in user_page.text
+    assert 'data-test="remove-license"' not in row  # inherited: removed with the group
+
+    # A Groups Administrator manages members, not licenses.
+    with as_alain(server, database, Role.GROUPS_ADMINISTRATOR) as alain:
+        seen = alain.get(group)
+        assert seen.status_code == 200 and 'data-test="assign-group"' not in seen.text
+        refused = alain.post(f"{group}/reprocess", data={"csrf_token": csrf_token(seen)})
+        assert refused.status_code == 403
+
+    # Buy one more and reprocess the user: licensed at once.
+    buy(contoso.api, "BUSINESS_PREMIUM", 1)
+    redone = submit(ariane, f"/admin/users/{user_id}", f"/admin/users/{user_id}/reprocess")
+    assert redone.status_code == 303
+    user_page = ariane.get(f"/admin/users/{user_id}")
+    assert "were applied again." in notice_of(user_page)
+    row = re.search(
+        r'<tr data-license="[^"]+" data-source="group">(.*?)</tr>', user_page.text, re.S
+    ).group(1)
+    assert 'data-test="state">Active<' in row
+    page = ariane.get(group)
+    assert 'data-test="members-in-error"' not in page.text
+    reprocessed = submit(ariane, group, f"{group}/reprocess")
+    assert reprocessed.status_code == 303
+    wait_for_processing(ariane, group)
+
+    # Leaving the group takes its license; a group that gives licenses cannot be deleted.
+    submit(ariane, group, f"{group}/members/{contoso.alain_id}/remove")
+    alain_page = ariane.get(f"/admin/users/{contoso.alain_id}")
+    assert "data-license=" not in alain_page.text
+    kept = submit(ariane, f"{group}/delete", f"{group}/delete")
+    assert kept.status_code == 409
+    assert error_of(kept) == translate("en", "web.admin.error.groupHasLicenses")
+    taken = submit(ariane, group, f"{group}/licenses/remove", sku=str(PREMIUM.sku_id))
+    assert taken.status_code == 303
+    page = wait_for_processing(ariane, group)
+    assert translate("en", "web.group.licenses.none") in page.text
+    assert submit(ariane, f"{group}/delete", f"{group}/delete").status_code == 303
+    assert database.scalar("SELECT consumed_units FROM subscribed_skus") == 0

@@ -1,5 +1,6 @@
 """Ariane runs her organization from the admin center in Chromium: buys licenses, imports 50
-users from a CSV file and reads the per-row report, creates a group; screenshots."""
+users from a CSV file and reads the per-row report, creates a group that gives a license,
+sees its members in error, buys more and reprocesses; screenshots."""
 
 from __future__ import annotations
 
@@ -176,10 +177,45 @@ def test_ariane_runs_the_admin_center_in_chromium(
         )
         expect(page.locator('[data-test="member-count"]')).to_have_text("5")
         expect(page.locator("tr[data-member]")).to_have_count(5)
+
+        # Sales gets Business Essentials, whose 2 licenses are taken: every member is in
+        # error (CountViolation) until Ariane buys more and reprocesses. The page follows
+        # the background processing by reloading itself.
+        sales = page.url
+        page.locator(
+            'form.assign-row[data-sku="BUSINESS_ESSENTIALS"] [data-test="assign-group"]'
+        ).click()
+        expect(page.locator(".flash-info")).to_have_text(
+            t("web.group.licenses.assigned", sku="Business Essentials", name="Sales")
+        )
+        processing = page.locator('[data-test="processing-state"]')
+        expect(processing).to_have_attribute("data-state", "ProcessingComplete", timeout=20_000)
+        expect(page.locator("[data-member-in-error]")).to_have_count(5)
+        expect(page.locator('[data-member-in-error] [data-test="error-code"]').first).to_have_text(
+            "CountViolation"
+        )
         screenshot_viewport(page, "admin-groups-en.png")
 
         page.locator('[data-nav="billing"]').click()
+        essentials = page.locator('tr[data-sku="BUSINESS_ESSENTIALS"]')
+        essentials.locator('[data-test="manage"]').click()
+        essentials.get_by_label(t("web.billing.add")).fill("5")
+        essentials.locator('[data-test="add-licenses"]').click()
+        expect(page.locator(".flash-info")).to_have_text(
+            t("web.billing.added", quantity=5, sku="Business Essentials")
+        )
+        page.goto(sales)
+        page.locator('[data-test="reprocess"]').click()
+        expect(page.locator(".flash-info")).to_have_text(
+            t("web.group.licenses.reprocessed", name="Sales")
+        )
+        expect(processing).to_have_attribute("data-state", "ProcessingComplete", timeout=20_000)
+        expect(page.locator('[data-test="members-in-error"]')).to_have_count(0)
+
+        page.locator('[data-nav="billing"]').click()
         expect(premium.locator('[data-test="consumed"]')).to_have_text("3")
+        essentials_card = page.locator('.license-card[data-sku="BUSINESS_ESSENTIALS"]')
+        expect(essentials_card.locator('[data-test="consumed"]')).to_have_text("7")
         screenshot_viewport(page, "admin-billing-en.png")
 
         # The Users page in French and Dutch, through the language switch.

@@ -3,9 +3,13 @@
 Reading takes any admin role and changing takes Groups or User Administrator,
 as `/v1/groups` does; the pages call `directory.service` like the API.
 
-Group-based licensing (licenses on a group, its `licenseProcessingState`, the
-members in error, reprocessing) is shown in the group's "Licenses" card:
-`_group_licensing` is the one place that asks licensing about a group.
+A group's "Licenses" card is group-based licensing (`licensing.groups`, as
+`/v1/groups/{id}/assignLicense`, `membersWithLicenseErrors` and
+`reprocessLicenseAssignment`): what the group gives, its `licenseProcessingState`,
+the members in error, and — for License or User Administrators — forms to give,
+change and take back its licenses and to reprocess. Members are licensed in the
+background: while the processing is not complete, the page reloads itself every
+few seconds (a `<meta http-equiv="refresh">`, no script).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from tenantry.catalog import Catalog
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import Principal, actor_of, parse_id, web_principal
@@ -26,7 +31,20 @@ from tenantry.directory.constants import DIRECTORY_READERS, GROUP_MANAGERS
 from tenantry.directory.exceptions import NotAMember
 from tenantry.directory.models import Group
 from tenantry.directory.query import ListParams
-from tenantry.web.admin_views import GROUPS, format_date, group_path, user_row
+from tenantry.licensing import groups as group_licensing
+from tenantry.licensing import service as licensing_service
+from tenantry.licensing.group_router import GROUP_LICENSE_ADMINS
+from tenantry.licensing.models import DELETED, PROCESSING_COMPLETE
+from tenantry.web.admin_views import (
+    GROUPS,
+    format_date,
+    group_path,
+    plan_label,
+    pool_view,
+    sku_name,
+    sku_plans,
+    user_row,
+)
 from tenantry.web.rendering import WebRoute, language_of
 from tenantry.web.routes import _checked_form, _text, read_unit_of_work, unit_of_work
 from tenantry.web.shell import (
@@ -42,6 +60,8 @@ router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
 PAGE_SIZE = 50
 MAX_ADDRESSES = 200
+ERRORS_SHOWN = 20
+REFRESH_SECONDS = 2
 _SEPARATORS = re.compile(r"[\s,;]+")
 
 
@@ -77,12 +97,25 @@ async def _groups_page(
                 tenant_id=admin.tenant.id,
                 params=ListParams(search=search or None, top=PAGE_SIZE, skip_token=after or None),
             )
+            group_ids = [group.id for group in found.items]
             counts = await directory_service.member_counts(
-                db_session=db_session,
-                tenant_id=admin.tenant.id,
-                group_ids=[group.id for group in found.items],
+                db_session=db_session, tenant_id=admin.tenant.id, group_ids=group_ids
             )
-        rows = [_group_row(language, group, counts.get(group.id, 0)) for group in found.items]
+            licensing = await group_licensing.licensing_of_groups(
+                db_session=db_session, tenant_id=admin.tenant.id, group_ids=group_ids
+            )
+        catalog: Catalog = request.app.state.catalog
+        rows = [
+            _group_row(language, group, counts.get(group.id, 0))
+            | {
+                "licenses": [
+                    sku_name(catalog, item.sku_id) for item in licensing[group.id].licenses
+                ],
+                "processing": licensing[group.id].processing_state,
+                "errors": licensing[group.id].has_members_with_errors,
+            }
+            for group in found.items
+        ]
         if found.next_skip_token:
             kept = {"q": search} if search else {}
             next_path = f"{GROUPS}?{urlencode(kept | {'after': found.next_skip_token})}"
@@ -158,16 +191,65 @@ async def create_group(
 # --- one group ------------------------------------------------------------------------------
 
 
-async def _group_licensing(request: Request, admin: Principal, group: Group) -> dict[str, Any]:
-    """The group's licenses, processing state and members in error.
-
-    GROUP-BASED LICENSING: fill this in from the licensing service once it can
-    say what a group assigns (`licenses`: SKU, disabled plans; `processing_state`:
-    QueuedForProcessing / ProcessingInProgress / ProcessingComplete; `errors`:
-    members with their error code). Until then the card says licenses are given
-    to users one by one.
-    """
-    return {"available": False, "licenses": [], "processing_state": None, "errors": []}
+async def _group_licensing(request: Request, group: Group, held: frozenset[str]) -> dict[str, Any]:
+    """What the group gives, its processing state, its first members in error, and the
+    organization's other products (to give), for the group's "Licenses" card."""
+    language = language_of(request)
+    catalog: Catalog = request.app.state.catalog
+    async with read_unit_of_work(request) as db_session:
+        licensing = await group_licensing.licensing_of_group(
+            db_session=db_session, tenant_id=group.tenant_id, group_id=group.id
+        )
+        in_error, more = await group_licensing.members_with_errors(
+            db_session=db_session, tenant_id=group.tenant_id, group_id=group.id, top=ERRORS_SHOWN
+        )
+        pools = await licensing_service.get_pools(db_session=db_session, tenant_id=group.tenant_id)
+    licenses = []
+    for item in licensing.licenses:
+        sku = catalog.sku_by_id(item.sku_id)
+        off = set(item.disabled_plans)
+        licenses.append(
+            {
+                "sku_id": str(item.sku_id),
+                "name": sku.display_name if sku else str(item.sku_id),
+                "plans": [
+                    {
+                        "id": str(plan.service_plan_id),
+                        "label": plan_label(language, plan),
+                        "enabled": str(plan.service_plan_id) not in off,
+                    }
+                    for plan in (sku.service_plans if sku else ())
+                ],
+            }
+        )
+    given = {entry["sku_id"] for entry in licenses}
+    assignable = []
+    for pool in pools:
+        view = pool_view(pool, catalog)
+        sku = catalog.sku_by_id(pool.sku_id)
+        if sku is not None and view["sku_id"] not in given and view["status"] != DELETED:
+            assignable.append(view | {"plans": sku_plans(language, sku)})
+    errors = [
+        user_row(member.user)
+        | {
+            "problems": [
+                {"name": sku_name(catalog, row.sku_id), "state": row.state, "error": row.error}
+                for row in member.rows
+                if row.state in group_licensing.ERROR_STATES
+            ]
+        }
+        for member in in_error
+    ]
+    state = licensing.processing_state
+    return {
+        "licenses": licenses,
+        "processing_state": state,
+        "processing": state is not None and state != PROCESSING_COMPLETE,
+        "errors": errors,
+        "more_errors": more is not None,
+        "assignable": assignable,
+        "can_license": may(held, *GROUP_LICENSE_ADMINS),
+    }
 
 
 async def _group_page(
@@ -194,6 +276,7 @@ async def _group_page(
         )
     held = await held_roles(request, admin)
     path = group_path(group.id)
+    licensing = await _group_licensing(request, group, held)
     return render_admin(
         request,
         template,
@@ -208,7 +291,8 @@ async def _group_page(
             else None
         ),
         first_path=path if after else None,
-        licensing=await _group_licensing(request, admin, group),
+        licensing=licensing,
+        refresh_seconds=REFRESH_SECONDS if licensing["processing"] else None,
         can_manage=may(held, *GROUP_MANAGERS),
         **context,
     )
@@ -373,3 +457,112 @@ async def delete_group(
             error=reason(language_of(request), error),
         )
     return redirect_with_notice(request, GROUPS, "web.group.deleted", name=name)
+
+
+# --- the group's licenses -------------------------------------------------------------------
+
+
+async def _change_licensing(
+    request: Request,
+    principal: Principal | None,
+    group_id: str,
+    change: str,
+) -> Response:
+    """Give a license to the group (or change its apps), take one back, or reprocess."""
+    form = await _checked_form(request)
+    admin = await admin_gate(request, principal, *GROUP_LICENSE_ADMINS)
+    if isinstance(admin, Response):
+        return admin
+    language = language_of(request)
+    catalog: Catalog = request.app.state.catalog
+    sku = None
+    if change != "reprocess":
+        try:
+            sku = catalog.sku_by_id(uuid.UUID(_text(form, "sku")))
+        except ValueError:
+            sku = None
+        if sku is None:
+            return await _group_page(
+                request,
+                admin,
+                group_id,
+                status_code=400,
+                error=translate(language, "web.user.license.choose"),
+            )
+    try:
+        async with unit_of_work(request) as db_session:
+            group = await directory_service.get_group(
+                db_session=db_session,
+                tenant_id=admin.tenant.id,
+                group_id=parse_id(group_id, what="group"),
+            )
+            name = group.display_name
+            actor = actor_of(request, admin)
+            if sku is None:
+                await group_licensing.reprocess_group(
+                    db_session=db_session, actor=actor, group=group
+                )
+            elif change == "add":
+                enabled = {str(value) for value in form.getlist("plan")}
+                disabled = [
+                    str(plan.service_plan_id)
+                    for plan in sku.service_plans
+                    if str(plan.service_plan_id) not in enabled
+                ]
+                await group_licensing.set_licenses(
+                    db_session=db_session,
+                    catalog=catalog,
+                    actor=actor,
+                    group=group,
+                    add=[(sku.sku_id, disabled)],
+                    remove=[],
+                )
+            else:
+                await group_licensing.set_licenses(
+                    db_session=db_session,
+                    catalog=catalog,
+                    actor=actor,
+                    group=group,
+                    add=[],
+                    remove=[sku.sku_id],
+                )
+    except TenantryError as error:
+        if error.status_code == 404 and error.code == "notFound":
+            raise
+        return await _group_page(
+            request,
+            admin,
+            group_id,
+            status_code=error.status_code,
+            error=reason(language, error, sku=sku.display_name if sku else ""),
+        )
+    if sku is None:
+        return redirect_with_notice(
+            request, group_path(group_id), "web.group.licenses.reprocessed", name=name
+        )
+    key = "web.group.licenses.assigned" if change == "add" else "web.group.licenses.removed"
+    return redirect_with_notice(request, group_path(group_id), key, name=name, sku=sku.display_name)
+
+
+@router.post(GROUPS + "/{group_id}/licenses")
+async def assign_group_license(
+    group_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+) -> Response:
+    """Give the group's members a license (or change its apps), as the group's assignLicense."""
+    return await _change_licensing(request, principal, group_id, "add")
+
+
+@router.post(GROUPS + "/{group_id}/licenses/remove")
+async def remove_group_license(
+    group_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+) -> Response:
+    """Take a license back from the group: its members lose it unless they hold it otherwise."""
+    return await _change_licensing(request, principal, group_id, "remove")
+
+
+@router.post(GROUPS + "/{group_id}/reprocess")
+async def reprocess_group(
+    group_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+) -> Response:
+    """Process the group's licenses again for every member, retrying the errors."""
+    return await _change_licensing(request, principal, group_id, "reprocess")

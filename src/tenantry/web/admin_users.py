@@ -41,8 +41,11 @@ from tenantry.directory.query import ListParams
 from tenantry.directory.schemas import OrganizationMessage
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
+from tenantry.licensing import groups as group_licensing
 from tenantry.licensing import overview
 from tenantry.licensing import service as licensing_service
+from tenantry.licensing.group_router import GROUP_LICENSE_ADMINS
+from tenantry.licensing.models import CONSUMING_STATES, DISABLED
 from tenantry.licensing.router import LICENSE_ADMINS
 from tenantry.signup.flows import check_password_strength
 from tenantry.web import csrf
@@ -647,11 +650,17 @@ async def _user_page(
         groups = await directory_service.groups_of(
             db_session=db_session, tenant_id=admin.tenant.id, user_id=user.id
         )
-        assignments = await licensing_service.assignments_of(db_session=db_session, user_id=user.id)
+        assignments, inactive = await group_licensing.license_states_of(
+            db_session=db_session, tenant_id=admin.tenant.id, user_id=user.id
+        )
         pools = await licensing_service.get_pools(db_session=db_session, tenant_id=admin.tenant.id)
     licenses = _license_rows(
         language, catalog, assignments, {group.id: group.display_name for group in groups}
     )
+    for entry in licenses:
+        # As Graph says it: a license of a suspended subscription gives no access now.
+        if uuid.UUID(entry["sku_id"]) in inactive and entry["state"] in CONSUMING_STATES:
+            entry["state"] = DISABLED
     direct = {entry["sku_id"] for entry in licenses if entry["direct"]}
     assignable = []
     for pool in pools:
@@ -680,6 +689,7 @@ async def _user_page(
         groups=[{"name": g.display_name, "path": group_path(g.id)} for g in groups],
         licenses=licenses,
         assignable=assignable,
+        group_errors=any(not entry["direct"] and entry["error"] for entry in licenses),
         is_me=user.id == admin.user.id,
         can_manage=may(held, *USER_MANAGERS),
         can_license=may(held, *LICENSE_ADMINS),
@@ -979,3 +989,40 @@ async def remove_license(
     return redirect_with_notice(
         request, user_path(user_id), "web.user.license.removed", name=name, sku=shown
     )
+
+
+@router.post(USERS + "/{user_id}/reprocess")
+async def reprocess_user(
+    user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+) -> Response:
+    """Apply the user's group licenses again now (errors retried, e.g. after buying more)."""
+    await _checked_form(request)
+    admin = await admin_gate(request, principal, *GROUP_LICENSE_ADMINS)
+    if isinstance(admin, Response):
+        return admin
+    try:
+        async with unit_of_work(request) as db_session:
+            user = await directory_service.get(
+                db_session=db_session,
+                tenant_id=admin.tenant.id,
+                user_id=parse_id(user_id, what="user"),
+            )
+            tally = await group_licensing.reprocess_user(
+                db_session=db_session,
+                catalog=_catalog(request),
+                actor=actor_of(request, admin),
+                user=user,
+            )
+            name = user.display_name
+    except TenantryError as error:
+        if error.status_code == 404:
+            raise
+        return await _user_page(
+            request,
+            admin,
+            user_id,
+            status_code=error.status_code,
+            error=reason(language_of(request), error),
+        )
+    key = "web.user.license.reprocessed_errors" if tally.failed else "web.user.license.reprocessed"
+    return redirect_with_notice(request, user_path(user_id), key, name=name)
