@@ -186,6 +186,12 @@ def parse(text: str) -> Catalog:
         for part_number in part_numbers:
             if part_number not in skus:
                 raise ValueError(f"upgradePaths.{entry} names unknown SKU {part_number}")
+    for sku in skus.values():
+        if sku.term_days < 1 or sku.warning_days < 0 or sku.suspended_days < 0:
+            raise ValueError(
+                f"catalog is malformed: {sku.part_number}'s lifecycle needs termDays >= 1 "
+                "and warningDays, suspendedDays >= 0"
+            )
     catalog = Catalog(offers=offers, skus=skus, upgrade_paths=paths)
     _check_plan_rules(catalog)
     return catalog

@@ -108,13 +108,15 @@ class HotReader:
             except psycopg.Error:
                 self._open -= 1
                 raise
-        return await self._idle.get()
+        # Bounded: should every connection fail at once, a waiter gives up and the
+        # caller takes the ordinary path rather than waiting for a return that never comes.
+        return await asyncio.wait_for(self._idle.get(), timeout=5)
 
     async def _fetch_postgresql(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         try:
             connection = await self._acquire()
-        except psycopg.Error as error:
-            raise HotReadError(str(error)) from error
+        except (psycopg.Error, TimeoutError) as error:
+            raise HotReadError(str(error) or "no connection free") from error
         try:
             cursor = await connection.execute(sql, params, prepare=True)
             rows = await cursor.fetchall()

@@ -342,7 +342,7 @@ async def _target_user(
 ) -> User:
     """The caller themselves, or (for an admin holding one of `roles`) a user of their tenant."""
     me = principal.user
-    if user_ref in (str(me.id), me.user_principal_name):
+    if user_ref.lower() in (str(me.id), me.user_principal_name):
         return me
     await ensure_role(request, principal, *roles)
     return await _resolve_user(db_session, principal.tenant.id, user_ref)
