@@ -83,19 +83,20 @@ SECTION = f"""
 
 `tenantry serve --workers 2` over HTTP on 127.0.0.1. 64 keep-alive connections
 send requests back to back from one raw-HTTP/1.1 client process. Hello world is
-`GET /v1/ping` (no database, no authentication) on the same server;
-a check is `POST /v1/users/{{id}}/entitlements/check` `{{name, value}}` by the
-user about themselves (the token, the user's offers and licenses: one indexed
-statement on a raw driver connection, see docs/design.md "Licensing"). The two alternate (ping, check, ping, check) so
-they share the machine's load. **Targets: checks/s >= 50 % of hello world, check
-p99 < 20 ms.** Offline verification of ES256 entitlement tokens with
-`tenantry.licensing.EntitlementVerifier` in one thread, per CPU second: "cold"
-checks the signature every time, "cached" is the verifier's cache of tokens it
-has already verified (what an app sees on a user's later requests). **Target:
->= 20,000 verifications per second per core.** "Bare ES256" is the ceiling: OpenSSL
-verifying one P-256 signature in a loop, same thread. The last column is the share
-of the machine that other processes used during the HTTP rounds (this machine is
-shared): latencies in particular depend on it.
+`GET /v1/ping` (no database, no authentication) on the same server; a check is
+`POST /v1/users/{{id}}/entitlements/check` `{{name, value}}` by the user about
+themselves (the token, the user's offers and licenses: one indexed statement on
+a raw driver connection, see docs/design.md "Licensing"). The two alternate
+(ping, check, ping, check) so they share the machine's load. **Targets: checks/s
+>= 50 % of hello world, check p99 < 20 ms.** Offline verification of ES256
+entitlement tokens with `tenantry.licensing.EntitlementVerifier` in one thread,
+per CPU second: "cold" checks the signature every time, "cached" is the
+verifier's cache of tokens it has already verified (what an app sees on a user's
+later requests). **Target: >= 20,000 verifications per second per core.** "Bare
+ES256" is the ceiling: OpenSSL verifying one P-256 signature in a loop, same
+thread. The last column is the share of the machine that other processes used
+during the HTTP rounds (this machine is shared): latencies in particular depend
+on it.
 
 {SECTION_START}
 {HEADER}
