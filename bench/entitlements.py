@@ -88,7 +88,7 @@ send requests back to back from one raw-HTTP/1.1 client process. Hello world is
 themselves (the token, the user's offers and licenses: one indexed statement on
 a raw driver connection, see docs/design.md "Licensing"). The two alternate
 (ping, check, ping, check) so they share the machine's load. **Targets: checks/s
->= 50 % of hello world, check p99 < 20 ms.** Offline verification of ES256
+≥ 50 % of hello world, check p99 < 20 ms.** Offline verification of ES256
 entitlement tokens with `tenantry.licensing.EntitlementVerifier` in one thread,
 per CPU second: "cold" checks the signature every time, "cached" is the
 verifier's cache of tokens it has already verified (what an app sees on a user's
