@@ -57,6 +57,10 @@ def settings(
         dev_mailbox=True,
         data_dir=tmp_path_factory.mktemp("data"),
         worker_poll_seconds=0.2,
+        # Tests assert behaviour, not hashing cost: a cheap argon2id profile.
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        argon2_parallelism=1,
         signup_rate_per_hour=1_000_000,
         signin_rate_per_minute=1_000_000,
         # Tests run the subscription lifecycle job themselves (`tenantry subscription tick`).

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from tenantry import __version__, catalog
 from tenantry.auth.router import router as auth_router
+from tenantry.core import security
 from tenantry.core.config import Settings, get_settings
 from tenantry.core.db import Database
 from tenantry.core.errors import install_handlers
@@ -39,6 +40,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     """The Tenantry application for these settings (from the environment by default)."""
     settings = settings or get_settings()
     product_catalog = catalog.load(settings.catalog_path)
+    security.configure_hashing(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
     settings.signing_secret  # noqa: B018 - create the secret key file before any worker races for it
 
     @asynccontextmanager

@@ -7,7 +7,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     signup_max_sends: int = 5
     signup_rate_per_hour: int = 60
     signin_rate_per_minute: int = 30
+    # argon2id cost of new password hashes: argon2-cffi's defaults (RFC 9106 low-memory).
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
     lockout_threshold: int = 5
     lockout_seconds: int = 900
     dev_mailbox: bool | None = None

@@ -24,7 +24,31 @@ password_hasher = PasswordHasher()
 
 # A hash of a random password, verified when the user does not exist so that a
 # sign-in for an unknown address costs as long as one for a known address.
-_DUMMY_HASH = password_hasher.hash(secrets.token_urlsafe(16))
+# Made on first use: an argon2id hash at import would slow every command down.
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = password_hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH
+
+
+def configure_hashing(*, time_cost: int, memory_kib: int, parallelism: int) -> None:
+    """Use these argon2id parameters for new hashes (existing hashes carry their own)."""
+    global password_hasher, _DUMMY_HASH
+    current = password_hasher
+    if (current.time_cost, current.memory_cost, current.parallelism) == (
+        time_cost,
+        memory_kib,
+        parallelism,
+    ):
+        return
+    password_hasher = PasswordHasher(
+        time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
+    )
+    _DUMMY_HASH = None
 
 
 # Hashes run in a pool of their own, at a lower CPU priority than the rest of the
@@ -63,7 +87,7 @@ async def hash_password(password: str) -> str:
 
 def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return password_hasher.verify(password_hash or _DUMMY_HASH, password) and bool(
+        return password_hasher.verify(password_hash or _dummy_hash(), password) and bool(
             password_hash
         )
     except (VerificationError, InvalidHashError):
