@@ -6,9 +6,10 @@ so locks and memory stay bounded whatever the group's size. A chunk:
 
 1. holds the group's `group_license_processing` row (the group's licensing lock:
    members added meanwhile wait, so a chunk sees a stable membership), then the
-   chunk's users (`FOR NO KEY UPDATE`, by id: the same per-user lock as direct
-   assignment, so two sources of one user never race over their unit), then the
-   license pools of the group's SKUs (by SKU id);
+   license pools of the group's SKUs (by SKU id): direct assignment holds the
+   pool too before it reads a user's rows, so two sources of one user never
+   both count a unit (`service.lock_pools`); a member who leaves meanwhile loses
+   what the chunk gave as soon as it commits (their removal waits for the pools);
 2. per SKU, inserts with one `INSERT … SELECT` a row for every member of the
    chunk who has none from this group yet, each in its state: members who
    already hold the SKU from another source (directly or from another group)
@@ -63,6 +64,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -106,6 +108,7 @@ PROCESS_GROUP = "groupLicensing.process"
 START_ACTION = "Start applying group based license to users"
 FINISH_ACTION = "Finish applying group based license to users"
 DEFAULT_CHUNK_SIZE = 25_000
+STORED_STATES = (ACTIVE, ACTIVE_WITH_ERROR, ERROR)  # Disabled is shown, never stored
 
 Assignment = LicenseAssignment
 
@@ -217,14 +220,17 @@ def plan_rules(catalog: Catalog, licenses: Sequence[GroupSku]) -> dict[uuid.UUID
     return rules
 
 
-def _holds(
-    tenant_id: uuid.UUID, user: Any, sku_id: uuid.UUID, plan_ids: Sequence[uuid.UUID]
-) -> ColumnElement[bool]:
-    """The user holds `sku_id` (from any source, in effect) with one of these plans enabled."""
+def _holds(user: Any, sku_id: uuid.UUID, plan_ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+    """The user holds `sku_id` (from any source, in effect) with one of these plans enabled.
+
+    Probes of a user's rows name no tenant: user ids are unique platform-wide, and
+    then one index fits, (user_id, sku_id), even when the table's statistics are
+    stale (a fast-growing table inside a long job): the planner cannot pick the
+    (tenant_id, sku_id) index and scan a tenant's every row per member.
+    """
     other = aliased(Assignment)
     plans = cast(other.disabled_plans, Text)
     return exists().where(
-        other.tenant_id == tenant_id,
         other.user_id == user,
         other.sku_id == sku_id,
         other.state.in_(CONSUMING_STATES),
@@ -232,31 +238,29 @@ def _holds(
     )
 
 
-def _breaks_exclusion(tenant_id: uuid.UUID, user: Any, rules: PlanRules) -> ColumnElement[bool]:
+def _breaks_exclusion(user: Any, rules: PlanRules) -> ColumnElement[bool]:
     if not rules.conflicts:
         return false()
-    return or_(*[_holds(tenant_id, user, sku_id, plans) for sku_id, plans in rules.conflicts])
+    return or_(*[_holds(user, sku_id, plans) for sku_id, plans in rules.conflicts])
 
 
-def _misses_dependency(tenant_id: uuid.UUID, user: Any, rules: PlanRules) -> ColumnElement[bool]:
+def _misses_dependency(user: Any, rules: PlanRules) -> ColumnElement[bool]:
     if not rules.needs:
         return false()
     return or_(
         *[
-            ~or_(*[_holds(tenant_id, user, sku_id, [plan_id]) for sku_id, plan_id in providers])
+            ~or_(*[_holds(user, sku_id, [plan_id]) for sku_id, plan_id in providers])
             for providers in rules.needs
         ]
     )
 
 
-def _rule_error(
-    tenant_id: uuid.UUID, user: Any, rules: PlanRules, no_location: ColumnElement[bool]
-) -> Any:
+def _rule_error(user: Any, rules: PlanRules, no_location: ColumnElement[bool]) -> Any:
     """The error code a user gets for a SKU by the rules (location first), or NULL."""
     return case(
         (no_location, PROHIBITED_IN_USAGE_LOCATION_VIOLATION),
-        (_breaks_exclusion(tenant_id, user, rules), MUTUALLY_EXCLUSIVE_VIOLATION),
-        (_misses_dependency(tenant_id, user, rules), DEPENDENCY_VIOLATION),
+        (_breaks_exclusion(user, rules), MUTUALLY_EXCLUSIVE_VIOLATION),
+        (_misses_dependency(user, rules), DEPENDENCY_VIOLATION),
         else_=null(),
     )
 
@@ -304,33 +308,12 @@ async def lock_processing(
     )
 
 
-async def _lock_users(
-    db_session: AsyncSession, tenant_id: uuid.UUID, user_ids: Select[Any]
-) -> list[uuid.UUID]:
-    """Hold these users' rows, by id (the per-user licensing lock); their ids in order."""
-    query = (
-        select(User.id)
-        .where(User.tenant_id == tenant_id, User.id.in_(user_ids))
-        .order_by(User.id)
-        .with_for_update(key_share=True)
+async def _last_of(db_session: AsyncSession, user_ids: Select[Any]) -> uuid.UUID | None:
+    """The largest id of an ordered, limited selection of user ids (a chunk's end), or None."""
+    chunk = user_ids.subquery("chunk")
+    return await db_session.scalar(
+        select(chunk.c.user_id).order_by(chunk.c.user_id.desc()).limit(1)
     )
-    return list((await db_session.scalars(query)).all())
-
-
-async def lock_pools(
-    db_session: AsyncSession, *, tenant_id: uuid.UUID, sku_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, SubscribedSku]:
-    """Hold these license pools of the tenant, by SKU id."""
-    if not sku_ids:
-        return {}
-    pools = await db_session.scalars(
-        select(SubscribedSku)
-        .where(SubscribedSku.tenant_id == tenant_id, SubscribedSku.sku_id.in_(sorted(sku_ids)))
-        .order_by(SubscribedSku.sku_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return {pool.sku_id: pool for pool in pools}
 
 
 async def group_skus(
@@ -366,11 +349,12 @@ def _stale(
     return and_(
         Assignment.tenant_id == tenant_id,
         Assignment.assigned_by_group == group_id,
+        Assignment.state.in_(STORED_STATES),
         or_(~Assignment.sku_id.in_(given) if given else true(), ~member),
     )
 
 
-async def lock_stale_users(
+async def next_stale_chunk(
     db_session: AsyncSession,
     *,
     tenant_id: uuid.UUID,
@@ -378,13 +362,14 @@ async def lock_stale_users(
     licenses: Sequence[GroupSku],
     after: uuid.UUID | None,
     limit: int,
-) -> list[uuid.UUID]:
-    """Hold the next `limit` users (by id) who have rows of the group that no longer apply."""
+) -> uuid.UUID | None:
+    """Where the next chunk of `limit` users with rows of the group that no longer apply
+    ends (by id), or None."""
     query = select(Assignment.user_id).where(_stale(tenant_id, group_id, licenses))
     if after is not None:
         query = query.where(Assignment.user_id > after)
     query = query.group_by(Assignment.user_id).order_by(Assignment.user_id).limit(limit)
-    return await _lock_users(db_session, tenant_id, query)
+    return await _last_of(db_session, query)
 
 
 async def remove_stale(
@@ -405,7 +390,6 @@ async def remove_stale(
             stale,
             Assignment.state.in_(CONSUMING_STATES),
             ~exists().where(
-                other.tenant_id == tenant_id,
                 other.user_id == Assignment.user_id,
                 other.sku_id == Assignment.sku_id,
                 other.state.in_(CONSUMING_STATES),
@@ -428,27 +412,34 @@ async def remove_stale(
 # --- applying -----------------------------------------------------------------------------
 
 
-async def lock_members(
+async def next_member_chunk(
     db_session: AsyncSession,
     *,
     tenant_id: uuid.UUID,
     group_id: uuid.UUID,
     after: uuid.UUID | None,
     limit: int,
-) -> list[uuid.UUID]:
-    """Hold the group's next `limit` members (by id)."""
+) -> uuid.UUID | None:
+    """Where the group's next chunk of `limit` members ends (by id), or None."""
     query = select(GroupMember.user_id).where(
         GroupMember.tenant_id == tenant_id, GroupMember.group_id == group_id
     )
     if after is not None:
         query = query.where(GroupMember.user_id > after)
     query = query.order_by(GroupMember.user_id).limit(limit)
-    return await _lock_users(db_session, tenant_id, query)
+    return await _last_of(db_session, query)
 
 
 @dataclass
 class _Pass:
-    """One application of a group's licenses to a chunk of its members."""
+    """One application of a group's licenses to a chunk of its members.
+
+    Every statement reads the license rows it needs through joins on derived
+    tables (a chunk's rows per user), never through per-row subqueries, and on
+    PostgreSQL runs without nested loops: the table grows by a whole chunk in a
+    transaction, faster than its statistics follow, and a nested loop planned on
+    stale statistics turns a linear chunk into a quadratic one.
+    """
 
     db_session: AsyncSession
     catalog: Catalog
@@ -463,33 +454,60 @@ class _Pass:
     def dialect(self) -> str:
         return self.db_session.get_bind().dialect.name
 
-    def lacks(self, sku_id: uuid.UUID, user: Any) -> ColumnElement[bool]:
-        return ~exists().where(
+    def of_group(self) -> ColumnElement[bool]:
+        """The group's rows of the chunk's users (every state: the index's ranges)."""
+        return and_(
             Assignment.tenant_id == self.tenant_id,
-            Assignment.user_id == user,
-            Assignment.sku_id == sku_id,
             Assignment.assigned_by_group == self.group_id,
+            Assignment.state.in_(STORED_STATES),
+            self.chunk.covers(Assignment.user_id),
         )
 
     def stamped(self) -> ColumnElement[bool]:
         """The group's rows this pass wrote."""
-        return and_(
-            Assignment.tenant_id == self.tenant_id,
-            Assignment.assigned_by_group == self.group_id,
-            Assignment.created_at == self.stamp,
-            self.chunk.covers(Assignment.user_id),
-        )
+        return and_(self.of_group(), Assignment.created_at == self.stamp)
 
     def of_sku(self, sku_id: uuid.UUID) -> ColumnElement[bool]:
-        return and_(
-            Assignment.tenant_id == self.tenant_id,
-            Assignment.assigned_by_group == self.group_id,
-            Assignment.sku_id == sku_id,
-            self.chunk.covers(Assignment.user_id),
+        return and_(self.of_group(), Assignment.sku_id == sku_id)
+
+    def rows_per_user(self, sku_id: uuid.UUID) -> Any:
+        """For each of the chunk's users with license rows: one of `sku_id` from this group?
+        one of `sku_id` in effect from another source?
+
+        The SKU is tested inside the aggregates, not in WHERE: the rows are then read
+        by (tenant, user) ranges, the chunk's own rows, never all of a tenant's rows
+        of the SKU (which a (tenant_id, sku_id) index would offer).
+        """
+        of_sku = Assignment.sku_id == sku_id
+        return (
+            select(
+                Assignment.user_id,
+                func.max(
+                    case((and_(of_sku, Assignment.assigned_by_group == self.group_id), 1), else_=0)
+                ).label("from_group"),
+                func.max(
+                    case(
+                        (
+                            and_(
+                                of_sku,
+                                Assignment.state.in_(CONSUMING_STATES),
+                                Assignment.assigned_by_group.is_distinct_from(self.group_id),
+                            ),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                ).label("elsewhere"),
+            )
+            .where(Assignment.tenant_id == self.tenant_id, self.chunk.covers(Assignment.user_id))
+            .group_by(Assignment.user_id)
+            .subquery("held")
         )
 
     async def run(self, *, reprocess: bool, pools: dict[uuid.UUID, SubscribedSku]) -> Tally:
         rules = plan_rules(self.catalog, self.licenses)
+        if self.dialect == "postgresql":
+            await self.db_session.execute(text("SET LOCAL enable_nestloop = off"))
         if reprocess:
             for item in self.licenses:
                 await self.recheck(item, rules[item.sku_id])
@@ -501,7 +519,10 @@ class _Pass:
             await self.withhold_from_failed()
         for item in self.licenses:
             await self.take_units(item)
-        return await self.tally()
+        tally = await self.tally()
+        if self.dialect == "postgresql":
+            await self.db_session.execute(text("RESET enable_nestloop"))
+        return tally
 
     def no_location(self, user_location: Any) -> ColumnElement[bool]:
         return user_location.is_(None) if self.country is None else false()
@@ -519,10 +540,7 @@ class _Pass:
         else:
             location = select(User.usage_location).where(User.id == Assignment.user_id)
             broken = _rule_error(
-                self.tenant_id,
-                Assignment.user_id,
-                rules,
-                self.no_location(location.scalar_subquery()),
+                Assignment.user_id, rules, self.no_location(location.scalar_subquery())
             )
         state = case((broken.is_not(None), ACTIVE_WITH_ERROR), else_=ACTIVE)
         changed = or_(Assignment.state != state, Assignment.error.is_distinct_from(broken))
@@ -554,68 +572,68 @@ class _Pass:
     ) -> None:
         """One INSERT … SELECT: a row for each member of the chunk without one for this SKU."""
         member = aliased(GroupMember)
-        person = aliased(User)
         user = member.user_id
+        held = self.rows_per_user(item.sku_id)
+        members = (
+            select(member)
+            .outerjoin(held, held.c.user_id == member.user_id)
+            .where(
+                member.tenant_id == self.tenant_id,
+                member.group_id == self.group_id,
+                self.chunk.covers(member.user_id),
+                or_(held.c.from_group.is_(None), held.c.from_group == 0),
+            )
+        )
+        if self.country is None:  # members without a usage location cannot take the tenant's
+            person = aliased(User)
+            members = members.join(
+                person, and_(person.tenant_id == member.tenant_id, person.id == member.user_id)
+            )
+            no_location = self.no_location(person.usage_location)
+        else:
+            no_location = false()
         sku = self.catalog.sku_by_id(item.sku_id)
-        no_location = self.no_location(person.usage_location)
         if sku is None:  # taken out of the catalog: nothing can be given
             own_error: Any = literal(OTHER, String())
         else:
-            own_error = _rule_error(self.tenant_id, user, rules[item.sku_id], no_location)
+            own_error = _rule_error(user, rules[item.sku_id], no_location)
         # Users who will not get every license of this pass: an error already written by
         # this pass (an earlier SKU), or a rule broken on this or a later SKU.
-        earlier = aliased(Assignment)
-        blocked_by = [
-            no_location,
-            exists().where(
-                earlier.tenant_id == self.tenant_id,
-                earlier.assigned_by_group == self.group_id,
-                earlier.user_id == user,
-                earlier.created_at == self.stamp,
-                earlier.state == ERROR,
+        blocked_by: list[Any] = [no_location, true() if sku is None else false()]
+        if len(self.licenses) > 1:
+            failed = (
+                select(Assignment.user_id)
+                .where(self.stamped(), Assignment.state == ERROR)
+                .group_by(Assignment.user_id)
+                .subquery("failed")
             )
-            if len(self.licenses) > 1
-            else false(),
-        ]
+            members = members.outerjoin(failed, failed.c.user_id == member.user_id)
+            blocked_by.append(failed.c.user_id.is_not(None))
         for later in remaining:
             later_rules = rules[later.sku_id]
             if later_rules.empty:
                 continue
             broken = or_(
-                _breaks_exclusion(self.tenant_id, user, later_rules),
-                _misses_dependency(self.tenant_id, user, later_rules),
+                _breaks_exclusion(user, later_rules), _misses_dependency(user, later_rules)
             )
-            blocked_by.append(
-                broken
-                if later.sku_id == item.sku_id
-                else and_(self.lacks(later.sku_id, user), broken)
-            )
-        if sku is None:
-            blocked_by.append(true())
-        held = aliased(Assignment)
-        needs_unit = ~exists().where(
-            held.tenant_id == self.tenant_id,
-            held.user_id == user,
-            held.sku_id == item.sku_id,
-            held.state.in_(CONSUMING_STATES),
-        )
-        candidates = (
-            select(
-                user.label("user_id"),
-                case((or_(*blocked_by), 1), else_=0).label("blocked"),
-                case((needs_unit, 1), else_=0).label("needs_unit"),
-                own_error.label("own_error"),
-            )
-            .select_from(member)
-            .join(person, and_(person.tenant_id == member.tenant_id, person.id == member.user_id))
-            .where(
-                member.tenant_id == self.tenant_id,
-                member.group_id == self.group_id,
-                self.chunk.covers(member.user_id),
-                self.lacks(item.sku_id, user),
-            )
-            .subquery("candidates")
-        )
+            if later.sku_id != item.sku_id:
+                given = aliased(Assignment)
+                broken = and_(
+                    ~exists().where(
+                        given.tenant_id == self.tenant_id,
+                        given.user_id == user,
+                        given.sku_id == later.sku_id,
+                        given.assigned_by_group == self.group_id,
+                    ),
+                    broken,
+                )
+            blocked_by.append(broken)
+        candidates = members.with_only_columns(
+            user.label("user_id"),
+            case((or_(*blocked_by), 1), else_=0).label("blocked"),
+            case((held.c.elsewhere == 1, 0), else_=1).label("needs_unit"),
+            own_error.label("own_error"),
+        ).subquery("candidates")
         ranked = select(
             candidates,
             func.row_number()
@@ -670,19 +688,17 @@ class _Pass:
 
     async def withhold_from_failed(self) -> None:
         """A user whom one license of the group failed gets none of this pass's others."""
-        failed = aliased(Assignment)
+        failed = (
+            select(Assignment.user_id)
+            .where(self.stamped(), Assignment.state == ERROR)
+            .group_by(Assignment.user_id)
+        )
         await self.db_session.execute(
             update(Assignment)
             .where(
                 self.stamped(),
                 Assignment.state == ACTIVE,
-                exists().where(
-                    failed.tenant_id == self.tenant_id,
-                    failed.assigned_by_group == self.group_id,
-                    failed.user_id == Assignment.user_id,
-                    failed.created_at == self.stamp,
-                    failed.state == ERROR,
-                ),
+                Assignment.user_id.in_(failed),
             )
             .values(state=ERROR, error=OTHER)
             .execution_options(synchronize_session=False)
@@ -690,19 +706,16 @@ class _Pass:
 
     async def take_units(self, item: GroupSku) -> None:
         """Consume a unit per user this pass licensed who held the SKU from no other source."""
-        other = aliased(Assignment)
+        held = self.rows_per_user(item.sku_id)
         new_units = await self.db_session.scalar(
-            select(func.count()).where(
+            select(func.count())
+            .select_from(Assignment)
+            .join(held, held.c.user_id == Assignment.user_id)
+            .where(
                 self.stamped(),
                 Assignment.sku_id == item.sku_id,
                 Assignment.state.in_(CONSUMING_STATES),
-                ~exists().where(
-                    other.tenant_id == self.tenant_id,
-                    other.user_id == Assignment.user_id,
-                    other.sku_id == item.sku_id,
-                    other.state.in_(CONSUMING_STATES),
-                    other.id != Assignment.id,
-                ),
+                held.c.elsewhere == 0,
             )
         )
         if new_units and not await service.take_seats(
@@ -739,11 +752,11 @@ async def apply(
     country: str | None,
     reprocess: bool,
 ) -> Tally:
-    """Apply the group's licenses to the chunk's members (their rows already held)."""
+    """Apply the group's licenses to the chunk's members, holding the SKUs' pools."""
     if not licenses:
         return Tally()
-    pools = await lock_pools(
-        db_session, tenant_id=tenant_id, sku_ids=[item.sku_id for item in licenses]
+    pools = await service.lock_pools(
+        db_session=db_session, tenant_id=tenant_id, sku_ids=[item.sku_id for item in licenses]
     )
     work = _Pass(db_session, catalog, tenant_id, group_id, licenses, chunk, country)
     return await work.run(reprocess=reprocess, pools=pools)
@@ -798,7 +811,7 @@ async def process_group(
                     return None
                 licenses = await group_skus(db_session, tenant_id=tenant_id, group_id=group_id)
                 if phase == "sweep":
-                    ids = await lock_stale_users(
+                    last = await next_stale_chunk(
                         db_session,
                         tenant_id=tenant_id,
                         group_id=group_id,
@@ -806,17 +819,18 @@ async def process_group(
                         after=after,
                         limit=chunk_size,
                     )
-                    if ids:
+                    if last is not None:
+                        await service.lock_pools(db_session=db_session, tenant_id=tenant_id)
                         tally.removed += await remove_stale(
                             db_session,
                             tenant_id=tenant_id,
                             group_id=group_id,
                             licenses=licenses,
-                            chunk=Chunk(after, ids[-1]),
+                            chunk=Chunk(after, last),
                         )
                 else:
-                    ids = (
-                        await lock_members(
+                    last = (
+                        await next_member_chunk(
                             db_session,
                             tenant_id=tenant_id,
                             group_id=group_id,
@@ -824,24 +838,24 @@ async def process_group(
                             limit=chunk_size,
                         )
                         if licenses
-                        else []
+                        else None
                     )
-                    if ids:
+                    if last is not None:
                         done = await apply(
                             db_session,
                             catalog=catalog,
                             tenant_id=tenant_id,
                             group_id=group_id,
                             licenses=licenses,
-                            chunk=Chunk(after, ids[-1]),
+                            chunk=Chunk(after, last),
                             country=country,
                             reprocess=reprocess,
                         )
                         tally.succeeded += done.succeeded
                         tally.failed += done.failed
-            if not ids:
+            if last is None:
                 break
-            after = ids[-1]
+            after = last
             if heartbeat is not None:
                 await heartbeat()
     async with database.unit_of_work() as db_session:

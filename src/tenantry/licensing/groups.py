@@ -8,8 +8,11 @@ licenses, cannot be deleted. `reprocess_user` retries one user's group licenses
 at once; `reprocess_group` queues a group's.
 
 Lock order, the same everywhere (so that no two transactions wait on each
-other): the group's processing row, then users by id, then license pools by
-SKU id.
+other): the group's processing row, then a user's row (direct assignment,
+reprocessing a user), then license pools by SKU id. The pool is what
+serializes the counting of units: whoever reads a user's rows to decide
+whether a unit is taken or given back holds the SKU's pool first
+(`service.lock_pools`).
 """
 
 from __future__ import annotations
@@ -397,11 +400,7 @@ async def reprocess_user(
         for group_id in group_ids
     }
     # Every pool this may touch, held up front in SKU order (see the module docstring).
-    held = {
-        row.sku_id for row in await service.assignments_of(db_session=db_session, user_id=user.id)
-    }
-    held |= {item.sku_id for items in licenses.values() for item in items}
-    await group_processing.lock_pools(db_session, tenant_id=tenant_id, sku_ids=sorted(held))
+    await service.lock_pools(db_session=db_session, tenant_id=tenant_id)
     country = await group_processing.tenant_country(db_session, tenant_id=tenant_id)
     chunk = Chunk(user_id=user.id)
     total = Tally()
@@ -491,8 +490,8 @@ async def unlicense_leavers(
     """Members who left lose the group's licenses now (a unit returns unless the user
     holds the SKU from another source: directly or from another group)."""
     licenses = await group_processing.group_skus(db_session, tenant_id=tenant_id, group_id=group_id)
+    await service.lock_pools(db_session=db_session, tenant_id=tenant_id)
     for user_id in sorted(user_ids):
-        await service.lock_user(db_session=db_session, tenant_id=tenant_id, user_id=user_id)
         removed = await group_processing.remove_stale(
             db_session,
             tenant_id=tenant_id,

@@ -727,6 +727,30 @@ async def lock_user(*, db_session: AsyncSession, tenant_id: uuid.UUID, user_id: 
         raise NotFound("The user does not exist.", target="id")
 
 
+async def lock_pools(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, sku_ids: Sequence[uuid.UUID] | None = None
+) -> dict[uuid.UUID, SubscribedSku]:
+    """Hold the tenant's license pools of these SKUs (None: all), in SKU order, as committed.
+
+    Whoever decides from a user's license rows whether a unit is taken or given
+    back holds the SKU's pool first, then reads the rows: direct assignment and
+    group processing (which inserts rows for many users at once, holding the
+    pool) then never both count a user's unit. Order: a user's row, then pools by
+    SKU id.
+    """
+    query = select(SubscribedSku).where(SubscribedSku.tenant_id == tenant_id)
+    if sku_ids is not None:
+        if not sku_ids:
+            return {}
+        query = query.where(SubscribedSku.sku_id.in_(sorted(set(sku_ids))))
+    pools = await db_session.scalars(
+        query.order_by(SubscribedSku.sku_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {pool.sku_id: pool for pool in pools}
+
+
 async def assignments_of(
     *, db_session: AsyncSession, user_id: uuid.UUID, sku_id: uuid.UUID | None = None
 ) -> list[LicenseAssignment]:
@@ -789,6 +813,7 @@ async def assign_license(
     if check_usage_location and not user.usage_location:
         raise InvalidUsageLocation()
     await lock_user(db_session=db_session, tenant_id=tenant_id, user_id=user.id)
+    await lock_pools(db_session=db_session, tenant_id=tenant_id, sku_ids=[sku.sku_id])
     rows = await assignments_of(db_session=db_session, user_id=user.id, sku_id=sku.sku_id)
     direct = next((row for row in rows if row.assigned_by_group is None), None)
     now = clock.now()
@@ -834,6 +859,7 @@ async def remove_license(
     """Take a direct license away; the unit returns unless a group still gives the SKU."""
     sku = catalog.sku_by_id(sku_id)
     await lock_user(db_session=db_session, tenant_id=tenant_id, user_id=user.id)
+    await lock_pools(db_session=db_session, tenant_id=tenant_id, sku_ids=[sku_id])
     rows = await assignments_of(db_session=db_session, user_id=user.id, sku_id=sku_id)
     direct = next((row for row in rows if row.assigned_by_group is None), None)
     name = sku.part_number if sku else str(sku_id)
@@ -907,6 +933,7 @@ async def release_user(
 ) -> None:
     """Remove every license assignment of a user (before deleting them): their units return."""
     await lock_user(db_session=db_session, tenant_id=tenant_id, user_id=user_id)
+    await lock_pools(db_session=db_session, tenant_id=tenant_id)
     rows = await assignments_of(db_session=db_session, user_id=user_id)
     consuming = {row.sku_id for row in rows if row.state in CONSUMING_STATES}
     await db_session.execute(
