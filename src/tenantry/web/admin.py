@@ -33,7 +33,7 @@ from tenantry.licensing.models import DELETED, SUSPENDED, WARNING
 from tenantry.licensing.router import BUYERS, SUBSCRIPTION_READERS
 from tenantry.web.admin_views import format_date, pool_view, sku_name, user_row
 from tenantry.web.rendering import WebRoute, error_text, language_of, settings_of
-from tenantry.web.routes import _checked_form, _text, read_unit_of_work, unit_of_work
+from tenantry.web.routes import checked_form, read_unit_of_work, text, unit_of_work
 from tenantry.web.shell import admin_gate, held_roles, may, redirect_with_notice, render_admin
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
@@ -198,11 +198,11 @@ async def add_domain(
     request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Add a domain, then show the TXT record that verifies it."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     admin = await admin_gate(request, principal)
     if isinstance(admin, Response):
         return admin
-    entered = _text(form, "name")[:MAX_DOMAIN_INPUT]
+    entered = text(form, "name")[:MAX_DOMAIN_INPUT]
     try:
         async with unit_of_work(request) as db_session:
             domain = await domain_service.add(
@@ -246,7 +246,7 @@ async def verify_domain(
     name: str, request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Look the TXT record up and verify; an unmanaged organization of the domain moves in."""
-    await _checked_form(request)
+    await checked_form(request)
     admin = await admin_gate(request, principal)
     if isinstance(admin, Response):
         return admin
@@ -298,7 +298,7 @@ async def make_default(
     name: str, request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Make a verified domain the default for new users' addresses."""
-    await _checked_form(request)
+    await checked_form(request)
     admin = await admin_gate(request, principal)
     if isinstance(admin, Response):
         return admin
@@ -365,11 +365,11 @@ async def remove_domain(
     name: str, request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Remove the domain; forced, its users move to the initial domain and are disabled."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     admin = await admin_gate(request, principal)
     if isinstance(admin, Response):
         return admin
-    force = _text(form, "force") == "on"
+    force = text(form, "force") == "on"
     try:
         async with unit_of_work(request) as db_session:
             domain = await domain_service.get(

@@ -27,7 +27,7 @@ from tenantry.licensing.router import BUYERS, SUBSCRIPTION_READERS
 from tenantry.licensing.schemas import LicenseQuantity, SubscriptionCreate, subscription_view
 from tenantry.web.admin_views import BILLING, format_date, pool_view
 from tenantry.web.rendering import WebRoute, language_of
-from tenantry.web.routes import _checked_form, _text, read_unit_of_work, unit_of_work
+from tenantry.web.routes import checked_form, read_unit_of_work, text, unit_of_work
 from tenantry.web.shell import (
     admin_gate,
     held_roles,
@@ -135,15 +135,15 @@ def _quantity(form_value: str) -> int | None:
 @router.post(BILLING)
 async def buy(request: Request, principal: Principal | None = Depends(web_principal)) -> Response:
     """Buy a subscription; the rendered form's key makes a double submit buy once."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     admin = await admin_gate(request, principal, *BUYERS)
     if isinstance(admin, Response):
         return admin
     language = language_of(request)
     entered = {
-        "sku": _text(form, "sku")[:64],
-        "quantity": _text(form, "quantity")[:12],
-        "idempotency_key": _text(form, "idempotency_key")[: idempotency.MAX_KEY_LENGTH],
+        "sku": text(form, "sku")[:64],
+        "quantity": text(form, "quantity")[:12],
+        "idempotency_key": text(form, "idempotency_key")[: idempotency.MAX_KEY_LENGTH],
     }
     try:
         body = SubscriptionCreate(
@@ -202,7 +202,7 @@ async def _change(
     request: Request, principal: Principal | None, subscription_id: str, change: str
 ) -> Response:
     """Add or remove licenses, turn recurring billing on or off, or reactivate."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     admin = await admin_gate(request, principal, *BUYERS)
     if isinstance(admin, Response):
         return admin
@@ -210,7 +210,7 @@ async def _change(
     catalog = _catalog(request)
     target = parse_id(subscription_id, what="subscription")
     actor = actor_of(request, admin)
-    quantity = _quantity(_text(form, "quantity")[:12])
+    quantity = _quantity(text(form, "quantity")[:12])
     if change in ("add", "remove"):
         try:
             body = LicenseQuantity(quantity=quantity or 0)
@@ -241,7 +241,7 @@ async def _change(
                     )
                     return 200, subscription_view(changed)
 
-                key = _text(form, "idempotency_key")[: idempotency.MAX_KEY_LENGTH]
+                key = text(form, "idempotency_key")[: idempotency.MAX_KEY_LENGTH]
                 await idempotency.run_once(
                     db_session=db_session,
                     tenant_id=admin.tenant.id,
@@ -261,7 +261,7 @@ async def _change(
                 )
                 notice, params["quantity"] = "web.billing.removed", body.quantity
             elif change == "renew":
-                auto_renew = _text(form, "auto_renew") == "true"
+                auto_renew = text(form, "auto_renew") == "true"
                 await licensing_service.set_auto_renew(
                     db_session=db_session,
                     actor=actor,

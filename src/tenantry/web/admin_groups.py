@@ -46,7 +46,7 @@ from tenantry.web.admin_views import (
     user_row,
 )
 from tenantry.web.rendering import WebRoute, language_of
-from tenantry.web.routes import _checked_form, _text, read_unit_of_work, unit_of_work
+from tenantry.web.routes import checked_form, read_unit_of_work, text, unit_of_work
 from tenantry.web.shell import (
     admin_gate,
     held_roles,
@@ -159,13 +159,13 @@ async def create_group(
     request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Create a security group, then open it to add members."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     admin = await admin_gate(request, principal, *GROUP_MANAGERS)
     if isinstance(admin, Response):
         return admin
     entered = {
-        "display_name": _text(form, "display_name")[:300],
-        "description": _text(form, "description")[:1100],
+        "display_name": text(form, "display_name")[:300],
+        "description": text(form, "description")[:1100],
     }
     try:
         async with unit_of_work(request) as db_session:
@@ -322,13 +322,13 @@ async def add_members(
     group_id: str, request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Add users by sign-in address; all or nothing, like `POST /v1/groups/{id}/members`."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     admin = await admin_gate(request, principal, *GROUP_MANAGERS)
     if isinstance(admin, Response):
         return admin
     language = language_of(request)
-    text = _text(form, "addresses")[:20_000]
-    addresses = addresses_of(text)
+    typed = text(form, "addresses")[:20_000]
+    addresses = addresses_of(typed)
     problem = None
     if not addresses:
         problem = translate(language, "web.group.members.none_given")
@@ -336,7 +336,7 @@ async def add_members(
         problem = translate(language, "web.group.members.too_many", max=MAX_ADDRESSES)
     if problem is not None:
         return await _group_page(
-            request, admin, group_id, status_code=400, error=problem, form={"addresses": text}
+            request, admin, group_id, status_code=400, error=problem, form={"addresses": typed}
         )
     async with unit_of_work(request) as db_session:
         group = await directory_service.get_group(
@@ -364,7 +364,7 @@ async def add_members(
             group_id,
             status_code=404,
             error=translate(language, "web.group.members.unknown", addresses=", ".join(unknown)),
-            form={"addresses": text},
+            form={"addresses": typed},
         )
     already = len(addresses) - len(added)
     key = "web.group.members.added" if not already else "web.group.members.added_some"
@@ -381,7 +381,7 @@ async def remove_member(
     principal: Principal | None = Depends(web_principal),
 ) -> Response:
     """Take a user out of the group."""
-    await _checked_form(request)
+    await checked_form(request)
     admin = await admin_gate(request, principal, *GROUP_MANAGERS)
     if isinstance(admin, Response):
         return admin
@@ -430,7 +430,7 @@ async def delete_group(
     group_id: str, request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Delete the group and its memberships; a group that gives licenses is refused."""
-    await _checked_form(request)
+    await checked_form(request)
     admin = await admin_gate(request, principal, *GROUP_MANAGERS)
     if isinstance(admin, Response):
         return admin
@@ -469,7 +469,7 @@ async def _change_licensing(
     change: str,
 ) -> Response:
     """Give a license to the group (or change its apps), take one back, or reprocess."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     admin = await admin_gate(request, principal, *GROUP_LICENSE_ADMINS)
     if isinstance(admin, Response):
         return admin
@@ -478,7 +478,7 @@ async def _change_licensing(
     sku = None
     if change != "reprocess":
         try:
-            sku = catalog.sku_by_id(uuid.UUID(_text(form, "sku")))
+            sku = catalog.sku_by_id(uuid.UUID(text(form, "sku")))
         except ValueError:
             sku = None
         if sku is None:

@@ -19,7 +19,7 @@ from tenantry.directory import service as directory_service
 from tenantry.directory.constants import DIRECTORY_READERS
 from tenantry.web.admin_views import user_path
 from tenantry.web.rendering import WebRoute, language_of
-from tenantry.web.routes import _checked_form, _text, read_unit_of_work, unit_of_work
+from tenantry.web.routes import checked_form, read_unit_of_work, text, unit_of_work
 from tenantry.web.shell import (
     admin_gate,
     held_roles,
@@ -86,12 +86,12 @@ async def add_member(
     role_id: str, request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Give the role to a user of the organization, by sign-in address."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     admin = await admin_gate(request, principal)
     if isinstance(admin, Response):
         return admin
     role = directory_service.resolve_role(role_id)
-    address = _text(form, "address")[:320].lower()
+    address = text(form, "address")[:320].lower()
     language = language_of(request)
     try:
         async with unit_of_work(request) as db_session:
@@ -126,7 +126,7 @@ async def remove_member(
     principal: Principal | None = Depends(web_principal),
 ) -> Response:
     """Take the role from a user; never from the last Global Administrator."""
-    await _checked_form(request)
+    await checked_form(request)
     admin = await admin_gate(request, principal)
     if isinstance(admin, Response):
         return admin

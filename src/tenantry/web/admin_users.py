@@ -62,7 +62,7 @@ from tenantry.web.admin_views import (
     user_row,
 )
 from tenantry.web.rendering import WebRoute, language_of, settings_of
-from tenantry.web.routes import _checked_form, _text, read_unit_of_work, unit_of_work
+from tenantry.web.routes import checked_form, read_unit_of_work, text, unit_of_work
 from tenantry.web.shell import (
     admin_gate,
     held_roles,
@@ -276,27 +276,27 @@ async def add_user(
     request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Add a user (and the licenses ticked); the page then shows the temporary password once."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     admin = await admin_gate(request, principal, *USER_MANAGERS)
     if isinstance(admin, Response):
         return admin
     language = language_of(request)
     entered: dict[str, Any] = {
-        "display_name": _text(form, "display_name")[: MAX_NAME + 1],
-        "given_name": _text(form, "given_name")[: MAX_PART_NAME + 1],
-        "surname": _text(form, "surname")[: MAX_PART_NAME + 1],
-        "username": _text(form, "username")[:320],
-        "domain": _text(form, "domain")[:253],
-        "usage_location": _text(form, "usage_location")[:8],
-        "password_mode": "choose" if _text(form, "password_mode") == "choose" else "generate",
-        "force_change": _text(form, "force_change") == "on",
+        "display_name": text(form, "display_name")[: MAX_NAME + 1],
+        "given_name": text(form, "given_name")[: MAX_PART_NAME + 1],
+        "surname": text(form, "surname")[: MAX_PART_NAME + 1],
+        "username": text(form, "username")[:320],
+        "domain": text(form, "domain")[:253],
+        "usage_location": text(form, "usage_location")[:8],
+        "password_mode": "choose" if text(form, "password_mode") == "choose" else "generate",
+        "force_change": text(form, "force_change") == "on",
         "skus": [str(sku_id) for sku_id in _sku_ids(form.getlist("sku"))],
     }
     username = entered["username"]
     address = username if "@" in username else f"{username}@{entered['domain']}"
     password = None
     if entered["password_mode"] == "choose":
-        password = _text(form, "password", strip=False)[:256]
+        password = text(form, "password", strip=False)[:256]
     problem = _check_names(language, entered)
     if problem is None and password is not None and not password:
         problem = translate(language, "web.users.error.password_missing")
@@ -560,11 +560,11 @@ async def send_message(
     request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Email every active user through the outbox, then back to the list with how many."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     admin = await admin_gate(request, principal, *USER_MANAGERS)
     if isinstance(admin, Response):
         return admin
-    entered = {"subject": _text(form, "subject"), "body": _text(form, "body")}
+    entered = {"subject": text(form, "subject"), "body": text(form, "body")}
     try:
         message = OrganizationMessage(subject=entered["subject"], body=entered["body"])
     except ValidationError:
@@ -714,16 +714,16 @@ async def update_user(
     user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Change the names and the usage location."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     admin = await admin_gate(request, principal, *USER_MANAGERS)
     if isinstance(admin, Response):
         return admin
     language = language_of(request)
     entered = {
-        "display_name": _text(form, "display_name")[: MAX_NAME + 1],
-        "given_name": _text(form, "given_name")[: MAX_PART_NAME + 1],
-        "surname": _text(form, "surname")[: MAX_PART_NAME + 1],
-        "usage_location": _text(form, "usage_location")[:8],
+        "display_name": text(form, "display_name")[: MAX_NAME + 1],
+        "given_name": text(form, "given_name")[: MAX_PART_NAME + 1],
+        "surname": text(form, "surname")[: MAX_PART_NAME + 1],
+        "usage_location": text(form, "usage_location")[:8],
     }
     problem = _check_names(language, entered)
     if problem is not None:
@@ -766,11 +766,11 @@ async def change_sign_in(
     user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Block sign-in (every session ends at once) or allow it again."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     admin = await admin_gate(request, principal, *USER_MANAGERS)
     if isinstance(admin, Response):
         return admin
-    enabled = _text(form, "enabled") == "true"
+    enabled = text(form, "enabled") == "true"
     try:
         async with unit_of_work(request) as db_session:
             user = await directory_service.get(
@@ -804,7 +804,7 @@ async def reset_password(
     user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """A temporary password, shown once on the answer; the user changes it at next sign-in."""
-    await _checked_form(request)
+    await checked_form(request)
     admin = await admin_gate(request, principal, *USER_MANAGERS)
     if isinstance(admin, Response):
         return admin
@@ -852,7 +852,7 @@ async def delete_user(
     user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Delete the user for good: their licenses return to the pool."""
-    await _checked_form(request)
+    await checked_form(request)
     admin = await admin_gate(request, principal, *USER_MANAGERS)
     if isinstance(admin, Response):
         return admin
@@ -886,12 +886,12 @@ async def assign_license(
     user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Give a license directly, or change which of its service plans are on (`assignLicense`)."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     admin = await admin_gate(request, principal, *LICENSE_ADMINS)
     if isinstance(admin, Response):
         return admin
     catalog = _catalog(request)
-    chosen = _sku_ids([_text(form, "sku")])
+    chosen = _sku_ids([text(form, "sku")])
     sku = catalog.sku_by_id(chosen[0]) if chosen else None
     if sku is None:
         return await _user_page(
@@ -944,12 +944,12 @@ async def remove_license(
     user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Take a direct license away (inherited ones go with the group)."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     admin = await admin_gate(request, principal, *LICENSE_ADMINS)
     if isinstance(admin, Response):
         return admin
     catalog = _catalog(request)
-    chosen = _sku_ids([_text(form, "sku")])
+    chosen = _sku_ids([text(form, "sku")])
     if not chosen:
         return await _user_page(
             request,
@@ -996,7 +996,7 @@ async def reprocess_user(
     user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Apply the user's group licenses again now (errors retried, e.g. after buying more)."""
-    await _checked_form(request)
+    await checked_form(request)
     admin = await admin_gate(request, principal, *GROUP_LICENSE_ADMINS)
     if isinstance(admin, Response):
         return admin

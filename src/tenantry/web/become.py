@@ -37,7 +37,7 @@ from tenantry.tenants.exceptions import (
 from tenantry.tenants.models import MANAGED, UNMANAGED
 from tenantry.tenants.schemas import BecomeAdminComplete, organization_view
 from tenantry.web.rendering import WebRoute, error_text, language_of, settings_of
-from tenantry.web.routes import _checked_form, _text, read_unit_of_work, unit_of_work
+from tenantry.web.routes import checked_form, read_unit_of_work, text, unit_of_work
 from tenantry.web.shell import (
     redirect_with_notice,
     render_with_notice,
@@ -196,7 +196,7 @@ async def wizard(
 @router.post(WIZARD)
 async def start(request: Request, principal: Principal | None = Depends(web_principal)) -> Response:
     """Step 2, "Yes, I want to be the admin": open the wizard (or switch its entry point)."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     if principal is None:
         return sign_in_first(request)
     try:
@@ -207,7 +207,7 @@ async def start(request: Request, principal: Principal | None = Depends(web_prin
                 actor=actor_of(request, principal),
                 user=principal.user,
                 tenant=principal.tenant,
-                entry_point=_text(form, "entry") or "admin",
+                entry_point=text(form, "entry") or "admin",
             )
     except TenantAlreadyManaged:
         return see_other(WIZARD)
@@ -219,7 +219,7 @@ async def verify(
     request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Step 3, "I've added the record": look it up in DNS; not found yet is a normal answer."""
-    await _checked_form(request)
+    await checked_form(request)
     if principal is None:
         return sign_in_first(request)
     if principal.tenant.state != UNMANAGED:
@@ -263,15 +263,15 @@ async def complete(
     request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Step 4: buy the licenses. The form's idempotency key makes a double submit buy once."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     if principal is None:
         return sign_in_first(request)
     language = language_of(request)
     entered = {
-        "sku": _text(form, "sku")[:64],
-        "quantity": _text(form, "quantity")[:12],
-        "country": _text(form, "country")[:2].upper(),
-        "idempotency_key": _text(form, "idempotency_key")[: idempotency.MAX_KEY_LENGTH],
+        "sku": text(form, "sku")[:64],
+        "quantity": text(form, "quantity")[:12],
+        "country": text(form, "country")[:2].upper(),
+        "idempotency_key": text(form, "idempotency_key")[: idempotency.MAX_KEY_LENGTH],
     }
     try:
         body = BecomeAdminComplete(

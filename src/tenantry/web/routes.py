@@ -73,14 +73,15 @@ def _see_other(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
-def _text(form: FormData, name: str, *, strip: bool = True) -> str:
+def text(form: FormData, name: str, *, strip: bool = True) -> str:
+    """A text field of a posted form, stripped unless `strip` is False ("" when absent)."""
     value = form.get(name)
     if not isinstance(value, str):
         return ""
     return value.strip() if strip else value
 
 
-async def _checked_form(request: Request) -> FormData:
+async def checked_form(request: Request) -> FormData:
     """The posted form, once its CSRF token has been checked (403 page otherwise)."""
     form = await request.form()
     csrf.verify(request, form, settings_of(request), session_cookie=SESSION_COOKIE)
@@ -187,10 +188,10 @@ async def start_signup(
     request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """Check the address and email it a code, then ask for the code."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     settings = settings_of(request)
     language = language_of(request)
-    entered = {"email": _text(form, "email"), "display_name": _text(form, "display_name")}
+    entered = {"email": text(form, "email"), "display_name": text(form, "display_name")}
     if not entered["display_name"] or len(entered["display_name"]) > MAX_DISPLAY_NAME:
         return render(
             request,
@@ -274,12 +275,12 @@ async def complete_signup(
 ) -> Response:
     """Accept the code and the password: the person lands in their tenant, signed in."""
     signup_uuid = parse_id(signup_id, what="sign-up")
-    form = await _checked_form(request)
+    form = await checked_form(request)
     settings = settings_of(request)
     database = request.app.state.database
     language = language_of(request)
-    code = _text(form, "code")
-    password = _text(form, "password", strip=False)
+    code = text(form, "code")
+    password = text(form, "password", strip=False)
     actor = actor_of(request, None)
     signup: Signup | None = None
     try:
@@ -339,7 +340,7 @@ async def resend_code(
 ) -> Response:
     """Email a new code (throttled like the API)."""
     signup_uuid = parse_id(signup_id, what="sign-up")
-    await _checked_form(request)
+    await checked_form(request)
     try:
         async with unit_of_work(request) as db_session:
             await signup_service.resend(
@@ -388,10 +389,10 @@ async def signin_page(
 @router.post("/signin")
 async def sign_in(request: Request) -> Response:
     """Check the address and password, then open a web session."""
-    form = await _checked_form(request)
+    form = await checked_form(request)
     settings = settings_of(request)
-    email = _text(form, "email")
-    next_path = local_path(_text(form, "next"))
+    email = text(form, "email")
+    next_path = local_path(text(form, "next"))
     actor = actor_of(request, None)
     previous = request.cookies.get(SESSION_COOKIE)
     try:
@@ -402,7 +403,7 @@ async def sign_in(request: Request) -> Response:
                 settings=settings,
                 actor=actor,
                 username=email,
-                password=_text(form, "password", strip=False),
+                password=text(form, "password", strip=False),
             )
             if previous:
                 await auth_service.revoke(db_session=db_session, token=previous)
@@ -430,7 +431,7 @@ async def sign_in(request: Request) -> Response:
 @router.post("/signout")
 async def sign_out(request: Request) -> Response:
     """End the web session."""
-    await _checked_form(request)
+    await checked_form(request)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         async with unit_of_work(request) as db_session:
