@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.catalog import Catalog, Sku
@@ -457,6 +457,19 @@ async def _gives_licenses(
     )
 
 
+async def _has_rows(db_session: AsyncSession, tenant_id: uuid.UUID, group_id: uuid.UUID) -> bool:
+    return bool(
+        await db_session.scalar(
+            select(
+                exists().where(
+                    LicenseAssignment.tenant_id == tenant_id,
+                    LicenseAssignment.assigned_by_group == group_id,
+                )
+            )
+        )
+    )
+
+
 @events.on_members_added
 async def queue_new_members(
     *,
@@ -490,6 +503,8 @@ async def unlicense_leavers(
     """Members who left lose the group's licenses now (a unit returns unless the user
     holds the SKU from another source: directly or from another group)."""
     licenses = await group_processing.group_skus(db_session, tenant_id=tenant_id, group_id=group_id)
+    if not licenses and not await _has_rows(db_session, tenant_id, group_id):
+        return  # a group that gives no license (and is not taking any back)
     await service.lock_pools(db_session=db_session, tenant_id=tenant_id)
     for user_id in sorted(user_ids):
         removed = await group_processing.remove_stale(
@@ -525,15 +540,9 @@ async def refuse_deleting_licensed_group(
             "(POST /v1/groups/{id}/assignLicense with removeLicenses), then delete it.",
             target="id",
         )
-    remaining = await db_session.scalar(
-        select(func.count()).where(
-            LicenseAssignment.tenant_id == tenant_id,
-            LicenseAssignment.assigned_by_group == group_id,
-        )
-    )
-    if remaining:
+    if await _has_rows(db_session, tenant_id, group_id):
         raise GroupHasLicenses(
-            f"The licenses of this group are still being removed from {remaining} member(s): "
-            "try again when its licenseProcessingState is ProcessingComplete.",
+            "The licenses of this group are still being removed from its members: try again "
+            "when its licenseProcessingState is ProcessingComplete.",
             target="id",
         )
