@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.auth import service as auth_service
-from tenantry.core import ratelimit
+from tenantry.auth.limits import limit_sign_ins
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.errors import InvalidRequest
@@ -40,17 +40,6 @@ class UnsupportedGrantType(InvalidRequest):
     code = "unsupported_grant_type"
 
 
-async def limit_sign_ins(request: Request, database: Database, settings: Settings) -> None:
-    """Throttle sign-in attempts per client address."""
-    await ratelimit.hit(
-        database,
-        key=f"signin:{client_address(request)}",
-        limit=settings.signin_rate_per_minute,
-        window_seconds=60,
-        message="Too many sign-in attempts from your network. Wait a minute.",
-    )
-
-
 @router.post("/token", response_model=TokenResponse)
 async def token(
     request: Request,
@@ -66,7 +55,7 @@ async def token(
         raise UnsupportedGrantType(
             "Only grant_type=password is supported here.", target="grant_type"
         )
-    await limit_sign_ins(request, database, settings)
+    await limit_sign_ins(database, settings, client_address(request))
     actor = actor_of(request, None)
     user = await auth_service.sign_in(
         db_session=db_session, settings=settings, actor=actor, username=username, password=password

@@ -28,10 +28,11 @@ from tenantry.dependencies import (
     require_role,
 )
 from tenantry.directory import service as directory_service
-from tenantry.directory.constants import DIRECTORY_READERS, Role
+from tenantry.directory.constants import DIRECTORY_READERS
 from tenantry.directory.models import Group
 from tenantry.directory.schemas import group_view
 from tenantry.licensing import groups
+from tenantry.licensing.constants import GROUP_LICENSE_ADMINS
 from tenantry.licensing.group_schemas import (
     GroupLicensesView,
     MembersWithLicenseErrorsPage,
@@ -41,8 +42,6 @@ from tenantry.licensing.group_schemas import (
     user_licenses_view,
 )
 from tenantry.licensing.schemas import AssignLicenseRequest
-
-GROUP_LICENSE_ADMINS = (Role.LICENSE_ADMINISTRATOR, Role.USER_ADMINISTRATOR)
 
 router = APIRouter(prefix="/v1", tags=["licensing"], responses=ERROR_RESPONSES)
 manage_licenses = require_role(*GROUP_LICENSE_ADMINS)

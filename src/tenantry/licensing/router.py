@@ -46,6 +46,14 @@ from tenantry.directory.constants import Role
 from tenantry.directory.models import User
 from tenantry.directory.schemas import user_view
 from tenantry.licensing import hot, service, tokens
+from tenantry.licensing.constants import (
+    ADD_LICENSES_SCOPE,
+    BUYERS,
+    LICENSE_ADMINS,
+    PURCHASE_SCOPE,
+    REMOVE_LICENSES_SCOPE,
+    SUBSCRIPTION_READERS,
+)
 from tenantry.licensing.schemas import (
     AssignLicenseRequest,
     CollectionOf,
@@ -64,14 +72,6 @@ from tenantry.licensing.schemas import (
     subscribed_sku_view,
     subscription_view,
 )
-
-BUYERS = (Role.BILLING_ADMINISTRATOR,)
-SUBSCRIPTION_READERS = (
-    Role.BILLING_ADMINISTRATOR,
-    Role.LICENSE_ADMINISTRATOR,
-    Role.USER_ADMINISTRATOR,
-)
-LICENSE_ADMINS = (Role.LICENSE_ADMINISTRATOR, Role.USER_ADMINISTRATOR)
 
 router = APIRouter(prefix="/v1", tags=["licensing"], responses=ERROR_RESPONSES)
 # The entitlement check, included before every other router (routes are tried in order).
@@ -124,7 +124,7 @@ async def purchase(
     stored = await idempotency.run_once(
         db_session=db_session,
         tenant_id=principal.tenant.id,
-        scope="POST /v1/subscriptions",
+        scope=PURCHASE_SCOPE,
         key=key,
         fingerprint=idempotency.fingerprint(body.model_dump(mode="json")),
         action=buy,
@@ -202,7 +202,7 @@ async def add_licenses(
     stored = await idempotency.run_once(
         db_session=db_session,
         tenant_id=principal.tenant.id,
-        scope="POST /v1/subscriptions/{id}/addLicenses",
+        scope=ADD_LICENSES_SCOPE,
         key=key,
         fingerprint=idempotency.fingerprint(str(target), body.model_dump(mode="json")),
         action=add,
@@ -236,7 +236,7 @@ async def remove_licenses(
     stored = await idempotency.run_once(
         db_session=db_session,
         tenant_id=principal.tenant.id,
-        scope="POST /v1/subscriptions/{id}/removeLicenses",
+        scope=REMOVE_LICENSES_SCOPE,
         key=key,
         fingerprint=idempotency.fingerprint(str(target), body.model_dump(mode="json")),
         action=remove,

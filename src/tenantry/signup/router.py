@@ -29,6 +29,7 @@ from tenantry.directory.schemas import user_view
 from tenantry.domains import service as domain_service
 from tenantry.signup import flows, policy
 from tenantry.signup import service as signup_service
+from tenantry.signup.limits import limit_signups
 from tenantry.signup.models import Signup
 from tenantry.signup.schemas import (
     SignupRequest,
@@ -42,17 +43,6 @@ from tenantry.tenants.schemas import organization_view
 router = APIRouter(prefix="/v1", tags=["sign-up"], responses=ERROR_RESPONSES)
 
 
-async def limit_signups(request: Request, database: Database, settings: Settings) -> None:
-    """Throttle sign-up starts per client address."""
-    await ratelimit.hit(
-        database,
-        key=f"signup:{client_address(request)}",
-        limit=settings.signup_rate_per_hour,
-        window_seconds=3600,
-        message="Too many sign-ups from your network. Try again later.",
-    )
-
-
 @router.post("/signup", status_code=202, response_model=SignupStarted)
 async def start_signup(
     body: SignupRequest,
@@ -63,7 +53,7 @@ async def start_signup(
     catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """Check a work address and email it a 6-digit code."""
-    await limit_signups(request, database, settings)
+    await limit_signups(database, settings, client_address(request))
     signup = await signup_service.start(
         db_session=db_session,
         settings=settings,

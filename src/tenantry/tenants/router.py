@@ -23,10 +23,10 @@ from tenantry.dependencies import (
     get_settings,
     require_role,
 )
-from tenantry.directory.constants import Role
 from tenantry.domains import service as domain_service
 from tenantry.tenants import auditlog, flows
 from tenantry.tenants import service as tenant_service
+from tenantry.tenants.constants import AUDIT_LOG_READERS
 from tenantry.tenants.exceptions import TenantAlreadyManaged
 from tenantry.tenants.models import UNMANAGED
 from tenantry.tenants.schemas import (
@@ -190,14 +190,7 @@ async def directory_audits(
     until: datetime | None = Query(None, alias="to"),
     top: int = Query(100, alias="$top", ge=1, le=auditlog.MAX_TOP),
     skip_token: str | None = Query(None, alias="$skiptoken"),
-    principal: Principal = Depends(
-        require_role(
-            Role.USER_ADMINISTRATOR,
-            Role.LICENSE_ADMINISTRATOR,
-            Role.BILLING_ADMINISTRATOR,
-            Role.GROUPS_ADMINISTRATOR,
-        )
-    ),
+    principal: Principal = Depends(require_role(*AUDIT_LOG_READERS)),
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The organization's audit log, newest first (any admin role may read it)."""

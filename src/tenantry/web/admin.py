@@ -29,8 +29,8 @@ from tenantry.domains.exceptions import VerificationRecordNotFound
 from tenantry.domains.models import Domain
 from tenantry.licensing import overview
 from tenantry.licensing import service as licensing_service
+from tenantry.licensing.constants import BUYERS, SUBSCRIPTION_READERS
 from tenantry.licensing.models import DELETED, SUSPENDED, WARNING
-from tenantry.licensing.router import BUYERS, SUBSCRIPTION_READERS
 from tenantry.web.admin_views import format_date, pool_view, sku_name, user_row
 from tenantry.web.rendering import WebRoute, error_text, language_of, settings_of
 from tenantry.web.routes import checked_form, read_unit_of_work, text, unit_of_work

@@ -17,8 +17,8 @@ from fastapi.responses import Response
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import Principal, web_principal
-from tenantry.directory.constants import DIRECTORY_READERS
 from tenantry.tenants import auditlog
+from tenantry.tenants.constants import AUDIT_LOG_READERS
 from tenantry.web.admin_views import format_time, user_path
 from tenantry.web.rendering import WebRoute, language_of
 from tenantry.web.routes import read_unit_of_work
@@ -65,7 +65,7 @@ async def audit_page(
     principal: Principal | None = Depends(web_principal),
 ) -> Response:
     """The organization's audit log, newest first."""
-    admin = await admin_gate(request, principal, *DIRECTORY_READERS)
+    admin = await admin_gate(request, principal, *AUDIT_LOG_READERS)
     if isinstance(admin, Response):
         return admin
     language = language_of(request)

@@ -22,8 +22,13 @@ from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import Principal, actor_of, parse_id, web_principal
 from tenantry.licensing import service as licensing_service
+from tenantry.licensing.constants import (
+    ADD_LICENSES_SCOPE,
+    BUYERS,
+    PURCHASE_SCOPE,
+    SUBSCRIPTION_READERS,
+)
 from tenantry.licensing.models import DELETED, ENABLED, SUSPENDED, WARNING, Subscription
-from tenantry.licensing.router import BUYERS, SUBSCRIPTION_READERS
 from tenantry.licensing.schemas import LicenseQuantity, SubscriptionCreate, subscription_view
 from tenantry.web.admin_views import BILLING, format_date, pool_view
 from tenantry.web.rendering import WebRoute, language_of
@@ -38,10 +43,6 @@ from tenantry.web.shell import (
 )
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
-
-# The API's idempotency scopes (licensing/router.py): a key works for the page and the API alike.
-PURCHASE_SCOPE = "POST /v1/subscriptions"
-ADD_LICENSES_SCOPE = "POST /v1/subscriptions/{id}/addLicenses"
 
 
 def _catalog(request: Request) -> Catalog:

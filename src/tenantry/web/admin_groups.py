@@ -33,7 +33,7 @@ from tenantry.directory.models import Group
 from tenantry.directory.query import ListParams
 from tenantry.licensing import groups as group_licensing
 from tenantry.licensing import service as licensing_service
-from tenantry.licensing.group_router import GROUP_LICENSE_ADMINS
+from tenantry.licensing.constants import GROUP_LICENSE_ADMINS
 from tenantry.licensing.models import DELETED, PROCESSING_COMPLETE
 from tenantry.web.admin_views import (
     GROUPS,

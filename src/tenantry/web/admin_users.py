@@ -44,9 +44,8 @@ from tenantry.domains import service as domain_service
 from tenantry.licensing import groups as group_licensing
 from tenantry.licensing import overview
 from tenantry.licensing import service as licensing_service
-from tenantry.licensing.group_router import GROUP_LICENSE_ADMINS
+from tenantry.licensing.constants import GROUP_LICENSE_ADMINS, LICENSE_ADMINS
 from tenantry.licensing.models import CONSUMING_STATES, DISABLED
-from tenantry.licensing.router import LICENSE_ADMINS
 from tenantry.signup.flows import check_password_strength
 from tenantry.web import csrf
 from tenantry.web.admin_views import (

@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from tenantry.auth import service as auth_service
-from tenantry.auth.router import limit_sign_ins
+from tenantry.auth.limits import limit_sign_ins
 from tenantry.catalog import UNLIMITED, Catalog
 from tenantry.core import ratelimit
 from tenantry.core.config import Settings
@@ -45,8 +45,8 @@ from tenantry.licensing import service as licensing_service
 from tenantry.signup import flows
 from tenantry.signup import service as signup_service
 from tenantry.signup.exceptions import SignupAlreadyCompleted, SignupNotFound
+from tenantry.signup.limits import limit_signups
 from tenantry.signup.models import Signup
-from tenantry.signup.router import limit_signups
 from tenantry.tenants.models import MANAGED
 from tenantry.web import csrf
 from tenantry.web.rendering import (
@@ -202,7 +202,7 @@ async def start_signup(
             form=entered,
         )
     try:
-        await limit_signups(request, request.app.state.database, settings)
+        await limit_signups(request.app.state.database, settings, client_address(request))
         async with unit_of_work(request) as db_session:
             signup = await signup_service.start(
                 db_session=db_session,
@@ -396,7 +396,7 @@ async def sign_in(request: Request) -> Response:
     actor = actor_of(request, None)
     previous = request.cookies.get(SESSION_COOKIE)
     try:
-        await limit_sign_ins(request, request.app.state.database, settings)
+        await limit_sign_ins(request.app.state.database, settings, client_address(request))
         async with unit_of_work(request) as db_session:
             user = await auth_service.sign_in(
                 db_session=db_session,
