@@ -47,7 +47,7 @@ def test_an_admin_manages_the_directory_from_the_terminal(cli, stories, database
     failed = {
         row["row"]: row["error"]["code"] for row in report["rows"] if row["status"] != "created"
     }
-    assert failed == {8: "invalidUsageLocation", 9: "userAlreadyExists"}
+    assert failed == {8: "invalidCountryCode", 9: "userAlreadyExists"}
     table = cli("user", "import", str(users_csv), code=2)
     assert "0 created, 9 failed, of 9 rows." in table
 

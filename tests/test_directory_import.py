@@ -45,7 +45,7 @@ def test_import_reports_each_row_and_creates_the_good_ones(ariane, stories, data
         1: ("alain@contoso.com", "created", None),
         2: ("chloe@contoso.com", "created", None),
         3: ("existing@contoso.com", "failed", "userAlreadyExists"),
-        4: ("bad-usage@contoso.com", "failed", "invalidUsageLocation"),
+        4: ("bad-usage@contoso.com", "failed", "invalidCountryCode"),
         5: ("not-an-address", "failed", "invalidUserPrincipalName"),
         6: ("outsider@fabrikam.com", "failed", "invalidUserPrincipalNameDomain"),
         7: ("alain@contoso.com", "failed", "userAlreadyExists"),

@@ -150,7 +150,7 @@ def test_only_a_global_administrator_changes_another_administrator(ariane, stori
             ursula.patch(f"/v1/users/{me['id']}", json={"accountEnabled": False}),
             ursula.delete(f"/v1/users/{me['id']}"),
         ):
-            assert refused.status_code == 403 and error_code(refused) == "accessDenied"
+            assert refused.status_code == 403 and error_code(refused) == "adminProtected"
         assert ursula.delete(f"/v1/users/{bob['id']}").status_code == 204
 
 

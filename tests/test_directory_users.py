@@ -155,7 +155,7 @@ def test_admin_creates_users_with_checks(ariane, stories, database):
     assert refused({"userPrincipalName": "bob@fabrikam.com"}) == "invalidUserPrincipalNameDomain"
     assert refused({"userPrincipalName": "not an address"}) == "invalidUserPrincipalName"
     assert refused({"userPrincipalName": "x@contoso.com", "usageLocation": "XX"}) == (
-        "invalidUsageLocation"
+        "invalidCountryCode"
     )
     assert refused({"userPrincipalName": "x@contoso.com", "password": "short"}) == (
         "passwordTooWeak"
@@ -169,9 +169,9 @@ def test_admin_creates_users_with_checks(ariane, stories, database):
 def test_patch_validates_usage_location_and_records_changes(ariane, database):
     alain = add_user(ariane, "alain@contoso.com", "Alain Martin")
     bad = ariane.patch(f"/v1/users/{alain['id']}", json={"usageLocation": "France"})
-    assert bad.status_code == 400 and error_code(bad) == "invalidUsageLocation"
+    assert bad.status_code == 400 and error_code(bad) == "invalidCountryCode"
     unknown = ariane.patch(f"/v1/users/{alain['id']}", json={"usageLocation": "ZZ"})
-    assert unknown.status_code == 400 and error_code(unknown) == "invalidUsageLocation"
+    assert unknown.status_code == 400 and error_code(unknown) == "invalidCountryCode"
     assert ariane.patch(f"/v1/users/{alain['id']}", json={"jobTitle": "x"}).status_code == 400
 
     changed = ariane.patch(

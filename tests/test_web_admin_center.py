@@ -139,6 +139,16 @@ def test_each_page_admits_the_roles_of_its_api_route(contoso, server, database):
             assert visitor.get(f"/admin/{key}").headers["location"].startswith("/signin?next=")
 
 
+def test_only_a_global_administrator_changes_another_administrator(contoso, server, database):
+    ariane_page = f"/admin/users/{user_id_of(database, 'ariane@contoso.com')}"
+    with as_alain(server, database, Role.USER_ADMINISTRATOR) as alain:
+        alain.cookies.set("lang", "fr")
+        refused = submit(alain, ariane_page, f"{ariane_page}/password")
+        assert refused.status_code == 403
+        assert error_of(refused) == translate("fr", "error.adminProtected")
+        assert 'data-test="temporary-password"' not in refused.text
+
+
 def test_every_form_needs_its_csrf_token(contoso, database):
     contoso.ariane.get("/admin/users")
     alain = contoso.alain_id
@@ -195,9 +205,7 @@ def test_ariane_adds_a_user_then_licenses_resets_blocks_and_deletes_them(
     ariane.cookies.set("lang", "fr")
     country = submit(ariane, "/admin/users/new", "/admin/users", **form, usage_location="France")
     assert country.status_code == 400
-    assert error_of(country) == translate(
-        "fr", "web.admin.error.invalidUsageLocation", value="France"
-    )
+    assert error_of(country) == translate("fr", "error.invalidCountryCode", value="France")
     ariane.cookies.set("lang", "en")
     no_location = submit(
         ariane, "/admin/users/new", "/admin/users", **form, sku=str(PREMIUM.sku_id)
@@ -330,7 +338,7 @@ def test_the_users_list_searches_filters_and_pages(contoso, database):
     ]
     bad = ariane.get("/admin/users", params={"location": "Belgium"})
     assert bad.status_code == 400
-    assert error_of(bad) == translate("en", "web.admin.error.invalidUsageLocation", value="Belgium")
+    assert error_of(bad) == translate("en", "error.invalidCountryCode", value="Belgium")
     assert 'value="BELGIUM"' in bad.text
 
 
@@ -365,7 +373,7 @@ def test_the_csv_import_reports_each_row_and_offers_a_template(contoso, database
     messages = re.findall(r'data-test="message">([^<]*)<', report.text)
     assert messages == [
         translate("nl", "web.admin.error.userAlreadyExists", address="alain@contoso.com"),
-        translate("nl", "web.admin.error.invalidUsageLocation", value="Belgique"),
+        translate("nl", "error.invalidCountryCode", value="Belgique"),
         translate("nl", "web.admin.error.invalidUserPrincipalName"),
     ]
     assert 'download="import-report.csv"' in report.text

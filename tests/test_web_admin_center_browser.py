@@ -63,7 +63,7 @@ def people_csv() -> tuple[bytes, dict[str, str], dict[int, str]]:
         ]
     )
     writer.writerows(rows)
-    bad = {3: "userAlreadyExists", 7: "invalidUsageLocation", 12: "userAlreadyExists"}
+    bad = {3: "userAlreadyExists", 7: "invalidCountryCode", 12: "userAlreadyExists"}
     return buffer.getvalue().encode(), {row[1]: row[0] for row in rows}, bad
 
 

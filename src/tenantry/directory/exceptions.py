@@ -17,8 +17,14 @@ class UnverifiedDomain(InvalidRequest):
     code = "invalidUserPrincipalNameDomain"
 
 
-class InvalidUsageLocation(InvalidRequest):
-    code = "invalidUsageLocation"
+class InvalidCountryCode(InvalidRequest):
+    """A `usageLocation` that is not an ISO 3166-1 alpha-2 code.
+
+    Not licensing's `invalidUsageLocation`, which refuses a license to a user
+    who has no usage location.
+    """
+
+    code = "invalidCountryCode"
 
 
 class InvalidValue(InvalidRequest):
@@ -61,9 +67,13 @@ class LastGlobalAdministrator(Conflict):
 
 
 class AdministratorProtected(Forbidden):
-    """Only a Global Administrator may change, block or delete another administrator."""
+    """Only a Global Administrator may change, block or delete another administrator.
 
-    code = "accessDenied"
+    Its own code, not `accessDenied`: the caller holds the role the route needs,
+    but the user they act on is protected.
+    """
+
+    code = "adminProtected"
 
     def __init__(self) -> None:
         super().__init__(

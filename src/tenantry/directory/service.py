@@ -31,8 +31,8 @@ from tenantry.directory.constants import (
 )
 from tenantry.directory.exceptions import (
     AdministratorProtected,
+    InvalidCountryCode,
     InvalidFilter,
-    InvalidUsageLocation,
     InvalidUserPrincipalName,
     InvalidValue,
     LastGlobalAdministrator,
@@ -129,7 +129,7 @@ def normalize_usage_location(value: str | None) -> str | None:
         return None
     code = value.strip().upper()
     if code not in USAGE_LOCATIONS:
-        raise InvalidUsageLocation(
+        raise InvalidCountryCode(
             f"{value.strip()} is not a usage location: use a two-letter ISO 3166-1 country "
             "code such as FR, BE, NL or US.",
             target="usageLocation",

@@ -14,8 +14,6 @@ from tenantry.core.i18n import has_message, translate
 from tenantry.dependencies import Principal, ensure_role
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
-from tenantry.directory.exceptions import AdministratorProtected
-from tenantry.licensing.exceptions import InvalidUsageLocation as LicenseUsageLocation
 from tenantry.tenants.exceptions import TenantUnmanaged
 from tenantry.web import flash
 from tenantry.web.rendering import error_text, language_of, local_path, render, settings_of
@@ -100,24 +98,15 @@ def may(held: frozenset[str], *roles: Role) -> bool:
     return bool(held & ({role.value for role in roles} | {Role.GLOBAL_ADMINISTRATOR.value}))
 
 
-# Codes that mean different things in different places are worded by the error's class.
-_WORDING_BY_CLASS: tuple[tuple[type[TenantryError], str], ...] = (
-    (AdministratorProtected, "web.admin.error.administrator_protected"),
-    (LicenseUsageLocation, "web.admin.error.license_usage_location"),
-)
-
-
 def reason(language: str, error: TenantryError, **params: Any) -> str:
     """Why an admin center form was refused, in the page language.
 
-    The wording for the error's class if it has one, else `web.admin.error.<code>`,
-    else the API's `error.<code>` (`error_text`), else the error's own message;
-    `params` and the error's details fill the placeholders.
+    `web.admin.error.<code>` when the admin center words it its own way, else the
+    API's `error.<code>` (`error_text`), else the error's own message; `params`
+    and the error's details fill the placeholders.
     """
-    key = next((key for kind, key in _WORDING_BY_CLASS if isinstance(error, kind)), None)
-    if key is None and has_message(f"web.admin.error.{error.code}"):
-        key = f"web.admin.error.{error.code}"
-    if key is None:
+    key = f"web.admin.error.{error.code}"
+    if not has_message(key):
         return error_text(language, error, **params)
     try:
         return translate(language, key).format_map({**error.details, **params})
