@@ -205,3 +205,16 @@ def test_group_licenses_from_the_terminal(stories, database, server, tmp_path, m
         "group", "license", "remove", "Sales", "--sku", "BUSINESS_PREMIUM", "--wait", "--json"
     )
     assert removed["licenses"] == [] and removed["membersWithLicenseErrors"] == []
+
+
+def test_finished_jobs_are_forgotten_after_a_week(queue_db):
+    async def scenario(database: Database) -> tuple[int, int]:
+        await _enqueue(database, "test.record", "old")
+        await jobs.JobWorker(database).run_due()
+        kept = await jobs.purge_finished(database)
+        clock.advance(days=8)
+        return kept, await jobs.purge_finished(database)
+
+    scenario.url = queue_db.url
+    assert _run(scenario) == (0, 1)
+    assert queue_db.scalar("SELECT count(*) FROM jobs") == 0

@@ -28,13 +28,14 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Index, String, Text, and_, insert, or_, select, text, update
+from sqlalchemy import Index, String, Text, and_, delete, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +54,8 @@ FAILED = "failed"
 DEFAULT_LEASE = timedelta(minutes=5)
 DEFAULT_MAX_ATTEMPTS = 5
 MAX_BACKOFF = timedelta(hours=1)
+KEEP_FINISHED = timedelta(days=7)  # done and failed jobs are kept this long, for the record
+PURGE_EVERY_SECONDS = 3600.0
 
 
 class Job(Base):
@@ -205,6 +208,7 @@ class JobWorker:
 
     def __post_init__(self) -> None:
         self._wake = asyncio.Event()
+        self._next_purge = 0.0
 
     def wake(self) -> None:
         """Ask the worker to look for due jobs now."""
@@ -222,6 +226,10 @@ class JobWorker:
                 ran = 0
             if ran:
                 continue
+            if time.monotonic() >= self._next_purge:
+                self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+                with contextlib.suppress(Exception):
+                    await purge_finished(self.database)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
@@ -313,6 +321,17 @@ class JobWorker:
             await self.execute(context)
             ran += 1
         return ran
+
+
+async def purge_finished(database: Database, *, older_than: timedelta = KEEP_FINISHED) -> int:
+    """Forget done and failed jobs finished more than `older_than` ago; how many."""
+    async with database.unit_of_work() as db_session:
+        result = await db_session.execute(
+            delete(Job).where(
+                Job.status.in_((DONE, FAILED)), Job.finished_at < clock.now() - older_than
+            )
+        )
+        return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
 async def get_all(database: Database, *, status: str | None = None, limit: int = 50) -> list[Job]:
