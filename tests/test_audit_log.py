@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from tests.support.admin import make_global_admin
 from tests.support.stories import become_admin
+from tests.test_web_admin_takeover import sign_in
+from tests.test_web_pages import submit
 
 
 def test_admin_searches_the_audit_log(stories, dns_zone):
@@ -70,3 +73,27 @@ def test_members_cannot_read_the_audit_log(stories, dns_zone):
     alain = stories.client_for("alain@contoso.com")
     refused = alain.get("/v1/auditLogs/directoryAudits")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "accessDenied"
+
+
+def test_signing_out_is_recorded_for_the_api_and_the_pages(stories, server, database):
+    stories.sign_up("ariane@contoso.com", "Ariane")
+    make_global_admin(database, "ariane@contoso.com")
+    with stories.client_for("ariane@contoso.com") as leaving:
+        assert leaving.post("/v1/auth/revoke").status_code == 204
+        assert leaving.get("/v1/me").status_code == 401
+    with sign_in(server, "ariane@contoso.com") as tab:
+        assert submit(tab, "/", "/signout").status_code == 303
+
+    with stories.client_for("ariane@contoso.com") as ariane:
+        me = ariane.get("/v1/me").json()
+        events = ariane.get("/v1/auditLogs/directoryAudits", params={"action": "Sign out"}).json()[
+            "value"
+        ]
+    assert [e["additionalDetails"] for e in events] == [
+        [{"key": "kind", "value": "web"}],
+        [{"key": "kind", "value": "api"}],
+    ]
+    for event in events:
+        assert event["initiatedBy"]["user"]["userPrincipalName"] == "ariane@contoso.com"
+        assert event["initiatedBy"]["user"]["ipAddress"] == "127.0.0.1"
+        assert event["targetResources"] == [{"id": me["id"], "type": "user"}]

@@ -77,8 +77,11 @@ async def token(
 
 @router.post("/revoke", status_code=204)
 async def revoke(
+    request: Request,
     principal: Principal = Depends(signed_in_principal),
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> None:
     """Revoke the token used for this call (sign out)."""
-    await auth_service.revoke(db_session=db_session, token=principal.token)
+    await auth_service.revoke(
+        db_session=db_session, token=principal.token, actor=actor_of(request, principal)
+    )

@@ -167,9 +167,32 @@ def token_accepted(*, expires_at: datetime, account_enabled: bool, tenant_state:
     return expires_at > clock.now() and account_enabled and tenant_state != CLOSED
 
 
-async def revoke(*, db_session: AsyncSession, token: str) -> None:
-    """Forget a token or session (sign-out)."""
-    await db_session.execute(delete(AccessToken).where(AccessToken.digest == token_digest(token)))
+async def revoke(*, db_session: AsyncSession, token: str, actor: audit.Actor) -> None:
+    """Forget a token or session (sign-out), recorded as its holder's "Sign out".
+
+    The holder is read from the token itself (a web sign-out has no principal);
+    `actor` gives the client address. An unknown or already revoked token
+    changes nothing and records nothing.
+    """
+    revoked = (
+        await db_session.execute(
+            delete(AccessToken)
+            .where(AccessToken.digest == token_digest(token))
+            .returning(AccessToken.user_id, AccessToken.tenant_id, AccessToken.kind)
+        )
+    ).first()
+    if revoked is None:
+        return
+    user_id, tenant_id, kind = revoked
+    audit.record(
+        db_session,
+        actor=audit.Actor(user_id, tenant_id, actor.client_address),
+        action="Sign out",
+        target_type="user",
+        target_id=user_id,
+        tenant_id=tenant_id,
+        details={"kind": kind},
+    )
 
 
 async def revoke_all(

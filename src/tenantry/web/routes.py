@@ -406,7 +406,7 @@ async def sign_in(request: Request) -> Response:
                 password=text(form, "password", strip=False),
             )
             if previous:
-                await auth_service.revoke(db_session=db_session, token=previous)
+                await auth_service.revoke(db_session=db_session, token=previous, actor=actor)
             issued = await auth_service.issue(
                 db_session=db_session,
                 user=user,
@@ -435,7 +435,9 @@ async def sign_out(request: Request) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         async with unit_of_work(request) as db_session:
-            await auth_service.revoke(db_session=db_session, token=token)
+            await auth_service.revoke(
+                db_session=db_session, token=token, actor=actor_of(request, None)
+            )
     response = _see_other("/")
     response.delete_cookie(
         SESSION_COOKIE,
