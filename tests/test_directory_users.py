@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tenantry.core.clock import clock
 from tests.support.directory import add_user, admin_api, error_code
 from tests.support.stories import PASSWORD
 
@@ -281,6 +282,34 @@ def test_reset_password_gives_a_temporary_password_that_must_be_changed(ariane, 
         },
     )
     assert fresh.status_code == 200 and fresh.json()["password_change_required"] is False
+
+
+def test_password_changes_are_throttled_like_sign_in(ariane, stories, server):
+    add_user(ariane, "alain@contoso.com", "Alain Martin", password=PASSWORD)
+    settings = server.settings
+    original = settings.signin_rate_per_minute
+    with stories.client_for("alain@contoso.com") as alain:
+        now = clock.now().timestamp()
+        clock.advance(seconds=60 - now % 60 + 0.5)  # a fresh one-minute window
+        settings.signin_rate_per_minute = 3
+        try:
+            guesses = [
+                alain.post(
+                    "/v1/me/changePassword",
+                    json={"currentPassword": f"Guess-{n}", "newPassword": "Brand-New-Pass-7"},
+                )
+                for n in range(4)
+            ]
+            right = alain.post(
+                "/v1/me/changePassword",
+                json={"currentPassword": PASSWORD, "newPassword": "Brand-New-Pass-7"},
+            )
+        finally:
+            settings.signin_rate_per_minute = original
+    assert [guess.status_code for guess in guesses] == [400, 400, 400, 429]
+    assert error_code(guesses[-1]) == "tooManyRequests"
+    assert right.status_code == 429 and int(right.headers["Retry-After"]) >= 1
+    stories.token("alain@contoso.com")  # the password did not change
 
 
 def test_deleted_users_are_gone_and_other_tenants_users_do_not_exist(ariane, stories, database):

@@ -15,16 +15,22 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
+from tenantry.auth.limits import limit_password_changes
 from tenantry.catalog import Catalog
+from tenantry.core.config import Settings
+from tenantry.core.db import Database
 from tenantry.core.schemas import ERROR_RESPONSES
 from tenantry.core.security import hash_password, verify_password
 from tenantry.dependencies import (
     Principal,
     actor_of,
+    client_address,
     current_principal,
     get_catalog,
+    get_database,
     get_db,
     get_read_db,
+    get_settings,
     parse_id,
     require_role,
     signed_in_principal,
@@ -157,8 +163,14 @@ async def change_password(
     request: Request,
     principal: Principal = Depends(signed_in_principal),
     db_session: AsyncSession = Depends(get_db, scope="function"),
+    database: Database = Depends(get_database),
+    settings: Settings = Depends(get_settings),
 ) -> Response:
-    """Replace your password (required after an admin reset it); your other sessions end."""
+    """Replace your password (required after an admin reset it); your other sessions end.
+
+    Throttled like sign-in (per client address and per user): it checks a password.
+    """
+    await limit_password_changes(database, settings, client_address(request), principal.user.id)
     user = principal.user
     if not await verify_password(user.password_hash, body.current_password):
         raise InvalidCurrentPassword("The current password is not right.", target="currentPassword")
