@@ -380,7 +380,7 @@ async def remove_stale(
     licenses: Sequence[GroupSku],
     chunk: Chunk,
 ) -> int:
-    """Delete the group's rows that no longer apply in the chunk (users held); units return
+    """Delete the group's rows that no longer apply in the chunk (pools held); units return
     unless the user still holds the SKU from another source. How many rows went."""
     stale = and_(_stale(tenant_id, group_id, licenses), chunk.covers(Assignment.user_id))
     other = aliased(Assignment)
