@@ -121,9 +121,25 @@ async def optional_principal(request: Request) -> Principal | None:
     return await _principal_for(request, bearer_token(request), "bearer")
 
 
-async def web_principal(request: Request) -> Principal | None:
-    """The person signed in to the web pages through the session cookie, or None."""
+async def web_signed_in_principal(request: Request) -> Principal | None:
+    """The person signed in to the pages, even one who must change a temporary password; or None.
+
+    Only for the change-password page and error pages: every other page takes
+    `web_principal`.
+    """
     return await _principal_for(request, request.cookies.get(SESSION_COOKIE), "cookie")
+
+
+async def web_principal(request: Request) -> Principal | None:
+    """The person signed in to the web pages through the session cookie, or None.
+
+    Like `current_principal`, 403 `passwordChangeRequired` after a reset, which
+    the pages (`web.rendering.WebRoute`) turn into the change-password page.
+    """
+    principal = await web_signed_in_principal(request)
+    if principal is not None and principal.user.must_change_password:
+        raise auth_service.PasswordChangeRequired()
+    return principal
 
 
 async def signed_in_principal(

@@ -24,13 +24,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.catalog import Catalog
 from tenantry.core import audit
 from tenantry.core.errors import TenantryError
-from tenantry.core.security import hash_password
+from tenantry.core.security import hash_password, verify_password
 from tenantry.directory import passwords
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import MAX_IMPORT_ROWS, Source
-from tenantry.directory.exceptions import InvalidCsv, InvalidValue, TooManyRows, UserAlreadyExists
+from tenantry.directory.exceptions import (
+    InvalidCsv,
+    InvalidCurrentPassword,
+    InvalidValue,
+    TooManyRows,
+    UserAlreadyExists,
+)
 from tenantry.directory.models import User
 from tenantry.licensing import service as licensing_service
+from tenantry.signup.exceptions import WeakPassword
 from tenantry.signup.flows import check_password_strength
 from tenantry.tenants import service as tenant_service
 
@@ -57,6 +64,23 @@ async def prepare_password(password: str | None) -> tuple[str, str | None]:
         return await hash_password(password), None
     generated = passwords.generate()
     return await passwords.hash_generated(generated), generated
+
+
+async def hash_new_password(*, user: User, current_password: str, new_password: str) -> str:
+    """The hash of the password a user chooses for themselves, once their current one is right.
+
+    Refused: a wrong current password (`invalidCurrentPassword`), a weak new one
+    or the current one again (`passwordTooWeak`). Called before the unit of work
+    (`directory.service.change_password`), so that no transaction waits on argon2.
+    """
+    if not await verify_password(user.password_hash, current_password):
+        raise InvalidCurrentPassword("The current password is not right.", target="currentPassword")
+    check_password_strength(new_password, email=user.user_principal_name)
+    if new_password == current_password:
+        raise WeakPassword(
+            "Choose a new password, different from the current one.", target="newPassword"
+        )
+    return await hash_password(new_password)
 
 
 async def create_user(

@@ -20,7 +20,6 @@ from tenantry.catalog import Catalog
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.schemas import ERROR_RESPONSES
-from tenantry.core.security import hash_password, verify_password
 from tenantry.dependencies import (
     Principal,
     actor_of,
@@ -45,7 +44,6 @@ from tenantry.directory.constants import (
 )
 from tenantry.directory.exceptions import (
     InvalidCsv,
-    InvalidCurrentPassword,
     InvalidValue,
     RequestTooLarge,
     UnsupportedMediaType,
@@ -85,7 +83,6 @@ from tenantry.licensing.group_schemas import (
     group_licensing_view,
     user_licenses_view,
 )
-from tenantry.signup.exceptions import WeakPassword
 from tenantry.signup.flows import check_password_strength
 
 router = APIRouter(prefix="/v1", tags=["directory"], responses=ERROR_RESPONSES)
@@ -171,20 +168,16 @@ async def change_password(
     Throttled like sign-in (per client address and per user): it checks a password.
     """
     await limit_password_changes(database, settings, client_address(request), principal.user.id)
-    user = principal.user
-    if not await verify_password(user.password_hash, body.current_password):
-        raise InvalidCurrentPassword("The current password is not right.", target="currentPassword")
-    check_password_strength(body.new_password, email=user.user_principal_name)
-    if body.new_password == body.current_password:
-        raise WeakPassword(
-            "Choose a new password, different from the current one.", target="newPassword"
-        )
-    password_hash = await hash_password(body.new_password)
+    password_hash = await flows.hash_new_password(
+        user=principal.user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+    )
     await directory_service.change_password(
         db_session=db_session,
         actor=actor_of(request, principal),
         tenant_id=principal.tenant.id,
-        user_id=user.id,
+        user_id=principal.user.id,
         password_hash=password_hash,
         keep_token=principal.token,
     )

@@ -6,23 +6,27 @@ import logging
 from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
+from tenantry.auth.service import PasswordChangeRequired
 from tenantry.core.config import Settings
 from tenantry.core.errors import InvalidRequest, TenantryError
 from tenantry.core.i18n import LANGUAGES, has_message, negotiate, translate
-from tenantry.dependencies import SESSION_COOKIE, Principal, web_principal
+from tenantry.dependencies import SESSION_COOKIE, Principal, web_signed_in_principal
 from tenantry.web import csrf
 
 log = logging.getLogger("tenantry.web")
 
 LANG_COOKIE = "lang"
+# Where a person who signed in with a temporary password chooses their own (web/routes.py).
+CHANGE_PASSWORD = "/account/password"
 
 # Pages carry personal data and form tokens: never cached, never framed, no scripts at all.
 PAGE_HEADERS = {
@@ -111,7 +115,7 @@ def render(
 async def error_page(request: Request, error: TenantryError) -> Response:
     """A page that says what went wrong, in the page language (never a stack trace)."""
     try:
-        principal = await web_principal(request)
+        principal = await web_signed_in_principal(request)
     except Exception:  # the page must render even when the database does not answer
         principal = None
     response = render(
@@ -128,8 +132,24 @@ async def error_page(request: Request, error: TenantryError) -> Response:
     return response
 
 
+def change_password_first(request: Request) -> Response:
+    """Send someone who must change a temporary password to do so, then on where they were going.
+
+    A form posted meanwhile is not replayed: they go on to the home page.
+    """
+    here = "/"
+    if request.method in ("GET", "HEAD"):
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    query = urlencode({"next": local_path(here)})
+    return RedirectResponse(f"{CHANGE_PASSWORD}?{query}", status_code=303)
+
+
 class WebRoute(APIRoute):
-    """A page route: errors become HTML pages instead of the API's JSON."""
+    """A page route: errors become HTML pages instead of the API's JSON.
+
+    `passwordChangeRequired` (`dependencies.web_principal` after a reset) sends
+    the person to the change-password page instead, as the API refuses them.
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -137,6 +157,8 @@ class WebRoute(APIRoute):
         async def page_handler(request: Request) -> Response:
             try:
                 return await handler(request)
+            except PasswordChangeRequired:
+                return change_password_first(request)
             except TenantryError as error:
                 return await error_page(request, error)
             except RequestValidationError:

@@ -1,4 +1,4 @@
-"""Web pages: sign-up, code entry, sign-in, home, the language switch, the development mailbox.
+"""Web pages: sign-up, code entry, sign-in, home, password change, language, the dev mailbox.
 
 The pages call the same services as the API and open the same unit of work
 (`dependencies.get_db`: one commit, the outbox worker woken), but outside the
@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from tenantry.auth import service as auth_service
-from tenantry.auth.limits import limit_sign_ins
+from tenantry.auth.limits import limit_password_changes, limit_sign_ins
 from tenantry.catalog import UNLIMITED, Catalog
 from tenantry.core import ratelimit
 from tenantry.core.config import Settings
@@ -36,7 +36,9 @@ from tenantry.dependencies import (
     get_read_db,
     parse_id,
     web_principal,
+    web_signed_in_principal,
 )
+from tenantry.directory import flows as directory_flows
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
 from tenantry.domains import names
@@ -50,6 +52,7 @@ from tenantry.signup.models import Signup
 from tenantry.tenants.models import MANAGED
 from tenantry.web import csrf
 from tenantry.web.rendering import (
+    CHANGE_PASSWORD,
     LANG_COOKIE,
     WebRoute,
     error_text,
@@ -58,6 +61,7 @@ from tenantry.web.rendering import (
     render,
     settings_of,
 )
+from tenantry.web.shell import redirect_with_notice, render_with_notice, sign_in_first
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
@@ -157,7 +161,7 @@ async def home(request: Request, principal: Principal | None = Depends(web_princ
         for offer in (catalog.offer(part) for part in entitlements.sources)
         if offer is not None
     ]
-    return render(
+    return render_with_notice(
         request,
         "home.html",
         principal=principal,
@@ -414,6 +418,7 @@ async def sign_in(request: Request) -> Response:
                 ttl_seconds=settings.session_ttl_seconds,
                 actor=actor,
             )
+            must_change_password = user.must_change_password
     except TenantryError as error:
         return render(
             request,
@@ -423,6 +428,8 @@ async def sign_in(request: Request) -> Response:
             form={"email": email},
             next_path=next_path,
         )
+    if must_change_password:  # a temporary password: the person chooses their own first
+        next_path = f"{CHANGE_PASSWORD}?{urlencode({'next': next_path})}"
     response = _see_other(next_path)
     _start_session(response, settings, issued.token)
     return response
@@ -447,6 +454,96 @@ async def sign_out(request: Request) -> Response:
         secure=settings_of(request).cookie_secure,
     )
     return response
+
+
+# --- password ---------------------------------------------------------------------------
+
+
+def _password_page(
+    request: Request,
+    principal: Principal,
+    *,
+    next_path: str,
+    status_code: int = 200,
+    error: str | None = None,
+) -> Response:
+    return render(
+        request,
+        "password.html",
+        principal=principal,
+        status_code=status_code,
+        error=error,
+        next_path=next_path,
+        required=principal.user.must_change_password,
+    )
+
+
+@router.get(CHANGE_PASSWORD)
+async def password_page(
+    request: Request,
+    next_path: str = Query("/", alias="next"),
+    principal: Principal | None = Depends(web_signed_in_principal),
+) -> Response:
+    """Choose a new password: required after an admin reset it, open to anyone signed in."""
+    if principal is None:
+        return sign_in_first(request)
+    return _password_page(request, principal, next_path=local_path(next_path))
+
+
+@router.post(CHANGE_PASSWORD)
+async def change_password(
+    request: Request, principal: Principal | None = Depends(web_signed_in_principal)
+) -> Response:
+    """Check the current password and the new one typed twice, as `POST /v1/me/changePassword`
+    does (and throttled alike); then on to where the person was going."""
+    form = await checked_form(request)
+    if principal is None:
+        return sign_in_first(request)
+    language = language_of(request)
+    next_path = local_path(text(form, "next"))
+    current = text(form, "current_password", strip=False)
+    new = text(form, "new_password", strip=False)
+    problem = None
+    if new != text(form, "confirm_password", strip=False):
+        problem = "web.password.mismatch"
+    elif new and new == current:
+        problem = "web.password.same"
+    if problem is not None:
+        return _password_page(
+            request,
+            principal,
+            next_path=next_path,
+            status_code=400,
+            error=translate(language, problem),
+        )
+    try:
+        await limit_password_changes(
+            request.app.state.database,
+            settings_of(request),
+            client_address(request),
+            principal.user.id,
+        )
+        password_hash = await directory_flows.hash_new_password(
+            user=principal.user, current_password=current, new_password=new
+        )
+        async with unit_of_work(request) as db_session:
+            await directory_service.change_password(
+                db_session=db_session,
+                actor=actor_of(request, principal),
+                tenant_id=principal.tenant.id,
+                user_id=principal.user.id,
+                password_hash=password_hash,
+                keep_token=principal.token,
+            )
+    except TenantryError as error:
+        return _password_page(
+            request,
+            principal,
+            next_path=next_path,
+            status_code=error.status_code,
+            error=error_text(language, error),
+        )
+    return redirect_with_notice(request, next_path, "web.password.changed")
 
 
 # --- development mailbox ----------------------------------------------------------------
