@@ -30,7 +30,6 @@ from tenantry.dependencies import (
     get_db,
     get_read_db,
     get_settings,
-    parse_id,
     require_role,
     signed_in_principal,
 )
@@ -552,14 +551,6 @@ async def create_group(
     return group_view(group)
 
 
-async def _group(db_session: AsyncSession, principal: Principal, group_id: str) -> Any:
-    return await directory_service.get_group(
-        db_session=db_session,
-        tenant_id=principal.tenant.id,
-        group_id=parse_id(group_id, what="group"),
-    )
-
-
 @router.get("/groups/{group_id}", response_model=GroupLicensesView)
 async def get_group(
     group_id: str,
@@ -568,7 +559,9 @@ async def get_group(
 ) -> dict[str, Any]:
     """A group of the organization, with the licenses it gives (`assignedLicenses`) and
     their `licenseProcessingState`."""
-    group = await _group(db_session, principal, group_id)
+    group = await directory_service.resolve_group(
+        db_session=db_session, tenant_id=principal.tenant.id, key=group_id
+    )
     licensing = await group_licensing.licensing_of_group(
         db_session=db_session, tenant_id=group.tenant_id, group_id=group.id
     )
@@ -584,7 +577,9 @@ async def update_group(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> dict[str, Any]:
     """Rename a group or change its description or mail nickname."""
-    group = await _group(db_session, principal, group_id)
+    group = await directory_service.resolve_group(
+        db_session=db_session, tenant_id=principal.tenant.id, key=group_id
+    )
     given = body.model_fields_set
     if {"display_name", "mail_nickname"} & given and (
         ("display_name" in given and body.display_name is None)
@@ -611,7 +606,9 @@ async def delete_group(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Delete a group and its memberships."""
-    group = await _group(db_session, principal, group_id)
+    group = await directory_service.resolve_group(
+        db_session=db_session, tenant_id=principal.tenant.id, key=group_id
+    )
     await directory_service.delete_group(
         db_session=db_session, actor=actor_of(request, principal), group=group
     )
@@ -627,7 +624,9 @@ async def list_group_members(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """A group's members, with the same options as the user list."""
-    group = await _group(db_session, principal, group_id)
+    group = await directory_service.resolve_group(
+        db_session=db_session, tenant_id=principal.tenant.id, key=group_id
+    )
     found = await directory_service.list_members(
         db_session=db_session, tenant_id=principal.tenant.id, group_id=group.id, params=params
     )
@@ -643,7 +642,9 @@ async def add_group_members(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> dict[str, Any]:
     """Add users to a group by id (up to 5,000 at once); current members are left as they are."""
-    group = await _group(db_session, principal, group_id)
+    group = await directory_service.resolve_group(
+        db_session=db_session, tenant_id=principal.tenant.id, key=group_id
+    )
     user_ids = directory_service.parse_user_ids(body.user_ids)
     added = await directory_service.add_members(
         db_session=db_session, actor=actor_of(request, principal), group=group, user_ids=user_ids
@@ -660,7 +661,9 @@ async def remove_group_member(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Take a user out of a group."""
-    group = await _group(db_session, principal, group_id)
+    group = await directory_service.resolve_group(
+        db_session=db_session, tenant_id=principal.tenant.id, key=group_id
+    )
     user = await directory_service.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )

@@ -761,6 +761,15 @@ async def get_group(
     return group
 
 
+async def resolve_group(*, db_session: AsyncSession, tenant_id: uuid.UUID, key: str) -> Group:
+    """A group of the tenant by the id in a path (Graph's `/groups/{id}`); NotFound otherwise."""
+    try:
+        group_id = uuid.UUID(key)
+    except ValueError:
+        raise NotFound("The group does not exist.") from None
+    return await get_group(db_session=db_session, tenant_id=tenant_id, group_id=group_id)
+
+
 async def list_groups(
     *, db_session: AsyncSession, tenant_id: uuid.UUID, params: ListParams
 ) -> Page[Group]:

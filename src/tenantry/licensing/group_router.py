@@ -24,7 +24,6 @@ from tenantry.dependencies import (
     get_catalog,
     get_db,
     get_read_db,
-    parse_id,
     require_role,
 )
 from tenantry.directory import service as directory_service
@@ -48,14 +47,6 @@ manage_licenses = require_role(*GROUP_LICENSE_ADMINS)
 read_directory = require_role(*DIRECTORY_READERS)
 
 
-async def _group(db_session: AsyncSession, principal: Principal, group_id: str) -> Group:
-    return await directory_service.get_group(
-        db_session=db_session,
-        tenant_id=principal.tenant.id,
-        group_id=parse_id(group_id, what="group"),
-    )
-
-
 async def group_with_licenses(db_session: AsyncSession, group: Group) -> dict[str, Any]:
     """A group's JSON with its licenses and processing state."""
     licensing = await groups.licensing_of_group(
@@ -75,7 +66,9 @@ async def assign_group_license(
 ) -> dict[str, Any]:
     """Add and remove a group's licenses (all or nothing); 202 with the group: its members
     are licensed in the background (`licenseProcessingState`)."""
-    group = await _group(db_session, principal, group_id)
+    group = await directory_service.resolve_group(
+        db_session=db_session, tenant_id=principal.tenant.id, key=group_id
+    )
     await groups.set_licenses(
         db_session=db_session,
         catalog=catalog,
@@ -100,7 +93,9 @@ async def reprocess_group(
 ) -> dict[str, Any]:
     """Process the group's licenses again for every member, retrying errors (e.g. after
     buying more licenses); 202 with the group."""
-    group = await _group(db_session, principal, group_id)
+    group = await directory_service.resolve_group(
+        db_session=db_session, tenant_id=principal.tenant.id, key=group_id
+    )
     await groups.reprocess_group(
         db_session=db_session, actor=actor_of(request, principal), group=group
     )
@@ -119,7 +114,9 @@ async def members_with_license_errors(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The members whose licenses from this group are in error, with those licenses' states."""
-    group = await _group(db_session, principal, group_id)
+    group = await directory_service.resolve_group(
+        db_session=db_session, tenant_id=principal.tenant.id, key=group_id
+    )
     after = None
     if skiptoken is not None:
         try:

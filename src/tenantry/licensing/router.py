@@ -45,13 +45,10 @@ from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
 from tenantry.directory.models import User
 from tenantry.directory.schemas import user_view
-from tenantry.licensing import hot, service, tokens
+from tenantry.licensing import hot, purchases, service, tokens
 from tenantry.licensing.constants import (
-    ADD_LICENSES_SCOPE,
     BUYERS,
     LICENSE_ADMINS,
-    PURCHASE_SCOPE,
-    REMOVE_LICENSES_SCOPE,
     SUBSCRIPTION_READERS,
 )
 from tenantry.licensing.schemas import (
@@ -108,26 +105,13 @@ async def purchase(
     catalog: Catalog = Depends(get_catalog),
 ) -> JSONResponse:
     """Buy licenses of a SKU. Needs an `Idempotency-Key`: a retry never buys twice."""
-    key = idempotency.key_from_header(idempotency_key)
-
-    async def buy() -> tuple[int, dict[str, Any]]:
-        subscription = await service.purchase(
-            db_session=db_session,
-            catalog=catalog,
-            actor=actor_of(request, principal),
-            tenant_id=principal.tenant.id,
-            sku_part_number=body.sku_part_number,
-            quantity=body.quantity,
-        )
-        return 201, subscription_view(subscription)
-
-    stored = await idempotency.run_once(
+    stored = await purchases.purchase(
         db_session=db_session,
+        catalog=catalog,
+        actor=actor_of(request, principal),
         tenant_id=principal.tenant.id,
-        scope=PURCHASE_SCOPE,
-        key=key,
-        fingerprint=idempotency.fingerprint(body.model_dump(mode="json")),
-        action=buy,
+        body=body,
+        key=idempotency.key_from_header(idempotency_key),
     )
     return idempotency.response(stored)
 
@@ -187,25 +171,13 @@ async def add_licenses(
 ) -> JSONResponse:
     """Buy more licenses on a subscription. Needs an `Idempotency-Key`."""
     key = idempotency.key_from_header(idempotency_key)
-    target = _subscription_id(subscription_id)
-
-    async def add() -> tuple[int, dict[str, Any]]:
-        subscription = await service.add_licenses(
-            db_session=db_session,
-            actor=actor_of(request, principal),
-            tenant_id=principal.tenant.id,
-            subscription_id=target,
-            quantity=body.quantity,
-        )
-        return 200, subscription_view(subscription)
-
-    stored = await idempotency.run_once(
+    stored = await purchases.add_licenses(
         db_session=db_session,
+        actor=actor_of(request, principal),
         tenant_id=principal.tenant.id,
-        scope=ADD_LICENSES_SCOPE,
+        subscription_id=_subscription_id(subscription_id),
+        body=body,
         key=key,
-        fingerprint=idempotency.fingerprint(str(target), body.model_dump(mode="json")),
-        action=add,
     )
     return idempotency.response(stored)
 
@@ -221,25 +193,13 @@ async def remove_licenses(
 ) -> JSONResponse:
     """Remove licenses, never below those assigned (409 `licensesInUse`). Key optional."""
     key = idempotency.key_from_header(idempotency_key, required=False)
-    target = _subscription_id(subscription_id)
-
-    async def remove() -> tuple[int, dict[str, Any]]:
-        subscription = await service.remove_licenses(
-            db_session=db_session,
-            actor=actor_of(request, principal),
-            tenant_id=principal.tenant.id,
-            subscription_id=target,
-            quantity=body.quantity,
-        )
-        return 200, subscription_view(subscription)
-
-    stored = await idempotency.run_once(
+    stored = await purchases.remove_licenses(
         db_session=db_session,
+        actor=actor_of(request, principal),
         tenant_id=principal.tenant.id,
-        scope=REMOVE_LICENSES_SCOPE,
+        subscription_id=_subscription_id(subscription_id),
+        body=body,
         key=key,
-        fingerprint=idempotency.fingerprint(str(target), body.model_dump(mode="json")),
-        action=remove,
     )
     return idempotency.response(stored)
 
@@ -319,20 +279,6 @@ async def subscribed_sku(
 # --- licenses of a user -------------------------------------------------------------------
 
 
-async def _resolve_user(db_session: AsyncSession, tenant_id: uuid.UUID, user_ref: str) -> User:
-    """A user of the tenant by id or sign-in name (Graph accepts both); 404 otherwise."""
-    try:
-        user_id = uuid.UUID(user_ref)
-    except ValueError:
-        user = await directory_service.get_by_principal_name(
-            db_session=db_session, principal_name=user_ref
-        )
-        if user is None or user.tenant_id != tenant_id:
-            raise NotFound("The user does not exist.", target="id") from None
-        return user
-    return await directory_service.get(db_session=db_session, tenant_id=tenant_id, user_id=user_id)
-
-
 async def _target_user(
     request: Request,
     principal: Principal,
@@ -345,7 +291,9 @@ async def _target_user(
     if user_ref.lower() in (str(me.id), me.user_principal_name):
         return me
     await ensure_role(request, principal, *roles)
-    return await _resolve_user(db_session, principal.tenant.id, user_ref)
+    return await directory_service.resolve(
+        db_session=db_session, tenant_id=principal.tenant.id, key=user_ref
+    )
 
 
 @router.post("/users/{user_ref}/assignLicense")
@@ -358,7 +306,9 @@ async def assign_license(
     catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """Add and remove licenses of a user, all or nothing; 200 with the user."""
-    user = await _resolve_user(db_session, principal.tenant.id, user_ref)
+    user = await directory_service.resolve(
+        db_session=db_session, tenant_id=principal.tenant.id, key=user_ref
+    )
     await service.change_licenses(
         db_session=db_session,
         catalog=catalog,

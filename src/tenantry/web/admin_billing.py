@@ -3,8 +3,8 @@
 Reading takes Billing, License or User Administrator and changing takes Billing
 Administrator, as `/v1/subscriptions` does. A purchase (and buying more
 licenses) carries a hidden idempotency key made when the form is rendered and
-goes through `core.idempotency.run_once` with the API's scope, so a double
-submit, or a retry through the API with the same key and body, buys once.
+goes through `licensing.purchases` as the API does (its scope, its answer), so a
+double submit, or a retry through the API with the same key and body, buys once.
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ from tenantry.core import idempotency
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import Principal, actor_of, parse_id, web_principal
+from tenantry.licensing import purchases
 from tenantry.licensing import service as licensing_service
 from tenantry.licensing.constants import (
-    ADD_LICENSES_SCOPE,
     BUYERS,
-    PURCHASE_SCOPE,
     SUBSCRIPTION_READERS,
 )
 from tenantry.licensing.models import DELETED, ENABLED, SUSPENDED, WARNING, Subscription
-from tenantry.licensing.schemas import LicenseQuantity, SubscriptionCreate, subscription_view
+from tenantry.licensing.schemas import LicenseQuantity, SubscriptionCreate
 from tenantry.web.admin_views import BILLING, format_date, pool_view
 from tenantry.web.rendering import WebRoute, language_of
 from tenantry.web.routes import checked_form, read_unit_of_work, text, unit_of_work
@@ -159,27 +158,15 @@ async def buy(request: Request, principal: Principal | None = Depends(web_princi
             error=translate(language, "web.billing.buy.invalid"),
         )
     catalog = _catalog(request)
-
-    async def purchase() -> tuple[int, dict[str, Any]]:
-        subscription = await licensing_service.purchase(
-            db_session=db_session,
-            catalog=catalog,
-            actor=actor_of(request, admin),
-            tenant_id=admin.tenant.id,
-            sku_part_number=body.sku_part_number,
-            quantity=body.quantity,
-        )
-        return 201, subscription_view(subscription)
-
     try:
         async with unit_of_work(request) as db_session:
-            await idempotency.run_once(
+            await purchases.purchase(
                 db_session=db_session,
+                catalog=catalog,
+                actor=actor_of(request, admin),
                 tenant_id=admin.tenant.id,
-                scope=PURCHASE_SCOPE,
+                body=body,
                 key=idempotency.key_from_header(entered["idempotency_key"], required=False),
-                fingerprint=idempotency.fingerprint(body.model_dump(mode="json")),
-                action=purchase,
             )
     except TenantryError as error:
         return await _billing_page(
@@ -231,25 +218,14 @@ async def _change(
             sku = catalog.sku_by_id(subscription.sku_id)
             params["sku"] = sku.display_name if sku else subscription.sku_part_number
             if change == "add":
-
-                async def add() -> tuple[int, dict[str, Any]]:
-                    changed = await licensing_service.add_licenses(
-                        db_session=db_session,
-                        actor=actor,
-                        tenant_id=admin.tenant.id,
-                        subscription_id=target,
-                        quantity=body.quantity,
-                    )
-                    return 200, subscription_view(changed)
-
                 key = text(form, "idempotency_key")[: idempotency.MAX_KEY_LENGTH]
-                await idempotency.run_once(
+                await purchases.add_licenses(
                     db_session=db_session,
+                    actor=actor,
                     tenant_id=admin.tenant.id,
-                    scope=ADD_LICENSES_SCOPE,
+                    subscription_id=target,
+                    body=body,
                     key=idempotency.key_from_header(key, required=False),
-                    fingerprint=idempotency.fingerprint(str(target), body.model_dump(mode="json")),
-                    action=add,
                 )
                 notice, params["quantity"] = "web.billing.added", body.quantity
             elif change == "remove":

@@ -25,7 +25,7 @@ from fastapi.responses import Response
 from tenantry.catalog import Catalog
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
-from tenantry.dependencies import Principal, actor_of, parse_id, web_principal
+from tenantry.dependencies import Principal, actor_of, web_principal
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import DIRECTORY_READERS, GROUP_MANAGERS
 from tenantry.directory.exceptions import NotAMember
@@ -34,15 +34,16 @@ from tenantry.directory.query import ListParams
 from tenantry.licensing import groups as group_licensing
 from tenantry.licensing import service as licensing_service
 from tenantry.licensing.constants import GROUP_LICENSE_ADMINS
-from tenantry.licensing.models import DELETED, PROCESSING_COMPLETE
+from tenantry.licensing.models import PROCESSING_COMPLETE
 from tenantry.web.admin_views import (
     GROUPS,
+    assignable_pools,
+    chosen_sku,
+    disabled_plans,
     format_date,
     group_path,
-    plan_label,
-    pool_view,
+    plan_states,
     sku_name,
-    sku_plans,
     user_row,
 )
 from tenantry.web.rendering import WebRoute, language_of
@@ -54,6 +55,7 @@ from tenantry.web.shell import (
     reason,
     redirect_with_notice,
     render_admin,
+    user_of,
 )
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
@@ -207,28 +209,15 @@ async def _group_licensing(request: Request, group: Group, held: frozenset[str])
     licenses = []
     for item in licensing.licenses:
         sku = catalog.sku_by_id(item.sku_id)
-        off = set(item.disabled_plans)
         licenses.append(
             {
                 "sku_id": str(item.sku_id),
                 "name": sku.display_name if sku else str(item.sku_id),
-                "plans": [
-                    {
-                        "id": str(plan.service_plan_id),
-                        "label": plan_label(language, plan),
-                        "enabled": str(plan.service_plan_id) not in off,
-                    }
-                    for plan in (sku.service_plans if sku else ())
-                ],
+                "plans": plan_states(language, sku, item.disabled_plans),
             }
         )
     given = {entry["sku_id"] for entry in licenses}
-    assignable = []
-    for pool in pools:
-        view = pool_view(pool, catalog)
-        sku = catalog.sku_by_id(pool.sku_id)
-        if sku is not None and view["sku_id"] not in given and view["status"] != DELETED:
-            assignable.append(view | {"plans": sku_plans(language, sku)})
+    assignable = assignable_pools(language, catalog, pools, given)
     errors = [
         user_row(member.user)
         | {
@@ -263,10 +252,8 @@ async def _group_page(
     **context: Any,
 ) -> Response:
     async with read_unit_of_work(request) as db_session:
-        group = await directory_service.get_group(
-            db_session=db_session,
-            tenant_id=admin.tenant.id,
-            group_id=parse_id(group_id, what="group"),
+        group = await directory_service.resolve_group(
+            db_session=db_session, tenant_id=admin.tenant.id, key=group_id
         )
         members = await directory_service.list_members(
             db_session=db_session,
@@ -339,10 +326,8 @@ async def add_members(
             request, admin, group_id, status_code=400, error=problem, form={"addresses": typed}
         )
     async with unit_of_work(request) as db_session:
-        group = await directory_service.get_group(
-            db_session=db_session,
-            tenant_id=admin.tenant.id,
-            group_id=parse_id(group_id, what="group"),
+        group = await directory_service.resolve_group(
+            db_session=db_session, tenant_id=admin.tenant.id, key=group_id
         )
         found = await directory_service.get_many_by_principal_name(
             db_session=db_session, tenant_id=admin.tenant.id, principal_names=addresses
@@ -387,16 +372,10 @@ async def remove_member(
         return admin
     try:
         async with unit_of_work(request) as db_session:
-            group = await directory_service.get_group(
-                db_session=db_session,
-                tenant_id=admin.tenant.id,
-                group_id=parse_id(group_id, what="group"),
+            group = await directory_service.resolve_group(
+                db_session=db_session, tenant_id=admin.tenant.id, key=group_id
             )
-            user = await directory_service.get(
-                db_session=db_session,
-                tenant_id=admin.tenant.id,
-                user_id=parse_id(user_id, what="user"),
-            )
+            user = await user_of(db_session, admin, user_id)
             await directory_service.remove_member(
                 db_session=db_session, actor=actor_of(request, admin), group=group, user_id=user.id
             )
@@ -436,10 +415,8 @@ async def delete_group(
         return admin
     try:
         async with unit_of_work(request) as db_session:
-            group = await directory_service.get_group(
-                db_session=db_session,
-                tenant_id=admin.tenant.id,
-                group_id=parse_id(group_id, what="group"),
+            group = await directory_service.resolve_group(
+                db_session=db_session, tenant_id=admin.tenant.id, key=group_id
             )
             name = group.display_name
             await directory_service.delete_group(
@@ -477,10 +454,7 @@ async def _change_licensing(
     catalog: Catalog = request.app.state.catalog
     sku = None
     if change != "reprocess":
-        try:
-            sku = catalog.sku_by_id(uuid.UUID(text(form, "sku")))
-        except ValueError:
-            sku = None
+        sku = chosen_sku(catalog, form)
         if sku is None:
             return await _group_page(
                 request,
@@ -491,10 +465,8 @@ async def _change_licensing(
             )
     try:
         async with unit_of_work(request) as db_session:
-            group = await directory_service.get_group(
-                db_session=db_session,
-                tenant_id=admin.tenant.id,
-                group_id=parse_id(group_id, what="group"),
+            group = await directory_service.resolve_group(
+                db_session=db_session, tenant_id=admin.tenant.id, key=group_id
             )
             name = group.display_name
             actor = actor_of(request, admin)
@@ -503,18 +475,12 @@ async def _change_licensing(
                     db_session=db_session, actor=actor, group=group
                 )
             elif change == "add":
-                enabled = {str(value) for value in form.getlist("plan")}
-                disabled = [
-                    str(plan.service_plan_id)
-                    for plan in sku.service_plans
-                    if str(plan.service_plan_id) not in enabled
-                ]
                 await group_licensing.set_licenses(
                     db_session=db_session,
                     catalog=catalog,
                     actor=actor,
                     group=group,
-                    add=[(sku.sku_id, disabled)],
+                    add=[(sku.sku_id, disabled_plans(sku, form))],
                     remove=[],
                 )
             else:

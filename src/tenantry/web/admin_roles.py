@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from tenantry.core.errors import NotFound, TenantryError
 from tenantry.core.i18n import translate
-from tenantry.dependencies import Principal, actor_of, parse_id, web_principal
+from tenantry.dependencies import Principal, actor_of, web_principal
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import DIRECTORY_READERS
 from tenantry.web.admin_views import user_path
@@ -27,6 +27,7 @@ from tenantry.web.shell import (
     reason,
     redirect_with_notice,
     render_admin,
+    user_of,
 )
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
@@ -134,11 +135,7 @@ async def remove_member(
     language = language_of(request)
     try:
         async with unit_of_work(request) as db_session:
-            user = await directory_service.get(
-                db_session=db_session,
-                tenant_id=admin.tenant.id,
-                user_id=parse_id(user_id, what="user"),
-            )
+            user = await user_of(db_session, admin, user_id)
             await directory_service.remove_role_member(
                 db_session=db_session, actor=actor_of(request, admin), role=role, user=user
             )

@@ -25,7 +25,7 @@ from starlette.datastructures import FormData, UploadFile
 from tenantry.catalog import Catalog
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
-from tenantry.dependencies import SESSION_COOKIE, Principal, actor_of, parse_id, web_principal
+from tenantry.dependencies import SESSION_COOKIE, Principal, actor_of, web_principal
 from tenantry.directory import flows as directory_flows
 from tenantry.directory import passwords
 from tenantry.directory import service as directory_service
@@ -50,13 +50,15 @@ from tenantry.signup.flows import check_password_strength
 from tenantry.web import csrf
 from tenantry.web.admin_views import (
     USERS,
+    assignable_pools,
+    chosen_sku,
+    disabled_plans,
     format_date,
     format_time,
     group_path,
-    plan_label,
+    plan_states,
     pool_view,
     sku_name,
-    sku_plans,
     user_path,
     user_row,
 )
@@ -69,6 +71,7 @@ from tenantry.web.shell import (
     reason,
     redirect_with_notice,
     render_admin,
+    user_of,
 )
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
@@ -600,15 +603,7 @@ def _license_rows(
     result = []
     for row in rows:
         sku = catalog.sku_by_id(row.sku_id)
-        disabled = set(row.disabled_plans or ())
-        plans = [
-            {
-                "id": str(plan.service_plan_id),
-                "label": plan_label(language, plan),
-                "enabled": str(plan.service_plan_id) not in disabled,
-            }
-            for plan in (sku.service_plans if sku else ())
-        ]
+        plans = plan_states(language, sku, row.disabled_plans or ())
         group = row.assigned_by_group
         result.append(
             {
@@ -638,11 +633,7 @@ async def _user_page(
     language = language_of(request)
     catalog = _catalog(request)
     async with read_unit_of_work(request) as db_session:
-        user = await directory_service.get(
-            db_session=db_session,
-            tenant_id=admin.tenant.id,
-            user_id=parse_id(user_id, what="user"),
-        )
+        user = await user_of(db_session, admin, user_id)
         roles = await directory_service.roles_of(
             db_session=db_session, tenant_id=admin.tenant.id, user_id=user.id
         )
@@ -661,13 +652,7 @@ async def _user_page(
         if uuid.UUID(entry["sku_id"]) in inactive and entry["state"] in CONSUMING_STATES:
             entry["state"] = DISABLED
     direct = {entry["sku_id"] for entry in licenses if entry["direct"]}
-    assignable = []
-    for pool in pools:
-        view = pool_view(pool, catalog)
-        sku = catalog.sku_by_id(pool.sku_id)
-        if sku is None or view["sku_id"] in direct or view["status"] == "Deleted":
-            continue
-        assignable.append(view | {"plans": sku_plans(language, sku)})
+    assignable = assignable_pools(language, catalog, pools, direct)
     held = await held_roles(request, admin)
     return render_admin(
         request,
@@ -694,6 +679,30 @@ async def _user_page(
         can_license=may(held, *LICENSE_ADMINS),
         locations=_location_choices(),
         **context,
+    )
+
+
+async def _refused(
+    request: Request,
+    admin: Principal,
+    user_id: str,
+    error: TenantryError,
+    *,
+    template: str = "admin/user.html",
+    form: dict[str, Any] | None = None,
+    **params: Any,
+) -> Response:
+    """The user's page again, saying why its form was refused; a user who is not there: 404."""
+    if error.status_code == 404:
+        raise error
+    return await _user_page(
+        request,
+        admin,
+        user_id,
+        template=template,
+        status_code=error.status_code,
+        error=reason(language_of(request), error, **params),
+        **({} if form is None else {"form": form}),
     )
 
 
@@ -731,11 +740,7 @@ async def update_user(
         )
     try:
         async with unit_of_work(request) as db_session:
-            user = await directory_service.get(
-                db_session=db_session,
-                tenant_id=admin.tenant.id,
-                user_id=parse_id(user_id, what="user"),
-            )
+            user = await user_of(db_session, admin, user_id)
             await directory_service.update(
                 db_session=db_session,
                 actor=actor_of(request, admin),
@@ -747,15 +752,8 @@ async def update_user(
             )
             name = user.display_name
     except TenantryError as error:
-        if error.status_code == 404:
-            raise
-        return await _user_page(
-            request,
-            admin,
-            user_id,
-            status_code=error.status_code,
-            error=reason(language, error, value=entered["usage_location"]),
-            form=entered,
+        return await _refused(
+            request, admin, user_id, error, form=entered, value=entered["usage_location"]
         )
     return redirect_with_notice(request, user_path(user_id), "web.user.saved", name=name)
 
@@ -772,11 +770,7 @@ async def change_sign_in(
     enabled = text(form, "enabled") == "true"
     try:
         async with unit_of_work(request) as db_session:
-            user = await directory_service.get(
-                db_session=db_session,
-                tenant_id=admin.tenant.id,
-                user_id=parse_id(user_id, what="user"),
-            )
+            user = await user_of(db_session, admin, user_id)
             await directory_service.update(
                 db_session=db_session,
                 actor=actor_of(request, admin),
@@ -785,15 +779,7 @@ async def change_sign_in(
             )
             name = user.display_name
     except TenantryError as error:
-        if error.status_code == 404:
-            raise
-        return await _user_page(
-            request,
-            admin,
-            user_id,
-            status_code=error.status_code,
-            error=reason(language_of(request), error),
-        )
+        return await _refused(request, admin, user_id, error)
     key = "web.user.unblocked" if enabled else "web.user.blocked"
     return redirect_with_notice(request, user_path(user_id), key, name=name)
 
@@ -811,11 +797,7 @@ async def reset_password(
     password_hash = await passwords.hash_generated(temporary)
     try:
         async with unit_of_work(request) as db_session:
-            user = await directory_service.get(
-                db_session=db_session,
-                tenant_id=admin.tenant.id,
-                user_id=parse_id(user_id, what="user"),
-            )
+            user = await user_of(db_session, admin, user_id)
             await directory_service.reset_password(
                 db_session=db_session,
                 actor=actor_of(request, admin),
@@ -823,15 +805,7 @@ async def reset_password(
                 password_hash=password_hash,
             )
     except TenantryError as error:
-        if error.status_code == 404:
-            raise
-        return await _user_page(
-            request,
-            admin,
-            user_id,
-            status_code=error.status_code,
-            error=reason(language_of(request), error),
-        )
+        return await _refused(request, admin, user_id, error)
     return await _user_page(request, admin, user_id, temporary_password=temporary)
 
 
@@ -857,26 +831,13 @@ async def delete_user(
         return admin
     try:
         async with unit_of_work(request) as db_session:
-            user = await directory_service.get(
-                db_session=db_session,
-                tenant_id=admin.tenant.id,
-                user_id=parse_id(user_id, what="user"),
-            )
+            user = await user_of(db_session, admin, user_id)
             name = user.display_name
             await directory_flows.delete_user(
                 db_session=db_session, actor=actor_of(request, admin), user=user
             )
     except TenantryError as error:
-        if error.status_code == 404:
-            raise
-        return await _user_page(
-            request,
-            admin,
-            user_id,
-            template="admin/user_delete.html",
-            status_code=error.status_code,
-            error=reason(language_of(request), error),
-        )
+        return await _refused(request, admin, user_id, error, template="admin/user_delete.html")
     return redirect_with_notice(request, USERS, "web.user.deleted", name=name)
 
 
@@ -890,8 +851,7 @@ async def assign_license(
     if isinstance(admin, Response):
         return admin
     catalog = _catalog(request)
-    chosen = _sku_ids([text(form, "sku")])
-    sku = catalog.sku_by_id(chosen[0]) if chosen else None
+    sku = chosen_sku(catalog, form)
     if sku is None:
         return await _user_page(
             request,
@@ -900,19 +860,10 @@ async def assign_license(
             status_code=400,
             error=translate(language_of(request), "web.user.license.choose"),
         )
-    enabled = {str(value) for value in form.getlist("plan")}
-    disabled = [
-        str(plan.service_plan_id)
-        for plan in sku.service_plans
-        if str(plan.service_plan_id) not in enabled
-    ]
+    disabled = disabled_plans(sku, form)
     try:
         async with unit_of_work(request) as db_session:
-            user = await directory_service.get(
-                db_session=db_session,
-                tenant_id=admin.tenant.id,
-                user_id=parse_id(user_id, what="user"),
-            )
+            user = await user_of(db_session, admin, user_id)
             await licensing_service.change_licenses(
                 db_session=db_session,
                 catalog=catalog,
@@ -924,15 +875,7 @@ async def assign_license(
             )
             name = user.display_name
     except TenantryError as error:
-        if error.status_code == 404:
-            raise
-        return await _user_page(
-            request,
-            admin,
-            user_id,
-            status_code=error.status_code,
-            error=reason(language_of(request), error, sku=sku.display_name),
-        )
+        return await _refused(request, admin, user_id, error, sku=sku.display_name)
     return redirect_with_notice(
         request, user_path(user_id), "web.user.license.assigned", name=name, sku=sku.display_name
     )
@@ -960,11 +903,7 @@ async def remove_license(
     shown = sku_name(catalog, chosen[0])
     try:
         async with unit_of_work(request) as db_session:
-            user = await directory_service.get(
-                db_session=db_session,
-                tenant_id=admin.tenant.id,
-                user_id=parse_id(user_id, what="user"),
-            )
+            user = await user_of(db_session, admin, user_id)
             await licensing_service.change_licenses(
                 db_session=db_session,
                 catalog=catalog,
@@ -976,15 +915,7 @@ async def remove_license(
             )
             name = user.display_name
     except TenantryError as error:
-        if error.status_code == 404:
-            raise
-        return await _user_page(
-            request,
-            admin,
-            user_id,
-            status_code=error.status_code,
-            error=reason(language_of(request), error, sku=shown),
-        )
+        return await _refused(request, admin, user_id, error, sku=shown)
     return redirect_with_notice(
         request, user_path(user_id), "web.user.license.removed", name=name, sku=shown
     )
@@ -1001,11 +932,7 @@ async def reprocess_user(
         return admin
     try:
         async with unit_of_work(request) as db_session:
-            user = await directory_service.get(
-                db_session=db_session,
-                tenant_id=admin.tenant.id,
-                user_id=parse_id(user_id, what="user"),
-            )
+            user = await user_of(db_session, admin, user_id)
             tally = await group_licensing.reprocess_user(
                 db_session=db_session,
                 catalog=_catalog(request),
@@ -1014,14 +941,6 @@ async def reprocess_user(
             )
             name = user.display_name
     except TenantryError as error:
-        if error.status_code == 404:
-            raise
-        return await _user_page(
-            request,
-            admin,
-            user_id,
-            status_code=error.status_code,
-            error=reason(language_of(request), error),
-        )
+        return await _refused(request, admin, user_id, error)
     key = "web.user.license.reprocessed_errors" if tally.failed else "web.user.license.reprocessed"
     return redirect_with_notice(request, user_path(user_id), key, name=name)

@@ -1,16 +1,20 @@
-"""What the admin center pages show of SKUs, license pools and users (plain dicts for templates)."""
+"""What the admin center pages show of SKUs, license pools and users (plain dicts for templates),
+and what their license forms choose."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+
+from starlette.datastructures import FormData
 
 from tenantry.catalog import Catalog, ServicePlan, Sku
 from tenantry.core.i18n import has_message, translate
 from tenantry.directory.models import User
 from tenantry.licensing import service as licensing_service
-from tenantry.licensing.models import SubscribedSku
+from tenantry.licensing.models import DELETED, SubscribedSku
 
 USERS = "/admin/users"
 GROUPS = "/admin/groups"
@@ -61,6 +65,51 @@ def sku_plans(language: str, sku: Sku) -> list[dict[str, str]]:
         {"id": str(plan.service_plan_id), "name": plan.name, "label": plan_label(language, plan)}
         for plan in sku.service_plans
     ]
+
+
+def plan_states(language: str, sku: Sku | None, disabled: Iterable[str]) -> list[dict[str, Any]]:
+    """Each service plan of a license, on unless in `disabled` (its disabledPlans)."""
+    off = set(disabled)
+    return [
+        {
+            "id": str(plan.service_plan_id),
+            "label": plan_label(language, plan),
+            "enabled": str(plan.service_plan_id) not in off,
+        }
+        for plan in (sku.service_plans if sku else ())
+    ]
+
+
+def chosen_sku(catalog: Catalog, form: FormData) -> Sku | None:
+    """The SKU whose id a license form's `sku` field carries; None when the catalog has none."""
+    value = form.get("sku")
+    try:
+        return catalog.sku_by_id(uuid.UUID(value.strip())) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def disabled_plans(sku: Sku, form: FormData) -> list[str]:
+    """The service plans of `sku` whose `plan` box the form left unticked (its disabledPlans)."""
+    ticked = {str(value) for value in form.getlist("plan")}
+    return [
+        str(plan.service_plan_id)
+        for plan in sku.service_plans
+        if str(plan.service_plan_id) not in ticked
+    ]
+
+
+def assignable_pools(
+    language: str, catalog: Catalog, pools: Iterable[SubscribedSku], given: set[str]
+) -> list[dict[str, Any]]:
+    """The license pools that can still be given (not in `given`, not deleted), with their apps."""
+    assignable = []
+    for pool in pools:
+        view = pool_view(pool, catalog)
+        sku = catalog.sku_by_id(pool.sku_id)
+        if sku is not None and view["sku_id"] not in given and view["status"] != DELETED:
+            assignable.append(view | {"plans": sku_plans(language, sku)})
+    return assignable
 
 
 def pool_view(pool: SubscribedSku, catalog: Catalog) -> dict[str, Any]:
