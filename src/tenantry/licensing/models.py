@@ -153,9 +153,7 @@ class LicenseAssignment(Base):
         Index("ix_license_assignments_user", "user_id", "sku_id"),
         Index("ix_license_assignments_tenant_sku", "tenant_id", "sku_id"),
         # A group's rows, its members in error first-class (group-based licensing).
-        Index(
-            "ix_license_assignments_group", "tenant_id", "assigned_by_group", "state", "user_id"
-        ),
+        Index("ix_license_assignments_group", "tenant_id", "assigned_by_group", "state", "user_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
