@@ -150,3 +150,20 @@ def test_wrong_entry_point_is_a_clear_error(stories):
     wrong = ariane.post("/v1/organization/becomeAdmin", json={"entryPoint": "backdoor"})
     assert wrong.status_code == 400
     assert wrong.json()["error"]["code"] == "invalidEntryPoint"
+
+
+def test_an_unknown_country_is_refused_and_buys_nothing(stories, dns_zone, database):
+    stories.sign_up("ariane@contoso.com")
+    ariane = stories.client_for("ariane@contoso.com")
+    wizard = ariane.post("/v1/organization/becomeAdmin", json={"entryPoint": "admin"}).json()
+    publish_record(dns_zone, wizard)
+    assert ariane.post("/v1/organization/becomeAdmin/verify").status_code == 200
+    refused = ariane.post(
+        "/v1/organization/becomeAdmin/complete",
+        json={"skuPartNumber": "BUSINESS_ESSENTIALS", "quantity": 1, "countryLetterCode": "XX"},
+        headers={"Idempotency-Key": "x"},
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "invalidCountryCode"
+    assert database.scalar("SELECT count(*) FROM subscriptions") == 0
+    assert ariane.get("/v1/organization").json()["state"] == "unmanaged"

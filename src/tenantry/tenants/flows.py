@@ -218,6 +218,7 @@ async def complete(
     country_letter_code: str | None = None,
 ) -> Tenant:
     """Step 4: buy the licenses; the organization is managed and the candidate its admin."""
+    country = directory_service.normalize_usage_location(country_letter_code)
     tenant = await tenant_service.get_for_update(db_session=db_session, tenant_id=tenant_id)
     if tenant.state != UNMANAGED:
         raise TenantAlreadyManaged()
@@ -255,8 +256,8 @@ async def complete(
     now = clock.now()
     tenant.state = MANAGED
     tenant.managed_at = now
-    if country_letter_code:
-        tenant.country_letter_code = country_letter_code.upper()
+    if country:
+        tenant.country_letter_code = country
     directory_service.grant_role(
         db_session=db_session,
         actor=actor,
