@@ -7,7 +7,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,26 +60,32 @@ async def find_owner(*, db_session: AsyncSession, name: str) -> DomainOwner | No
     """The tenant that holds `name`: a managed tenant that verified it (or verified a root
     above it), else the unmanaged tenant formed from exactly that name, else None."""
     chain = names.parents(name)
-    verified = (
+    # One query for both cases: verified names of managed tenants along the chain, and
+    # the unmanaged tenant formed from exactly this name.
+    rows = (
         await db_session.execute(
             select(Domain, Tenant)
             .join(Tenant, Tenant.id == Domain.tenant_id)
-            .where(Domain.name.in_(chain), Domain.is_verified, Tenant.state == MANAGED)
+            .where(
+                Domain.name.in_(chain),
+                or_(
+                    and_(Domain.is_verified, Tenant.state == MANAGED),
+                    and_(Domain.name == name, Domain.is_viral, Tenant.state == UNMANAGED),
+                ),
+            )
         )
     ).all()
     for candidate in chain:  # most specific first
-        for domain, tenant in verified:
-            if domain.name == candidate and (candidate == name or domain.is_root):
+        for domain, tenant in rows:
+            if (
+                tenant.state == MANAGED
+                and domain.name == candidate
+                and (candidate == name or domain.is_root)
+            ):
                 return DomainOwner(tenant=tenant, domain=domain, managed=True)
-    viral = (
-        await db_session.execute(
-            select(Domain, Tenant)
-            .join(Tenant, Tenant.id == Domain.tenant_id)
-            .where(Domain.name == name, Domain.is_viral, Tenant.state == UNMANAGED)
-        )
-    ).first()
-    if viral is not None:
-        return DomainOwner(tenant=viral[1], domain=viral[0], managed=False)
+    for domain, tenant in rows:
+        if tenant.state == UNMANAGED:
+            return DomainOwner(tenant=tenant, domain=domain, managed=False)
     return None
 
 
