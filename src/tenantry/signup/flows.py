@@ -13,7 +13,7 @@ from tenantry.catalog import Catalog
 from tenantry.core import audit
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
-from tenantry.core.security import code_digest, digests_match
+from tenantry.core.security import code_digest, digests_match, hash_password
 from tenantry.directory import service as directory_service
 from tenantry.directory.models import User
 from tenantry.domains import service as domain_service
@@ -54,6 +54,27 @@ def check_password_strength(password: str, *, email: str) -> None:
         raise WeakPassword("Your password cannot contain your user name.", target="password")
 
 
+def code_matches(settings: Settings, signup: Signup | None, code: str) -> bool:
+    """Whether `code` is this sign-up's current code (an HMAC: cheap, constant-time)."""
+    if signup is None:
+        return False
+    expected = code_digest(settings.signing_secret, str(signup.id), code.strip())
+    return digests_match(expected, signup.code_digest)
+
+
+async def hash_if_code_matches(
+    settings: Settings, signup: Signup | None, code: str, password: str
+) -> str:
+    """The password's argon2id hash, computed only for the right code.
+
+    A wrong code gets an empty hash, which `verify` never uses: it counts the
+    attempt and refuses first. So guessing codes costs no password hash.
+    """
+    if not code_matches(settings, signup, code):
+        return ""
+    return await hash_password(password)
+
+
 def _check_code(settings: Settings, signup: Signup, code: str) -> None:
     if signup.status != signup_service.PENDING:
         raise SignupAlreadyCompleted()
@@ -64,8 +85,7 @@ def _check_code(settings: Settings, signup: Signup, code: str) -> None:
         )
     if signup.expires_at <= clock.now():
         raise CodeExpired()
-    expected = code_digest(settings.signing_secret, str(signup.id), code.strip())
-    if not digests_match(expected, signup.code_digest):
+    if not code_matches(settings, signup, code):
         signup.attempts += 1
         remaining = settings.signup_code_max_attempts - signup.attempts
         raise InvalidCode(

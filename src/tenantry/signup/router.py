@@ -14,7 +14,6 @@ from tenantry.core.db import Database
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import negotiate
 from tenantry.core.schemas import ERROR_RESPONSES
-from tenantry.core.security import hash_password
 from tenantry.dependencies import (
     actor_of,
     client_address,
@@ -117,7 +116,7 @@ async def verify_signup(
         message="Too many codes entered from your network. Try again later.",
     )
     flows.check_password_strength(body.password, email=signup.email if signup else "")
-    password_hash = await hash_password(body.password)
+    password_hash = await flows.hash_if_code_matches(settings, signup, body.code, body.password)
     result = await flows.verify(
         db_session=db_session,
         settings=settings,

@@ -26,7 +26,6 @@ from tenantry.core.config import Settings
 from tenantry.core.errors import NotFound, TenantryError
 from tenantry.core.i18n import LANGUAGES, has_message, translate
 from tenantry.core.mail import mailbox
-from tenantry.core.security import hash_password
 from tenantry.dependencies import (
     SESSION_COOKIE,
     Principal,
@@ -297,7 +296,7 @@ async def complete_signup(
         )
         signup = await _pending_signup(request, signup_uuid)
         flows.check_password_strength(password, email=signup.email)
-        password_hash = await hash_password(password)
+        password_hash = await flows.hash_if_code_matches(settings, signup, code, password)
         async with unit_of_work(request) as db_session:
             result = await flows.verify(
                 db_session=db_session,
