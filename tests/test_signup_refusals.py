@@ -211,3 +211,44 @@ def test_sign_ups_from_one_address_are_rate_limited(stories, server):
     finally:
         settings.signup_rate_per_hour = original
     assert statuses == [202, 202, 202, 429, 429]
+
+
+def test_codes_entered_from_one_network_are_rate_limited(stories, server, smtp, database):
+    """Wrong codes count against the network's hourly limit; over it, even the right code
+    is refused with 429 and nothing is created, while other networks are unaffected."""
+    settings = server.app.state.settings
+    original = settings.signup_rate_per_hour
+    guessed = stories.start_signup("ariane@contoso.com", "Ariane").json()["signupId"]
+    target = stories.start_signup("alain@contoso.com", "Alain").json()["signupId"]
+    code = smtp.code_for("alain@contoso.com")
+    wrong = "000000" if smtp.code_for("ariane@contoso.com") != "000000" else "111111"
+    attacker = {"X-Forwarded-For": "203.0.113.9"}
+    settings.signup_rate_per_hour = 1  # five codes an hour from one network
+    try:
+        guesses = [
+            stories.api.post(
+                f"/v1/signup/{guessed}/verify",
+                json={"code": wrong, "password": PASSWORD},
+                headers=attacker,
+            )
+            for _ in range(5)
+        ]
+        refused = stories.api.post(
+            f"/v1/signup/{target}/verify",
+            json={"code": code, "password": PASSWORD},
+            headers=attacker,
+        )
+        users_after_refusal = database.scalar("SELECT count(*) FROM users")
+        elsewhere = stories.api.post(
+            f"/v1/signup/{target}/verify",
+            json={"code": code, "password": PASSWORD},
+            headers={"X-Forwarded-For": "198.51.100.4"},
+        )
+    finally:
+        settings.signup_rate_per_hour = original
+    assert {g.json()["error"]["code"] for g in guesses} <= {"invalidCode"}
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "tooManyRequests"
+    assert int(refused.headers["Retry-After"]) > 0
+    assert users_after_refusal == 0
+    assert elsewhere.status_code == 201, elsewhere.text

@@ -95,3 +95,18 @@ def test_signing_up_again_gives_the_offer_on_the_existing_account(stories, api, 
     assert database.scalar("SELECT count(*) FROM users") == 1
     # The existing password is kept.
     stories.token("ariane@contoso.com", "First-pass-1")
+
+
+def test_two_domains_with_the_same_first_label_get_distinct_initial_domains(stories):
+    contoso_com = stories.sign_up("ariane@contoso.com", "Ariane")["tenant"]
+    contoso_fr = stories.sign_up("benoit@contoso.fr", "Benoît")["tenant"]
+    assert contoso_com["id"] != contoso_fr["id"]
+
+    def initial(tenant):
+        return next(d["id"] for d in tenant["domains"] if d["isInitial"])
+
+    assert initial(contoso_com) == "contoso.tenantry.localhost"
+    assert initial(contoso_fr) != initial(contoso_com)
+    assert initial(contoso_fr).startswith("contoso") and initial(contoso_fr).endswith(
+        ".tenantry.localhost"
+    )

@@ -170,10 +170,17 @@ async def create(
     preferred_language: str | None = None,
     must_change_password: bool = False,
     account_enabled: bool = True,
+    known_new: bool = False,
 ) -> User:
-    """A new user in a tenant; UserAlreadyExists when the address is taken anywhere."""
+    """A new user in a tenant; UserAlreadyExists when the address is taken anywhere.
+
+    `known_new`: the caller has just looked the address up in this unit of work and
+    found nobody (the unique index still refuses a user created since).
+    """
     principal_name = principal_name.strip().lower()
-    if await get_by_principal_name(db_session=db_session, principal_name=principal_name):
+    if not known_new and await get_by_principal_name(
+        db_session=db_session, principal_name=principal_name
+    ):
         raise UserAlreadyExists(
             f"A user with the address {principal_name} already exists.", target="userPrincipalName"
         )

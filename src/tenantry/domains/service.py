@@ -44,6 +44,7 @@ class DomainOwner:
     tenant: Tenant
     domain: Domain
     managed: bool
+    created_domains: list[Domain] | None = None  # set when this call formed the tenant
 
 
 async def get_all(*, db_session: AsyncSession, tenant_id: uuid.UUID) -> list[Domain]:
@@ -94,12 +95,11 @@ def _initial_label(name: str) -> str:
     return label[:40].strip("-") or "org"
 
 
-async def _initial_name(db_session: AsyncSession, suffix: str, name: str) -> str:
+def _initial_name(suffix: str, name: str, attempt: int) -> str:
+    """`contoso.<suffix>` for contoso.com; later attempts add six random digits."""
     base = _initial_label(name)
-    candidate = f"{base}.{suffix}"
-    taken = await db_session.scalar(select(Domain.name).where(Domain.name == candidate).limit(1))
-    if taken is None:
-        return candidate
+    if attempt == 0:
+        return f"{base}.{suffix}"
     return f"{base}{secrets.randbelow(10**6):06d}.{suffix}"
 
 
@@ -108,17 +108,19 @@ async def create_unmanaged_tenant(
 ) -> DomainOwner:
     """The unmanaged tenant of `name`, created now unless another request just created it.
 
-    The partial unique index on viral names decides between concurrent sign-ups:
-    the loser's insert fails inside a savepoint and it joins the winner's tenant.
+    Unique indexes decide, inside a savepoint: the partial index on viral
+    names between concurrent sign-ups of one domain (the loser joins the winner's
+    tenant), and the one on names when the initial name is taken (the next attempt
+    adds random digits to it).
     """
-    for _attempt in range(5):
+    for attempt in range(5):
         now = clock.now()
         try:
             async with db_session.begin_nested():
                 tenant = tenant_service.create(
                     db_session=db_session, display_name=names.display(name)
                 )
-                await db_session.flush()
+                await db_session.flush()  # the tenant row first: the domains refer to it
                 domain = Domain(
                     tenant_id=tenant.id,
                     name=name,
@@ -129,7 +131,7 @@ async def create_unmanaged_tenant(
                 )
                 initial = Domain(
                     tenant_id=tenant.id,
-                    name=await _initial_name(db_session, initial_suffix, name),
+                    name=_initial_name(initial_suffix, name, attempt),
                     is_initial=True,
                     is_default=True,
                     is_verified=True,
@@ -147,7 +149,9 @@ async def create_unmanaged_tenant(
             if owner is not None:
                 return owner
             continue
-        return DomainOwner(tenant=tenant, domain=domain, managed=False)
+        return DomainOwner(
+            tenant=tenant, domain=domain, managed=False, created_domains=[domain, initial]
+        )
     raise RuntimeError(f"could not create a tenant for {name}")
 
 

@@ -128,11 +128,16 @@ async def add_offer(
     tenant_id: uuid.UUID,
     user_id: uuid.UUID,
     offer: str,
+    new_user: bool = False,
 ) -> OfferAssignment:
-    """Give a user a self-service offer (once: taking it again keeps the first start date)."""
-    existing = await db_session.get(OfferAssignment, (tenant_id, user_id, offer))
-    if existing is not None:
-        return existing
+    """Give a user a self-service offer (once: taking it again keeps the first start date).
+
+    `new_user`: the user was created in this unit of work, so holds no offer yet.
+    """
+    if not new_user:
+        existing = await db_session.get(OfferAssignment, (tenant_id, user_id, offer))
+        if existing is not None:
+            return existing
     assignment = OfferAssignment(
         tenant_id=tenant_id, user_id=user_id, offer=offer, status="active", started_at=clock.now()
     )

@@ -10,13 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.catalog import Catalog
-from tenantry.core import audit
+from tenantry.core import audit, ratelimit
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
 from tenantry.core.security import code_digest, digests_match, hash_password
 from tenantry.directory import service as directory_service
 from tenantry.directory.models import User
 from tenantry.domains import service as domain_service
+from tenantry.domains.models import Domain
 from tenantry.licensing import service as licensing_service
 from tenantry.signup import service as signup_service
 from tenantry.signup.exceptions import (
@@ -35,6 +36,8 @@ class SignupResult:
     user: User
     tenant: Tenant
     created: bool  # False: the person already had an account and got the offer on it
+    # The tenant's domains when this sign-up formed the tenant (None: read them).
+    new_domains: list[Domain] | None = None
 
 
 def check_password_strength(password: str, *, email: str) -> None:
@@ -110,8 +113,17 @@ async def verify(
     """Accept the code, then join (or form) the domain's tenant and start the offer.
 
     `password_hash` is computed by the caller before the unit of work begins, so
-    that the slow hash never holds a database lock.
+    that the slow hash never holds a database lock. Every code entered counts
+    against its network's hourly limit; a wrong code's count and attempt are kept
+    (`InvalidCode` keeps the unit of work's changes).
     """
+    window = await ratelimit.count(
+        db_session, key=f"verify:{actor.client_address}", window_seconds=3600
+    )
+    window.check(
+        limit=settings.signup_rate_per_hour * 5,
+        message="Too many codes entered from your network. Try again later.",
+    )
     signup = await signup_service.get_for_update(db_session=db_session, signup_id=signup_id)
     _check_code(settings, signup, code)
     now = clock.now()
@@ -119,6 +131,7 @@ async def verify(
         db_session=db_session, principal_name=signup.email
     )
     created = existing is None
+    new_domains = None
     if existing is None:
         owner = await domain_service.find_owner(db_session=db_session, name=signup.domain)
         if owner is None:
@@ -127,6 +140,7 @@ async def verify(
                 name=signup.domain,
                 initial_suffix=settings.initial_domain_suffix,
             )
+            new_domains = owner.created_domains
         # The tenant's policy may have changed since the code was sent.
         signup_service.ensure_tenant_accepts(
             owner.tenant, managed=owner.managed, domain=signup.domain
@@ -142,6 +156,7 @@ async def verify(
                     display_name=signup.display_name,
                     password_hash=password_hash,
                     preferred_language=signup.language,
+                    known_new=True,
                 )
         except IntegrityError:
             # The same address completed another sign-up at this very moment.
@@ -164,6 +179,7 @@ async def verify(
         tenant_id=tenant.id,
         user_id=user.id,
         offer=signup.offer,
+        new_user=created,
     )
     signup.status = signup_service.COMPLETED
     signup.completed_at = now
@@ -177,4 +193,4 @@ async def verify(
         tenant_id=tenant.id,
         details={"email": signup.email, "offer": signup.offer, "newAccount": created},
     )
-    return SignupResult(user=user, tenant=tenant, created=created)
+    return SignupResult(user=user, tenant=tenant, created=created, new_domains=new_domains)

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.catalog import Catalog
-from tenantry.core import ratelimit
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.errors import TenantryError
@@ -104,17 +103,10 @@ async def verify_signup(
 ) -> dict[str, Any]:
     """Accept the code and set the password: the person lands in their domain's tenant."""
     signup_uuid = parse_id(signup_id, what="sign-up")
-    # One short transaction counts the attempt and reads the address the password
-    # is checked against; the slow hash then runs outside any transaction.
-    async with database.unit_of_work() as lookup:
-        window = await ratelimit.count(
-            lookup, key=f"verify:{client_address(request)}", window_seconds=3600
-        )
+    # The address the password is checked against, read without taking a write lock;
+    # the slow hash then runs outside any transaction, and only for the right code.
+    async with database.unit_of_work(readonly=True) as lookup:
         signup = await lookup.get(Signup, signup_uuid)
-    window.check(
-        limit=settings.signup_rate_per_hour * 5,
-        message="Too many codes entered from your network. Try again later.",
-    )
     flows.check_password_strength(body.password, email=signup.email if signup else "")
     password_hash = await flows.hash_if_code_matches(settings, signup, body.code, body.password)
     result = await flows.verify(
@@ -128,7 +120,9 @@ async def verify_signup(
     )
     if not result.created:
         response.status_code = 200
-    domains = await domain_service.get_all(db_session=db_session, tenant_id=result.tenant.id)
+    domains = result.new_domains or await domain_service.get_all(
+        db_session=db_session, tenant_id=result.tenant.id
+    )
     return {"user": user_view(result.user), "tenant": organization_view(result.tenant, domains)}
 
 

@@ -21,7 +21,6 @@ from starlette.datastructures import FormData
 from tenantry.auth import service as auth_service
 from tenantry.auth.limits import limit_password_changes, limit_sign_ins
 from tenantry.catalog import UNLIMITED, Catalog
-from tenantry.core import ratelimit
 from tenantry.core.config import Settings
 from tenantry.core.errors import NotFound, TenantryError
 from tenantry.core.i18n import LANGUAGES, has_message, translate
@@ -280,20 +279,12 @@ async def complete_signup(
     signup_uuid = parse_id(signup_id, what="sign-up")
     form = await checked_form(request)
     settings = settings_of(request)
-    database = request.app.state.database
     language = language_of(request)
     code = text(form, "code")
     password = text(form, "password", strip=False)
     actor = actor_of(request, None)
     signup: Signup | None = None
     try:
-        await ratelimit.hit(
-            database,
-            key=f"verify:{client_address(request)}",
-            limit=settings.signup_rate_per_hour * 5,
-            window_seconds=3600,
-            message="Too many codes entered from your network. Try again later.",
-        )
         signup = await _pending_signup(request, signup_uuid)
         flows.check_password_strength(password, email=signup.email)
         password_hash = await flows.hash_if_code_matches(settings, signup, code, password)
