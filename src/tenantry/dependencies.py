@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +14,8 @@ from tenantry.auth import service as auth_service
 from tenantry.catalog import Catalog
 from tenantry.core.audit import Actor
 from tenantry.core.config import Settings
-from tenantry.core.db import Database, take_wake_requests
-from tenantry.core.errors import Forbidden, NotFound, TenantryError, Unauthorized
+from tenantry.core.db import Database
+from tenantry.core.errors import Forbidden, NotFound, Unauthorized
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
 from tenantry.directory.models import User
@@ -46,38 +45,16 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@asynccontextmanager
-async def _unit_of_work(request: Request, readonly: bool) -> AsyncIterator[AsyncSession]:
-    """Commit once at the end; roll back on error, except errors that keep their changes."""
-    database: Database = request.app.state.database
-    db_session = database.session(readonly=readonly)
-    try:
-        yield db_session
-    except TenantryError as error:
-        if error.keep_changes:
-            await db_session.commit()
-        else:
-            await db_session.rollback()
-        raise
-    except BaseException:
-        await db_session.rollback()
-        raise
-    else:
-        await db_session.commit()
-        database.wake(take_wake_requests(db_session))
-    finally:
-        await db_session.close()
-
-
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: committed once when the handler returns, rolled back on error."""
-    async with _unit_of_work(request, readonly=False) as db_session:
+    """The request's unit of work: committed once when the handler returns, rolled back on
+    error (except errors that keep their changes: `Database.unit_of_work`)."""
+    async with request.app.state.database.unit_of_work() as db_session:
         yield db_session
 
 
 async def get_read_db(request: Request) -> AsyncIterator[AsyncSession]:
     """A read-only unit of work (runs beside writers on SQLite)."""
-    async with _unit_of_work(request, readonly=True) as db_session:
+    async with request.app.state.database.unit_of_work(readonly=True) as db_session:
         yield db_session
 
 

@@ -155,11 +155,43 @@ class Database:
 
     @asynccontextmanager
     async def unit_of_work(self, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits when the block ends, or rolls back on error."""
-        async with self.session(readonly=readonly) as session:
-            async with session.begin():
-                yield session
+        """A session whose transaction commits when the block ends, or rolls back on error.
+
+        An error marked `keep_changes` (a wrong code's counted attempt, a refusal's
+        audit event) commits what the block did before it propagates.
+        """
+        session = self.session(readonly=readonly)
+        try:
+            yield session
+        except BaseException as error:
+            if getattr(error, "keep_changes", False):
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+        else:
+            await session.commit()
             self.wake(take_wake_requests(session))
+        finally:
+            await session.close()
+
+    async def attempts(
+        self, *, retry_on: type[BaseException] | tuple[type[BaseException], ...], times: int = 3
+    ) -> AsyncIterator[Attempt]:
+        """Units of work to run one block in, again (from scratch) when it fails with `retry_on`.
+
+        For work whose races the database settles with a unique index: the loser's
+        transaction fails as a whole and its next attempt sees the winner's rows.
+
+            async for attempt in database.attempts(retry_on=IntegrityError):
+                async with attempt as db_session:
+                    ...
+        """
+        for number in range(times):
+            attempt = Attempt(self, number, last=number == times - 1, retry_on=retry_on)
+            yield attempt
+            if not attempt.failed:
+                return
 
     def wake(self, workers: set[str]) -> None:
         """Wake these in-process workers (those this process runs; others poll)."""
@@ -171,3 +203,32 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+class Attempt:
+    """One try of `Database.attempts`: a unit of work whose retryable failure is swallowed
+    (rolled back) unless it is the last try."""
+
+    def __init__(
+        self,
+        database: Database,
+        number: int,
+        *,
+        last: bool,
+        retry_on: type[BaseException] | tuple[type[BaseException], ...],
+    ) -> None:
+        self.number = number
+        self.failed = False
+        self._last = last
+        self._retry_on = retry_on
+        self._unit = database.unit_of_work()
+
+    async def __aenter__(self) -> AsyncSession:
+        return await self._unit.__aenter__()
+
+    async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> bool:
+        suppressed = await self._unit.__aexit__(exc_type, exc, traceback)  # rolls back on error
+        if isinstance(exc, self._retry_on) and not self._last:
+            self.failed = True
+            return True
+        return bool(suppressed)

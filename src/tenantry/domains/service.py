@@ -104,54 +104,49 @@ def _initial_name(suffix: str, name: str, attempt: int) -> str:
 
 
 async def create_unmanaged_tenant(
-    *, db_session: AsyncSession, name: str, initial_suffix: str
+    *, db_session: AsyncSession, name: str, initial_suffix: str, attempt: int = 0
 ) -> DomainOwner:
-    """The unmanaged tenant of `name`, created now unless another request just created it.
+    """A new unmanaged tenant formed from `name`, with its viral and initial domains.
 
-    Unique indexes decide, inside a savepoint: the partial index on viral
-    names between concurrent sign-ups of one domain (the loser joins the winner's
-    tenant), and the one on names when the initial name is taken (the next attempt
-    adds random digits to it).
+    The tenant row is written now (the domains refer to it), the domains with the
+    unit of work's next flush. Unique indexes decide the races there: the partial
+    index on viral names between concurrent sign-ups of one domain, the index on
+    names when the initial name is taken. The loser's transaction fails with
+    IntegrityError; run it again (`Database.attempts`) with the next `attempt`: it
+    joins the winner's tenant, or its initial name gets six random digits.
     """
-    for attempt in range(5):
-        now = clock.now()
-        try:
-            async with db_session.begin_nested():
-                tenant = tenant_service.create(
-                    db_session=db_session, display_name=names.display(name)
-                )
-                await db_session.flush()  # the tenant row first: the domains refer to it
-                domain = Domain(
-                    tenant_id=tenant.id,
-                    name=name,
-                    is_viral=True,
-                    is_root=True,
-                    verification_token=new_verification_token(),
-                    created_at=now,
-                )
-                initial = Domain(
-                    tenant_id=tenant.id,
-                    name=_initial_name(initial_suffix, name, attempt),
-                    is_initial=True,
-                    is_default=True,
-                    is_verified=True,
-                    is_root=True,
-                    verification_token=new_verification_token(),
-                    created_at=now,
-                    verified_at=now,
-                )
-                db_session.add_all([domain, initial])
-                await db_session.flush()
-        except IntegrityError:
-            # Either another sign-up formed this tenant first (join it), or another
-            # tenant took the same initial name (try again with a new one).
-            owner = await find_owner(db_session=db_session, name=name)
-            if owner is not None:
-                return owner
-            continue
-        return DomainOwner(
-            tenant=tenant, domain=domain, managed=False, created_domains=[domain, initial]
-        )
+    now = clock.now()
+    tenant = tenant_service.create(db_session=db_session, display_name=names.display(name))
+    await db_session.flush()
+    # Every column given on both rows: the flush then inserts them in one statement.
+    domain = Domain(
+        tenant_id=tenant.id,
+        name=name,
+        is_initial=False,
+        is_default=False,
+        is_verified=False,
+        is_viral=True,
+        is_root=True,
+        verification_token=new_verification_token(),
+        created_at=now,
+        verified_at=None,
+    )
+    initial = Domain(
+        tenant_id=tenant.id,
+        name=_initial_name(initial_suffix, name, attempt),
+        is_initial=True,
+        is_default=True,
+        is_verified=True,
+        is_viral=False,
+        is_root=True,
+        verification_token=new_verification_token(),
+        created_at=now,
+        verified_at=now,
+    )
+    db_session.add_all([domain, initial])
+    return DomainOwner(
+        tenant=tenant, domain=domain, managed=False, created_domains=[domain, initial]
+    )
     raise RuntimeError(f"could not create a tenant for {name}")
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +15,7 @@ from tenantry.catalog import Catalog
 from tenantry.core import audit, ratelimit
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
+from tenantry.core.db import Database
 from tenantry.core.security import code_digest, digests_match, hash_password
 from tenantry.directory import service as directory_service
 from tenantry.directory.models import User
@@ -29,6 +32,8 @@ from tenantry.signup.exceptions import (
 )
 from tenantry.signup.models import Signup
 from tenantry.tenants.models import Tenant
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,9 @@ def check_password_strength(password: str, *, email: str) -> None:
         raise WeakPassword("Your password cannot contain your user name.", target="password")
 
 
-def code_matches(settings: Settings, signup: Signup | None, code: str) -> bool:
+def code_matches(
+    settings: Settings, signup: Signup | signup_service.CodeCheck | None, code: str
+) -> bool:
     """Whether `code` is this sign-up's current code (an HMAC: cheap, constant-time)."""
     if signup is None:
         return False
@@ -66,7 +73,10 @@ def code_matches(settings: Settings, signup: Signup | None, code: str) -> bool:
 
 
 async def hash_if_code_matches(
-    settings: Settings, signup: Signup | None, code: str, password: str
+    settings: Settings,
+    signup: Signup | signup_service.CodeCheck | None,
+    code: str,
+    password: str,
 ) -> str:
     """The password's argon2id hash, computed only for the right code.
 
@@ -109,6 +119,7 @@ async def verify(
     signup_id: uuid.UUID,
     code: str,
     password_hash: str,
+    attempt: int = 0,
 ) -> SignupResult:
     """Accept the code, then join (or form) the domain's tenant and start the offer.
 
@@ -116,6 +127,10 @@ async def verify(
     that the slow hash never holds a database lock. Every code entered counts
     against its network's hourly limit; a wrong code's count and attempt are kept
     (`InvalidCode` keeps the unit of work's changes).
+
+    Races are settled by unique indexes: when another sign-up forms the same tenant
+    or creates the same user at the same moment, this unit of work fails with
+    IntegrityError, and its next `attempt` (see `complete`) joins what the winner made.
     """
     window = await ratelimit.count(
         db_session, key=f"verify:{actor.client_address}", window_seconds=3600
@@ -127,18 +142,19 @@ async def verify(
     signup = await signup_service.get_for_update(db_session=db_session, signup_id=signup_id)
     _check_code(settings, signup, code)
     now = clock.now()
-    existing = await directory_service.get_by_principal_name(
+    user = await directory_service.get_by_principal_name(
         db_session=db_session, principal_name=signup.email
     )
-    created = existing is None
+    created = user is None
     new_domains = None
-    if existing is None:
+    if user is None:
         owner = await domain_service.find_owner(db_session=db_session, name=signup.domain)
         if owner is None:
             owner = await domain_service.create_unmanaged_tenant(
                 db_session=db_session,
                 name=signup.domain,
                 initial_suffix=settings.initial_domain_suffix,
+                attempt=attempt,
             )
             new_domains = owner.created_domains
         # The tenant's policy may have changed since the code was sent.
@@ -146,28 +162,17 @@ async def verify(
             owner.tenant, managed=owner.managed, domain=signup.domain
         )
         tenant = owner.tenant
-        try:
-            async with db_session.begin_nested():
-                user = await directory_service.create(
-                    db_session=db_session,
-                    actor=actor,
-                    tenant_id=tenant.id,
-                    principal_name=signup.email,
-                    display_name=signup.display_name,
-                    password_hash=password_hash,
-                    preferred_language=signup.language,
-                    known_new=True,
-                )
-        except IntegrityError:
-            # The same address completed another sign-up at this very moment.
-            user = await directory_service.get_by_principal_name(
-                db_session=db_session, principal_name=signup.email
-            )
-            if user is None:
-                raise
-            created = False
+        user = await directory_service.create(
+            db_session=db_session,
+            actor=actor,
+            tenant_id=tenant.id,
+            principal_name=signup.email,
+            display_name=signup.display_name,
+            password_hash=password_hash,
+            preferred_language=signup.language,
+            known_new=True,
+        )
     else:
-        user = existing
         tenant = await db_session.get(Tenant, user.tenant_id)
         assert tenant is not None
         # Already a member: only the self-service offer setting applies.
@@ -194,3 +199,32 @@ async def verify(
         details={"email": signup.email, "offer": signup.offer, "newAccount": created},
     )
     return SignupResult(user=user, tenant=tenant, created=created, new_domains=new_domains)
+
+
+async def complete(
+    *,
+    database: Database,
+    settings: Settings,
+    catalog: Catalog,
+    actor: audit.Actor,
+    signup_id: uuid.UUID,
+    code: str,
+    password_hash: str,
+    then: Callable[[AsyncSession, SignupResult], Awaitable[T]],
+) -> tuple[SignupResult, T]:
+    """`verify` in its own unit of work, run again when it loses a race (IntegrityError),
+    followed in the same unit of work by `then` (the answer's reads, a web session)."""
+    async for attempt in database.attempts(retry_on=IntegrityError):
+        async with attempt as db_session:
+            result = await verify(
+                db_session=db_session,
+                settings=settings,
+                catalog=catalog,
+                actor=actor,
+                signup_id=signup_id,
+                code=code,
+                password_hash=password_hash,
+                attempt=attempt.number,
+            )
+            extra = await then(db_session, result)
+    return result, extra

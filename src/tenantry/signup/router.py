@@ -25,10 +25,10 @@ from tenantry.dependencies import (
 )
 from tenantry.directory.schemas import user_view
 from tenantry.domains import service as domain_service
+from tenantry.domains.models import Domain
 from tenantry.signup import flows, policy
 from tenantry.signup import service as signup_service
 from tenantry.signup.limits import limit_signups
-from tenantry.signup.models import Signup
 from tenantry.signup.schemas import (
     SignupRequest,
     SignupStarted,
@@ -96,7 +96,6 @@ async def verify_signup(
     body: VerifyRequest,
     request: Request,
     response: Response,
-    db_session: AsyncSession = Depends(get_db, scope="function"),
     database: Database = Depends(get_database),
     settings: Settings = Depends(get_settings),
     catalog: Catalog = Depends(get_catalog),
@@ -105,24 +104,29 @@ async def verify_signup(
     signup_uuid = parse_id(signup_id, what="sign-up")
     # The address the password is checked against, read without taking a write lock;
     # the slow hash then runs outside any transaction, and only for the right code.
-    async with database.unit_of_work(readonly=True) as lookup:
-        signup = await lookup.get(Signup, signup_uuid)
+    signup = await signup_service.read_code_check(
+        database=database, reader=request.app.state.hot_reader, signup_id=signup_uuid
+    )
     flows.check_password_strength(body.password, email=signup.email if signup else "")
     password_hash = await flows.hash_if_code_matches(settings, signup, body.code, body.password)
-    result = await flows.verify(
-        db_session=db_session,
+
+    async def domains_of(db_session: AsyncSession, result: flows.SignupResult) -> list[Domain]:
+        return result.new_domains or await domain_service.get_all(
+            db_session=db_session, tenant_id=result.tenant.id
+        )
+
+    result, domains = await flows.complete(
+        database=database,
         settings=settings,
         catalog=catalog,
         actor=actor_of(request, None),
         signup_id=signup_uuid,
         code=body.code,
         password_hash=password_hash,
+        then=domains_of,
     )
     if not result.created:
         response.status_code = 200
-    domains = result.new_domains or await domain_service.get_all(
-        db_session=db_session, tenant_id=result.tenant.id
-    )
     return {"user": user_view(result.user), "tenant": organization_view(result.tenant, domains)}
 
 

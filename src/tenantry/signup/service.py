@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -12,6 +13,8 @@ from tenantry.catalog import Catalog
 from tenantry.core import audit
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
+from tenantry.core.db import Database
+from tenantry.core.hotread import HotReader, HotReadError
 from tenantry.core.security import code_digest, new_code
 from tenantry.domains import service as domain_service
 from tenantry.signup import messaging, policy
@@ -164,3 +167,35 @@ async def resend(
         details={"email": signup.email},
     )
     return signup
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """What checking a code needs before any transaction: the sign-up's address and digest."""
+
+    id: uuid.UUID
+    email: str
+    code_digest: str
+
+
+async def read_code_check(
+    *, database: Database, reader: HotReader, signup_id: uuid.UUID
+) -> CodeCheck | None:
+    """A sign-up's address and code digest, read without a transaction (None: no such sign-up).
+
+    One indexed read on the raw driver connection when it can (`core.hotread`),
+    else through an ordinary read-only unit of work.
+    """
+    if reader.available:
+        try:
+            rows = await reader.fetch_all(
+                "SELECT email, code_digest FROM signups WHERE id = :id",
+                {"id": reader.uuid_param(signup_id)},
+            )
+        except HotReadError:
+            pass
+        else:
+            return CodeCheck(signup_id, rows[0][0], rows[0][1]) if rows else None
+    async with database.unit_of_work(readonly=True) as db_session:
+        signup = await db_session.get(Signup, signup_id)
+    return None if signup is None else CodeCheck(signup.id, signup.email, signup.code_digest)

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from tenantry.auth import service as auth_service
@@ -288,25 +289,30 @@ async def complete_signup(
         signup = await _pending_signup(request, signup_uuid)
         flows.check_password_strength(password, email=signup.email)
         password_hash = await flows.hash_if_code_matches(settings, signup, code, password)
-        async with unit_of_work(request) as db_session:
-            result = await flows.verify(
+
+        async def start_session(
+            db_session: AsyncSession, result: flows.SignupResult
+        ) -> auth_service.IssuedToken | None:
+            if not result.created:
+                return None
+            return await auth_service.issue(
                 db_session=db_session,
-                settings=settings,
-                catalog=request.app.state.catalog,
+                user=result.user,
+                kind="web",
+                ttl_seconds=settings.session_ttl_seconds,
                 actor=actor,
-                signup_id=signup_uuid,
-                code=code,
-                password_hash=password_hash,
             )
-            issued = None
-            if result.created:
-                issued = await auth_service.issue(
-                    db_session=db_session,
-                    user=result.user,
-                    kind="web",
-                    ttl_seconds=settings.session_ttl_seconds,
-                    actor=actor,
-                )
+
+        result, issued = await flows.complete(
+            database=request.app.state.database,
+            settings=settings,
+            catalog=request.app.state.catalog,
+            actor=actor,
+            signup_id=signup_uuid,
+            code=code,
+            password_hash=password_hash,
+            then=start_session,
+        )
     except (SignupNotFound, SignupAlreadyCompleted):
         raise
     except TenantryError as error:
