@@ -1,4 +1,5 @@
-"""Service plan rules of an operator's catalog: mutually exclusive and dependent plans."""
+"""Service plan rules of an operator's catalog (mutually exclusive and dependent plans), as group
+processing and direct assignment apply them."""
 
 from __future__ import annotations
 
@@ -118,7 +119,9 @@ def test_a_plan_needs_the_plans_it_depends_on(ariane, rules_database):
     buy(api, "BUSINESS_ESSENTIALS", 5)
     buy(api, "ARCHIVING", 5)
     with_mail, without = sorted(add_users(rules_database, ariane.tenant_id, 2))
-    assert assign(api, with_mail, ESSENTIALS.sku_id).status_code == 200
+    mailboxes = create_group(api, "Mailboxes", [with_mail])
+    assign_group(api, mailboxes["id"], add=[(ESSENTIALS.sku_id, [])])
+    wait_processed(api, mailboxes["id"])
     archive = create_group(api, "Archive", [with_mail, without])
     assign_group(api, archive["id"], add=[(ARCHIVING.sku_id, [])])
     wait_processed(api, archive["id"])
@@ -130,10 +133,14 @@ def test_a_plan_needs_the_plans_it_depends_on(ariane, rules_database):
     }
     assert consumed["ARCHIVING"] == 1
 
-    # The mailbox taken away later: the archive stays in effect, with an error, on reprocess.
-    assert assign(api, with_mail, ESSENTIALS.sku_id, disabledPlans=[MAIL]).status_code == 200
+    # The mailbox group switches MAIL off later: the archive stays in effect, with an error,
+    # on reprocess (a direct change would have been refused: test_direct_assignment_…).
+    assert assign_group(api, mailboxes["id"], add=[(ESSENTIALS.sku_id, [MAIL])]).status_code == 202
+    wait_processed(api, mailboxes["id"])
     reprocessed = api.post(f"/v1/users/{with_mail}/reprocessLicenseAssignment").json()
-    (from_group,) = [s for s in reprocessed["licenseAssignmentStates"] if s["assignedByGroup"]]
+    (from_group,) = [
+        s for s in reprocessed["licenseAssignmentStates"] if s["assignedByGroup"] == archive["id"]
+    ]
     assert (from_group["state"], from_group["error"]) == ("ActiveWithError", "DependencyViolation")
 
     # A group giving the mailbox too satisfies the dependency; without it (MAIL off),
@@ -159,6 +166,133 @@ def test_a_plan_needs_the_plans_it_depends_on(ariane, rules_database):
         for e in api.get(f"/v1/users/{without}").json()["licenseAssignmentStates"]
         if e["assignedByGroup"] == bundle["id"]
     } == {"Active"}
+
+
+def _licenses(api, user):
+    """(part number, from group?) of what the user holds, and the SKUs' consumed units."""
+    skus = {s["skuId"]: s for s in api.get("/v1/subscribedSkus").json()["value"]}
+    held = sorted(
+        (skus[entry["skuId"]]["skuPartNumber"], entry["assignedByGroup"] is not None)
+        for entry in api.get(f"/v1/users/{user}").json()["licenseAssignmentStates"]
+        if entry["state"] == "Active"
+    )
+    return held, {s["skuPartNumber"]: s["consumedUnits"] for s in skus.values()}
+
+
+def _request(api, user, add=(), remove=()):
+    return api.post(
+        f"/v1/users/{user}/assignLicense",
+        json={
+            "addLicenses": [
+                {"skuId": str(sku_id), "disabledPlans": plans} for sku_id, plans in add
+            ],
+            "removeLicenses": [str(sku_id) for sku_id in remove],
+        },
+    )
+
+
+def _changes(api):
+    found = api.get("/v1/auditLogs/directoryAudits", params={"action": "Change user license"})
+    return len(found.json()["value"])
+
+
+def test_direct_assignment_refuses_mutually_exclusive_plans(ariane, rules_database):
+    api = ariane.api
+    buy(api, "BUSINESS_ESSENTIALS", 5)
+    buy(api, "MAILBOX_KIOSK", 5)
+    mailbox_owner, newcomer, member = sorted(add_users(rules_database, ariane.tenant_id, 3))
+    assert assign(api, mailbox_owner, ESSENTIALS.sku_id).status_code == 200
+    before = _licenses(api, mailbox_owner)
+    changes = _changes(api)
+
+    refused = assign(api, mailbox_owner, KIOSK.sku_id)
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "MutuallyExclusiveViolation"
+    assert error["target"] == "addLicenses"
+    assert "MAIL_KIOSK" in error["message"] and "MAIL (BUSINESS_ESSENTIALS)" in error["message"]
+    assert (error["servicePlanName"], error["conflictingServicePlanName"]) == ("MAIL_KIOSK", "MAIL")
+    assert _licenses(api, mailbox_owner) == before  # nothing given, no unit taken
+    assert _changes(api) == changes
+
+    # Two licenses of one request that exclude each other: neither is given.
+    both = _request(api, newcomer, add=[(ESSENTIALS.sku_id, []), (KIOSK.sku_id, [])])
+    assert both.status_code == 400
+    assert both.json()["error"]["code"] == "MutuallyExclusiveViolation"
+    assert _licenses(api, newcomer) == ([], before[1])
+    # With the full mailbox switched off, they go together.
+    apart = _request(api, newcomer, add=[(ESSENTIALS.sku_id, [MAIL]), (KIOSK.sku_id, [])])
+    assert apart.status_code == 200, apart.text
+
+    # A full mailbox from a group counts as much as a direct one.
+    mail = create_group(api, "Mail", [member])
+    assign_group(api, mail["id"], add=[(ESSENTIALS.sku_id, [])])
+    wait_processed(api, mail["id"])
+    from_group = assign(api, member, KIOSK.sku_id)
+    assert from_group.status_code == 400
+    assert from_group.json()["error"]["code"] == "MutuallyExclusiveViolation"
+
+    # Swapping in one request (the full mailbox out, the kiosk in) is allowed.
+    swapped = _request(api, mailbox_owner, add=[(KIOSK.sku_id, [])], remove=[ESSENTIALS.sku_id])
+    assert swapped.status_code == 200, swapped.text
+    held, consumed = _licenses(api, mailbox_owner)
+    assert held == [("MAILBOX_KIOSK", False)]
+    assert consumed == {"BUSINESS_ESSENTIALS": 2, "MAILBOX_KIOSK": 2}
+
+
+def test_direct_assignment_needs_the_plans_it_depends_on(ariane, rules_database):
+    api = ariane.api
+    buy(api, "BUSINESS_ESSENTIALS", 5)
+    buy(api, "ARCHIVING", 5)
+    alone, inherits, mailbox_member = sorted(add_users(rules_database, ariane.tenant_id, 3))
+
+    refused = assign(api, alone, ARCHIVING.sku_id)
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "DependencyViolation" and error["target"] == "addLicenses"
+    assert (error["servicePlanName"], error["requiredServicePlanName"]) == ("MAIL_ARCHIVE", "MAIL")
+    assert "BUSINESS_ESSENTIALS" in error["message"]  # where MAIL can be found
+    assert _licenses(api, alone)[1]["ARCHIVING"] == 0
+
+    # The mailbox and the archive in one request: granted together.
+    together = _request(api, alone, add=[(ESSENTIALS.sku_id, []), (ARCHIVING.sku_id, [])])
+    assert together.status_code == 200, together.text
+    changes = _changes(api)
+
+    # The mailbox cannot go from under the archive: not removed, not switched off…
+    removed = _request(api, alone, remove=[ESSENTIALS.sku_id])
+    assert removed.status_code == 400
+    assert removed.json()["error"]["code"] == "DependencyViolation"
+    assert removed.json()["error"]["target"] == "removeLicenses"
+    assert "MAIL cannot be taken away" in removed.json()["error"]["message"]
+    switched_off = assign(api, alone, ESSENTIALS.sku_id, disabledPlans=[MAIL])
+    assert switched_off.status_code == 400
+    assert switched_off.json()["error"]["target"] == "addLicenses"
+    assert _licenses(api, alone) == (
+        [("ARCHIVING", False), ("BUSINESS_ESSENTIALS", False)],
+        {"BUSINESS_ESSENTIALS": 1, "ARCHIVING": 1},
+    )
+    assert _changes(api) == changes
+    # …unless the archive goes in the same request.
+    both = _request(api, alone, remove=[ESSENTIALS.sku_id, ARCHIVING.sku_id])
+    assert both.status_code == 200, both.text
+    assert _licenses(api, alone) == ([], {"BUSINESS_ESSENTIALS": 0, "ARCHIVING": 0})
+
+    # An archive from a group depends on the direct mailbox just the same.
+    assert assign(api, inherits, ESSENTIALS.sku_id).status_code == 200
+    archive = create_group(api, "Archive", [inherits])
+    assign_group(api, archive["id"], add=[(ARCHIVING.sku_id, [])])
+    wait_processed(api, archive["id"])
+    kept = _request(api, inherits, remove=[ESSENTIALS.sku_id])
+    assert kept.status_code == 400
+    assert kept.json()["error"]["code"] == "DependencyViolation"
+    assert "group" in kept.json()["error"]["message"]
+
+    # A mailbox from a group satisfies a direct archive.
+    mail = create_group(api, "Mail", [mailbox_member])
+    assign_group(api, mail["id"], add=[(ESSENTIALS.sku_id, [])])
+    wait_processed(api, mail["id"])
+    assert assign(api, mailbox_member, ARCHIVING.sku_id).status_code == 200
 
 
 def test_a_catalog_with_rules_naming_unknown_plans_is_refused():

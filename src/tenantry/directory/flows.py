@@ -128,15 +128,16 @@ async def create_user(
         must_change_password=must_change_password,
         account_enabled=account_enabled,
     )
-    for license_request in licenses:
-        await licensing_service.assign_license(
+    if licenses:
+        # As one assignLicense request: the catalog's plan rules see all the licenses at once.
+        await licensing_service.change_licenses(
             db_session=db_session,
             catalog=catalog,
             actor=actor,
             tenant_id=tenant_id,
             user=user,
-            sku_id=license_request.sku_id,
-            disabled_plans=license_request.disabled_plans,
+            add=[(request.sku_id, request.disabled_plans) for request in licenses],
+            remove=[],
         )
     return user
 

@@ -59,3 +59,15 @@ class SubscriptionNotFound(NotFound):
 
     def __init__(self) -> None:
         super().__init__("The subscription does not exist.", target="id")
+
+
+class MutuallyExclusiveViolation(InvalidRequest):
+    """The user would hold two service plans the catalog declares mutually exclusive."""
+
+    code = "MutuallyExclusiveViolation"
+
+
+class DependencyViolation(InvalidRequest):
+    """A service plan the user would hold needs one they would not hold (catalog `dependsOn`)."""
+
+    code = "DependencyViolation"

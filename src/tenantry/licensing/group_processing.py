@@ -6,10 +6,12 @@ so locks and memory stay bounded whatever the group's size. A chunk:
 
 1. holds the group's `group_license_processing` row (the group's licensing lock:
    members added meanwhile wait, so a chunk sees a stable membership), then the
-   license pools of the group's SKUs (by SKU id): direct assignment holds the
-   pool too before it reads a user's rows, so two sources of one user never
-   both count a unit (`service.lock_pools`); a member who leaves meanwhile loses
-   what the chunk gave as soon as it commits (their removal waits for the pools);
+   license pools of the group's SKUs and of the SKUs their plan rules tie them
+   to (by SKU id): direct assignment holds the pools too before it reads a
+   user's rows, so two sources of one user never both count a unit, nor both
+   pass a rule the other breaks (`service.lock_pools`); a member who leaves
+   meanwhile loses what the chunk gave as soon as it commits (their removal
+   waits for the pools);
 2. per SKU, inserts with one `INSERT … SELECT` a row for every member of the
    chunk who has none from this group yet, each in its state: members who
    already hold the SKU from another source (directly or from another group)
@@ -19,7 +21,8 @@ so locks and memory stay bounded whatever the group's size. A chunk:
    cannot be given: `ProhibitedInUsageLocationViolation`. Plans the catalog
    declares mutually exclusive with a plan the user already holds give
    `MutuallyExclusiveViolation`; a plan whose `dependsOn` plans the user will not
-   have gives `DependencyViolation`;
+   have gives `DependencyViolation` (the probes are `plan_rules`', which direct
+   assignment asks too);
 3. if one of the group's licenses fails for a user, none of the group's
    licenses of this pass is given to them: the others become `Error` / `Other`;
 4. takes the new units from the pool in one conditional UPDATE (it cannot fail
@@ -38,7 +41,6 @@ inside the request's unit of work.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -75,7 +77,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from tenantry.catalog import Catalog, Sku
+from tenantry.catalog import Catalog
 from tenantry.core import audit, jobs
 from tenantry.core.clock import clock
 from tenantry.core.db import Database, UTCDateTime
@@ -87,18 +89,24 @@ from tenantry.licensing.models import (
     ACTIVE_WITH_ERROR,
     CONSUMING_STATES,
     COUNT_VIOLATION,
-    DEPENDENCY_VIOLATION,
     ERROR,
-    MUTUALLY_EXCLUSIVE_VIOLATION,
     OTHER,
     PROCESSING_COMPLETE,
     PROCESSING_IN_PROGRESS,
-    PROHIBITED_IN_USAGE_LOCATION_VIOLATION,
     QUEUED_FOR_PROCESSING,
     GroupLicense,
     GroupLicenseProcessing,
     LicenseAssignment,
     SubscribedSku,
+)
+from tenantry.licensing.plan_rules import (
+    GroupSku,
+    PlanRules,
+    breaks_exclusion,
+    misses_dependency,
+    related_skus,
+    rule_error,
+    rules_of,
 )
 from tenantry.tenants.models import Tenant
 
@@ -137,132 +145,6 @@ class Chunk:
         if self.after is not None:
             bounds.append(column > self.after)
         return and_(*bounds)
-
-
-@dataclass(frozen=True)
-class GroupSku:
-    """A SKU as the group gives it."""
-
-    sku_id: uuid.UUID
-    disabled_plans: list[str]
-
-    @property
-    def plans_text(self) -> str:
-        # How the JSON column stores the list (SQLAlchemy's serializer), for comparisons.
-        return json.dumps(self.disabled_plans)
-
-
-@dataclass(frozen=True)
-class PlanRules:
-    """For one SKU as a group gives it: what a member must not hold, and must hold.
-
-    `conflicts`: (SKU, plan ids) — holding that SKU with one of those plans
-    enabled excludes a plan given here. `needs`: per required plan, the (SKU,
-    plan id) pairs that provide it.
-    """
-
-    conflicts: tuple[tuple[uuid.UUID, tuple[uuid.UUID, ...]], ...] = ()
-    needs: tuple[tuple[tuple[uuid.UUID, uuid.UUID], ...], ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not self.conflicts and not self.needs
-
-
-def _enabled_names(sku: Sku, disabled_plans: Sequence[str]) -> set[str]:
-    off = set(disabled_plans)
-    return {plan.name for plan in sku.service_plans if str(plan.service_plan_id) not in off}
-
-
-def plan_rules(catalog: Catalog, licenses: Sequence[GroupSku]) -> dict[uuid.UUID, PlanRules]:
-    """The rules each of a group's SKUs brings, from the catalog's plan declarations.
-
-    A plan the group itself gives through another of its SKUs satisfies a
-    dependency (if that SKU fails for a user, the user gets none of them anyway).
-    """
-    skus = {item.sku_id: catalog.sku_by_id(item.sku_id) for item in licenses}
-    given: set[str] = set()
-    for item in licenses:
-        sku = skus[item.sku_id]
-        if sku is not None:
-            given |= _enabled_names(sku, item.disabled_plans)
-    rules: dict[uuid.UUID, PlanRules] = {}
-    for item in licenses:
-        sku = skus[item.sku_id]
-        if sku is None:
-            rules[item.sku_id] = PlanRules()
-            continue
-        enabled = _enabled_names(sku, item.disabled_plans)
-        conflicts = []
-        for other in catalog.skus.values():
-            if other.sku_id == sku.sku_id:
-                continue
-            excluded = tuple(
-                plan.service_plan_id
-                for plan in other.service_plans
-                if any(catalog.excludes(plan.name, name) for name in enabled)
-            )
-            if excluded:
-                conflicts.append((other.sku_id, excluded))
-        required = {
-            name for plan in sku.service_plans if plan.name in enabled for name in plan.depends_on
-        } - given
-        needs = tuple(
-            tuple(
-                (other.sku_id, plan.service_plan_id)
-                for other in catalog.skus.values()
-                for plan in other.service_plans
-                if plan.name == name
-            )
-            for name in sorted(required)
-        )
-        rules[item.sku_id] = PlanRules(conflicts=tuple(conflicts), needs=needs)
-    return rules
-
-
-def _holds(user: Any, sku_id: uuid.UUID, plan_ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
-    """The user holds `sku_id` (from any source, in effect) with one of these plans enabled.
-
-    Probes of a user's rows name no tenant: user ids are unique platform-wide, and
-    then one index fits, (user_id, sku_id), even when the table's statistics are
-    stale (a fast-growing table inside a long job): the planner cannot pick the
-    (tenant_id, sku_id) index and scan a tenant's every row per member.
-    """
-    other = aliased(Assignment)
-    plans = cast(other.disabled_plans, Text)
-    return exists().where(
-        other.user_id == user,
-        other.sku_id == sku_id,
-        other.state.in_(CONSUMING_STATES),
-        or_(*[~plans.contains(str(plan_id)) for plan_id in plan_ids]),
-    )
-
-
-def _breaks_exclusion(user: Any, rules: PlanRules) -> ColumnElement[bool]:
-    if not rules.conflicts:
-        return false()
-    return or_(*[_holds(user, sku_id, plans) for sku_id, plans in rules.conflicts])
-
-
-def _misses_dependency(user: Any, rules: PlanRules) -> ColumnElement[bool]:
-    if not rules.needs:
-        return false()
-    return or_(
-        *[
-            ~or_(*[_holds(user, sku_id, [plan_id]) for sku_id, plan_id in providers])
-            for providers in rules.needs
-        ]
-    )
-
-
-def _rule_error(user: Any, rules: PlanRules, no_location: ColumnElement[bool]) -> Any:
-    """The error code a user gets for a SKU by the rules (location first), or NULL."""
-    return case(
-        (no_location, PROHIBITED_IN_USAGE_LOCATION_VIOLATION),
-        (_breaks_exclusion(user, rules), MUTUALLY_EXCLUSIVE_VIOLATION),
-        (_misses_dependency(user, rules), DEPENDENCY_VIOLATION),
-        else_=null(),
-    )
 
 
 def _new_id(dialect: str) -> Any:
@@ -505,7 +387,7 @@ class _Pass:
         )
 
     async def run(self, *, reprocess: bool, pools: dict[uuid.UUID, SubscribedSku]) -> Tally:
-        rules = plan_rules(self.catalog, self.licenses)
+        rules = rules_of(self.catalog, self.licenses)
         if self.dialect == "postgresql":
             await self.db_session.execute(text("SET LOCAL enable_nestloop = off"))
         if reprocess:
@@ -539,7 +421,7 @@ class _Pass:
             broken: Any = null()
         else:
             location = select(User.usage_location).where(User.id == Assignment.user_id)
-            broken = _rule_error(
+            broken = rule_error(
                 Assignment.user_id, rules, self.no_location(location.scalar_subquery())
             )
         state = case((broken.is_not(None), ACTIVE_WITH_ERROR), else_=ACTIVE)
@@ -596,7 +478,7 @@ class _Pass:
         if sku is None:  # taken out of the catalog: nothing can be given
             own_error: Any = literal(OTHER, String())
         else:
-            own_error = _rule_error(user, rules[item.sku_id], no_location)
+            own_error = rule_error(user, rules[item.sku_id], no_location)
         # Users who will not get every license of this pass: an error already written by
         # this pass (an earlier SKU), or a rule broken on this or a later SKU.
         blocked_by: list[Any] = [no_location, true() if sku is None else false()]
@@ -613,9 +495,7 @@ class _Pass:
             later_rules = rules[later.sku_id]
             if later_rules.empty:
                 continue
-            broken = or_(
-                _breaks_exclusion(user, later_rules), _misses_dependency(user, later_rules)
-            )
+            broken = or_(breaks_exclusion(user, later_rules), misses_dependency(user, later_rules))
             if later.sku_id != item.sku_id:
                 given = aliased(Assignment)
                 broken = and_(
@@ -755,8 +635,11 @@ async def apply(
     """Apply the group's licenses to the chunk's members, holding the SKUs' pools."""
     if not licenses:
         return Tally()
+    # The pools of SKUs the plan rules read too: a direct assignment of one of them (which
+    # holds its pool) then cannot change a member's rows while this chunk checks them.
+    sku_ids = related_skus(catalog, [item.sku_id for item in licenses])
     pools = await service.lock_pools(
-        db_session=db_session, tenant_id=tenant_id, sku_ids=[item.sku_id for item in licenses]
+        db_session=db_session, tenant_id=tenant_id, sku_ids=list(sku_ids)
     )
     work = _Pass(db_session, catalog, tenant_id, group_id, licenses, chunk, country)
     return await work.run(reprocess=reprocess, pools=pools)

@@ -45,8 +45,10 @@ from tenantry.core import audit
 from tenantry.core.clock import clock
 from tenantry.core.errors import InvalidRequest, NotFound
 from tenantry.directory.models import User
+from tenantry.licensing import plan_rules
 from tenantry.licensing.exceptions import (
     CountViolation,
+    DependencyViolation,
     InvalidQuantity,
     InvalidServicePlan,
     InvalidSubscriptionState,
@@ -54,6 +56,7 @@ from tenantry.licensing.exceptions import (
     LicenseInheritedFromGroup,
     LicenseNotAssigned,
     LicensesInUse,
+    MutuallyExclusiveViolation,
     SubscriptionNotFound,
     SubscriptionSuspended,
     UnknownSku,
@@ -63,6 +66,7 @@ from tenantry.licensing.models import (
     CONSUMING_STATES,
     DELETED,
     ENABLED,
+    MUTUALLY_EXCLUSIVE_VIOLATION,
     SUSPENDED,
     WARNING,
     LicenseAssignment,
@@ -904,7 +908,12 @@ async def change_licenses(
     add: Sequence[tuple[uuid.UUID, Sequence[uuid.UUID | str]]],
     remove: Sequence[uuid.UUID],
 ) -> None:
-    """Graph `assignLicense`: add and remove licenses of a user, all or nothing."""
+    """Graph `assignLicense`: add and remove licenses of a user, all or nothing.
+
+    The catalog's plan rules are checked on what the request leaves the user
+    holding, once its changes are written (a refusal rolls the unit of work
+    back): see `_check_plan_rules`.
+    """
     added = [sku_id for sku_id, _plans in add]
     if len(set(added)) != len(added) or len(set(remove)) != len(remove):
         raise InvalidRequest("A skuId appears twice in the request.", code="duplicateSku")
@@ -912,6 +921,17 @@ async def change_licenses(
         raise InvalidRequest(
             "A skuId cannot be both added and removed in one request.", code="duplicateSku"
         )
+    with_rules = plan_rules.has_rules(catalog)
+    await lock_user(db_session=db_session, tenant_id=tenant_id, user_id=user.id)
+    # Every pool this request reads or counts, at once and in SKU order (the lock order).
+    await lock_pools(
+        db_session=db_session,
+        tenant_id=tenant_id,
+        sku_ids=list(plan_rules.related_skus(catalog, [*added, *remove])),
+    )
+    before: list[_Held] = []
+    if with_rules:
+        before = _held(await assignments_of(db_session=db_session, user_id=user.id))
     for sku_id in remove:
         await remove_license(
             db_session=db_session,
@@ -931,6 +951,173 @@ async def change_licenses(
             sku_id=sku_id,
             disabled_plans=plans,
         )
+    if with_rules:
+        await _check_plan_rules(
+            db_session=db_session,
+            catalog=catalog,
+            user_id=user.id,
+            before=before,
+            removed=remove,
+        )
+
+
+@dataclass(frozen=True)
+class _Held:
+    """One of a user's license rows as it was (the rows themselves change in place)."""
+
+    sku_id: uuid.UUID
+    assigned_by_group: uuid.UUID | None
+    disabled_plans: tuple[str, ...]
+    consuming: bool
+
+
+def _held(rows: Iterable[LicenseAssignment]) -> list[_Held]:
+    return [
+        _Held(
+            row.sku_id,
+            row.assigned_by_group,
+            tuple(row.disabled_plans or ()),
+            row.state in CONSUMING_STATES,
+        )
+        for row in rows
+    ]
+
+
+def _plans_held(catalog: Catalog, rows: Iterable[_Held]) -> set[str]:
+    """The names of the service plans these rows give (sources merged)."""
+    names: set[str] = set()
+    for row in rows:
+        sku = catalog.sku_by_id(row.sku_id)
+        if row.consuming and sku is not None:
+            names |= plan_rules.enabled_names(sku, row.disabled_plans)
+    return names
+
+
+async def _check_plan_rules(
+    *,
+    db_session: AsyncSession,
+    catalog: Catalog,
+    user_id: uuid.UUID,
+    before: list[_Held],
+    removed: Sequence[uuid.UUID] = (),
+) -> None:
+    """Refuse a direct change that breaks the catalog's plan rules for the user, as Graph does.
+
+    Every direct license the change added, or whose `disabledPlans` it changed,
+    must have no enabled plan mutually exclusive with a plan the user holds from
+    any source, this change's other licenses included (`MutuallyExclusiveViolation`),
+    and every plan it enables must find the plans it depends on among the user's
+    (`DependencyViolation`). A plan the change takes away (a license removed, a
+    plan disabled) must not be one that a license the user keeps depends on
+    (`DependencyViolation`): remove the dependant in the same request. Rules
+    broken before the change, by no doing of it, are not its to refuse (a
+    reprocess shows them as `ActiveWithError`). The probes are group
+    processing's (`plan_rules`), run on the rows as this unit of work left them.
+    """
+    await db_session.flush()
+    after = _held(await assignments_of(db_session=db_session, user_id=user_id))
+    direct_before = {row.sku_id: row for row in before if row.assigned_by_group is None}
+    checked: set[tuple[uuid.UUID, tuple[str, ...]]] = set()
+    for row in after:
+        if row.assigned_by_group is not None or not row.consuming:
+            continue
+        previous = direct_before.get(row.sku_id)
+        if previous is not None and previous.disabled_plans == row.disabled_plans:
+            continue
+        checked.add((row.sku_id, row.disabled_plans))
+        found = await plan_rules.breaches(
+            db_session,
+            catalog=catalog,
+            user_id=user_id,
+            license=plan_rules.GroupSku(row.sku_id, list(row.disabled_plans)),
+        )
+        if found:
+            raise _breach_error(found[0])
+    lost = _plans_held(catalog, before) - _plans_held(catalog, after)
+    if not lost:
+        return
+    removed_plans = _plans_held(
+        catalog, [row for row in before if row.sku_id in removed and row.assigned_by_group is None]
+    )
+    for row in after:
+        sku = catalog.sku_by_id(row.sku_id)
+        key = (row.sku_id, row.disabled_plans)
+        if not row.consuming or sku is None or key in checked:
+            continue
+        checked.add(key)
+        enabled = plan_rules.enabled_names(sku, row.disabled_plans)
+        needed = {
+            name for plan in sku.service_plans if plan.name in enabled for name in plan.depends_on
+        }
+        if not needed & lost:
+            continue
+        found = await plan_rules.breaches(
+            db_session,
+            catalog=catalog,
+            user_id=user_id,
+            license=plan_rules.GroupSku(row.sku_id, list(row.disabled_plans)),
+            exclusions=False,
+        )
+        breach = next((b for b in found if b.other_plan in lost), None)
+        if breach is not None:
+            raise _loss_error(
+                breach,
+                from_group=row.assigned_by_group is not None,
+                target="removeLicenses" if breach.other_plan in removed_plans else "addLicenses",
+            )
+
+
+def _breach_error(breach: plan_rules.Breach) -> MutuallyExclusiveViolation | DependencyViolation:
+    """The refusal of a license the request gives, naming the plans."""
+    sku = breach.sku.part_number
+    if breach.error == MUTUALLY_EXCLUSIVE_VIOLATION:
+        other = ", ".join(breach.other_skus)
+        return MutuallyExclusiveViolation(
+            f"The user cannot hold the service plans {breach.plan} ({sku}) and "
+            f"{breach.other_plan} ({other}): they are mutually exclusive. Disable one of them "
+            "(disabledPlans), or remove the other license in the same request.",
+            target="addLicenses",
+            details={
+                "skuId": str(breach.sku.sku_id),
+                "servicePlanName": breach.plan,
+                "conflictingServicePlanName": breach.other_plan,
+                "conflictingSkuPartNumber": other,
+            },
+        )
+    return DependencyViolation(
+        f"The service plan {breach.plan} ({sku}) depends on {breach.other_plan}, which the "
+        f"user would not hold. Assign a license that includes {breach.other_plan} ("
+        + ", ".join(breach.other_skus)
+        + f") in the same request or before, or disable {breach.plan} (disabledPlans).",
+        target="addLicenses",
+        details={
+            "skuId": str(breach.sku.sku_id),
+            "servicePlanName": breach.plan,
+            "requiredServicePlanName": breach.other_plan,
+        },
+    )
+
+
+def _loss_error(breach: plan_rules.Breach, *, from_group: bool, target: str) -> DependencyViolation:
+    """The refusal of a change that takes away a plan a license the user keeps depends on."""
+    sku = breach.sku.part_number
+    if from_group:
+        remedy = (
+            f"{sku} comes from a group: take it off the group (or the user out of the group) "
+            f"first, or keep {breach.other_plan}."
+        )
+    else:
+        remedy = f"Remove {sku} in the same request, or keep {breach.other_plan}."
+    return DependencyViolation(
+        f"{breach.other_plan} cannot be taken away: the service plan {breach.plan} of {sku}, "
+        f"which the user keeps, depends on it. {remedy}",
+        target=target,
+        details={
+            "skuId": str(breach.sku.sku_id),
+            "servicePlanName": breach.plan,
+            "requiredServicePlanName": breach.other_plan,
+        },
+    )
 
 
 async def release_user(
