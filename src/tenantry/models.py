@@ -1,6 +1,6 @@
 """Every table, imported once so that migrations and tests see the whole schema."""
 
-from tenantry.auth.models import AccessToken
+from tenantry.auth.models import AccessToken, SignInLockout
 from tenantry.core.audit import AuditEvent
 from tenantry.core.db import Base
 from tenantry.core.idempotency import IdempotencyKey
@@ -45,6 +45,7 @@ __all__ = [
     "OutboxMessage",
     "RateLimitBucket",
     "RoleAssignment",
+    "SignInLockout",
     "Signup",
     "SubscribedSku",
     "Subscription",

@@ -1,4 +1,4 @@
-"""Access tokens and web sessions, stored as SHA-256 digests."""
+"""Access tokens and web sessions (stored as SHA-256 digests), and sign-in lockouts."""
 
 from __future__ import annotations
 
@@ -22,3 +22,19 @@ class AccessToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     client_address: Mapped[str | None] = mapped_column(String(64))
+
+
+class SignInLockout(Base):
+    """Failed password sign-ins of a user from one origin (an IPv4 address or an IPv6 /64),
+    or from every origin together (`origin` "*", the account-wide backstop)."""
+
+    __tablename__ = "sign_in_lockouts"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    origin: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int]
+    locked_until: Mapped[datetime | None]
+    lockouts: Mapped[int]  # how often this origin (or the account) was locked: doubles the next
+    updated_at: Mapped[datetime]  # the last failure counted

@@ -1,4 +1,4 @@
-"""Password sign-in with lockout, and opaque bearer tokens / web sessions."""
+"""Password sign-in with smart lockout, and opaque bearer tokens / web sessions."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.auth import lockout
 from tenantry.auth.models import AccessToken
 from tenantry.core import audit
 from tenantry.core.clock import clock
@@ -23,7 +24,7 @@ from tenantry.tenants.models import CLOSED, Tenant
 class InvalidCredentials(TenantryError):
     status_code = 400
     code = "invalid_grant"
-    keep_changes = True  # the failed-attempt counter and its audit event stay
+    keep_changes = True  # the counted failure and its audit event stay
 
     def __init__(self) -> None:
         super().__init__("The email address or password is incorrect.")
@@ -68,26 +69,27 @@ async def sign_in(
     username: str,
     password: str,
 ) -> User:
-    """The user whose address and password these are; counts failures and locks the account."""
+    """The user whose address and password these are; failures count towards a smart lockout
+    of the client's origin (and, past a higher count, of the account: auth/lockout.py)."""
     user = await directory_service.get_by_principal_name(
         db_session=db_session, principal_name=username
     )
-    now = clock.now()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
+    if user is None:
+        await verify_password(None, password)  # as slow as a real check
+        raise InvalidCredentials()
+    origin = lockout.origin_of(actor.client_address)
+    standing = await lockout.standing(db_session=db_session, user_id=user.id, origin=origin)
+    if standing.retry_after is not None:
         raise AccountLocked(
             "Too many failed sign-ins: the account is locked for a while. Try again later.",
-            retry_after=int((user.locked_until - now).total_seconds()),
+            retry_after=standing.retry_after,
         )
-    password_ok = await verify_password(user.password_hash if user else None, password)
-    if user is None:
-        raise InvalidCredentials()
+    password_ok = await verify_password(user.password_hash, password)
     tenant = await db_session.get(Tenant, user.tenant_id)
     if not password_ok:
-        user.failed_sign_ins += 1
-        locked = user.failed_sign_ins >= settings.lockout_threshold
-        if locked:
-            user.locked_until = now + timedelta(seconds=settings.lockout_seconds)
-            user.failed_sign_ins = 0
+        locked = await lockout.count_failure(
+            db_session=db_session, settings=settings, user_id=user.id, origin=origin
+        )
         audit.record(
             db_session,
             actor=actor,
@@ -100,9 +102,9 @@ async def sign_in(
         raise InvalidCredentials()
     if not user.account_enabled or tenant is None or tenant.state == CLOSED:
         raise AccountDisabled()
-    user.failed_sign_ins = 0
-    user.locked_until = None
-    user.last_sign_in_at = now
+    if standing.failures_counted:
+        await lockout.clear(db_session=db_session, user_id=user.id, origin=origin)
+    user.last_sign_in_at = clock.now()
     return user
 
 

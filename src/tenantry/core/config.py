@@ -43,8 +43,10 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
-    lockout_threshold: int = 5
-    lockout_seconds: int = 900
+    # Smart lockout (auth/lockout.py): failures per user and origin, then per user from anywhere.
+    lockout_threshold: int = Field(default=5, ge=1)
+    lockout_seconds: int = Field(default=900, ge=1)
+    lockout_account_threshold: int = Field(default=50, ge=1)
     dev_mailbox: bool | None = None
     entitlement_token_ttl_seconds: int = 300
     lifecycle_interval_seconds: float = 300.0

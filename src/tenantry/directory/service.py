@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.auth import lockout as auth_lockout
 from tenantry.auth import service as auth_service
 from tenantry.core import audit, mail
 from tenantry.core.clock import clock
@@ -495,8 +496,7 @@ async def reset_password(
     await _ensure_may_manage(db_session, actor, user)
     user.password_hash = password_hash
     user.must_change_password = True
-    user.failed_sign_ins = 0
-    user.locked_until = None
+    await auth_lockout.clear(db_session=db_session, user_id=user.id)
     await auth_service.revoke_all(db_session=db_session, user_id=user.id)
     audit.record(
         db_session,
