@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ForeignKey,
@@ -26,7 +26,7 @@ from sqlalchemy import (
     inspect,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Mapped, Mapper, mapped_column
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
 from tenantry.core.db import Base, new_id
 from tenantry.directory.search import (
@@ -39,6 +39,9 @@ from tenantry.directory.search import (
     ordered_string,
     sort_key,
 )
+
+if TYPE_CHECKING:
+    from tenantry.tenants.models import Tenant
 
 
 def _key_default(context: Any) -> str:
@@ -82,6 +85,9 @@ class User(Base):
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     last_sign_in_at: Mapped[datetime | None]
+    # Never loaded (set `tenant_id`): it tells the unit of work to insert a new
+    # tenant before its first user, so both go in one flush.
+    tenant: Mapped[Tenant] = relationship(lazy="raise")
 
 
 class RoleAssignment(Base):

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, String, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tenantry.core.db import Base
+
+if TYPE_CHECKING:
+    from tenantry.tenants.models import Tenant
 
 
 class Domain(Base):
@@ -49,3 +53,6 @@ class Domain(Base):
     verification_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     verified_at: Mapped[datetime | None]
+    # Never loaded (set `tenant_id`): it tells the unit of work to insert the tenant
+    # first, so a new tenant and its domains go in one flush.
+    tenant: Mapped[Tenant] = relationship(lazy="raise")

@@ -103,13 +103,13 @@ def _initial_name(suffix: str, name: str, attempt: int) -> str:
     return f"{base}{secrets.randbelow(10**6):06d}.{suffix}"
 
 
-async def create_unmanaged_tenant(
+def create_unmanaged_tenant(
     *, db_session: AsyncSession, name: str, initial_suffix: str, attempt: int = 0
 ) -> DomainOwner:
     """A new unmanaged tenant formed from `name`, with its viral and initial domains.
 
-    The tenant row is written now (the domains refer to it), the domains with the
-    unit of work's next flush. Unique indexes decide the races there: the partial
+    The rows are written by the unit of work's next flush (the tenant first: the
+    domains refer to it). Unique indexes decide the races there: the partial
     index on viral names between concurrent sign-ups of one domain, the index on
     names when the initial name is taken. The loser's transaction fails with
     IntegrityError; run it again (`Database.attempts`) with the next `attempt`: it
@@ -117,7 +117,6 @@ async def create_unmanaged_tenant(
     """
     now = clock.now()
     tenant = tenant_service.create(db_session=db_session, display_name=names.display(name))
-    await db_session.flush()
     # Every column given on both rows: the flush then inserts them in one statement.
     domain = Domain(
         tenant_id=tenant.id,

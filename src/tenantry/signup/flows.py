@@ -150,7 +150,7 @@ async def verify(
     if user is None:
         owner = await domain_service.find_owner(db_session=db_session, name=signup.domain)
         if owner is None:
-            owner = await domain_service.create_unmanaged_tenant(
+            owner = domain_service.create_unmanaged_tenant(
                 db_session=db_session,
                 name=signup.domain,
                 initial_suffix=settings.initial_domain_suffix,

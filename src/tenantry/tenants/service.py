@@ -37,8 +37,15 @@ async def get_for_update(*, db_session: AsyncSession, tenant_id: uuid.UUID) -> T
 
 
 def create(*, db_session: AsyncSession, display_name: str, state: str = UNMANAGED) -> Tenant:
-    """A new tenant (flushed by the caller's unit of work)."""
-    tenant = Tenant(id=uuid.uuid4(), display_name=display_name, state=state, created_at=clock.now())
+    """A new tenant (flushed by the caller's unit of work), its policy readable at once."""
+    tenant = Tenant(
+        id=uuid.uuid4(),
+        display_name=display_name,
+        state=state,
+        allow_email_verified_users_to_join=True,
+        allowed_to_sign_up_email_based_subscriptions=True,
+        created_at=clock.now(),
+    )
     db_session.add(tenant)
     return tenant
 
