@@ -33,6 +33,29 @@ async def _fail(context: jobs.JobContext) -> None:
     raise RuntimeError(f"attempt {context.attempt} failed")
 
 
+@jobs.handler("test.reported")
+async def _fail_reported(context: jobs.JobContext) -> None:
+    raise RuntimeError(f"attempt {context.attempt} failed")
+
+
+@jobs.on_failure("test.reported")
+async def _after_fail(db_session, failed: jobs.FailedJob) -> None:
+    # Written with the job's failure: a follow-up job that says what happened.
+    name = f"after {failed.payload['name']}: {failed.error} ({failed.attempts} attempts)"
+    await jobs.enqueue(db_session, kind="test.record", payload={"name": name})
+
+
+@jobs.handler("test.broken_hook")
+async def _broken(context: jobs.JobContext) -> None:
+    raise RuntimeError("broken")
+
+
+@jobs.on_failure("test.broken_hook")
+async def _broken_after(db_session, failed: jobs.FailedJob) -> None:
+    await jobs.enqueue(db_session, kind="test.record", payload={"name": "never"})
+    raise RuntimeError("the failure handler fails too")
+
+
 @pytest.fixture(scope="module")
 def queue_database(tmp_path_factory):
     """A database of its own: the live server's job worker must not run these jobs."""
@@ -132,6 +155,34 @@ def test_a_failing_job_is_retried_with_backoff_then_fails(queue_db):
     status, attempts, error = queue_db.rows("SELECT status, attempts, last_error FROM jobs")[0]
     assert (status, attempts) == ("failed", 3)
     assert "attempt 3 failed" in error
+
+
+def test_a_job_that_fails_for_good_runs_its_failure_handler_once(queue_db):
+    async def scenario(database: Database) -> None:
+        await _enqueue(database, "test.reported", "raises", max_attempts=2)
+        await _enqueue(database, "test.reported", "kills its worker", max_attempts=2)
+        await _enqueue(database, "test.broken_hook", "broken", max_attempts=1)
+        worker = jobs.JobWorker(database, lease=LEASE)
+        # One job raises on each attempt; the other's worker dies on each (never settles).
+        for _attempt in range(2):
+            taken = [await worker.claim() for _ in range(3)]
+            names = {t.payload["name"]: t for t in taken if t is not None}
+            await worker.execute(names["raises"])
+            if "broken" in names:
+                await worker.execute(names["broken"])
+            clock.advance(minutes=6)
+        # The dead worker's job has no attempt left: failed when next claimed, handler run.
+        assert await worker.run_due() == 2  # the two follow-ups; nothing else is due
+        assert await worker.run_due() == 0
+
+    scenario.url = queue_db.url
+    _run(scenario)
+    statuses = queue_db.rows("SELECT status FROM jobs WHERE kind <> 'test.record'")
+    assert [status for (status,) in statuses] == ["failed"] * 3
+    assert sorted(RAN) == [
+        "after kills its worker: the worker running it stopped (2 attempts)",
+        "after raises: RuntimeError: attempt 2 failed (2 attempts)",
+    ]  # once each; the broken handler's follow-up was rolled back, the queue went on
 
 
 def test_a_job_exists_only_if_its_change_committed_and_waiting_jobs_merge(queue_db):

@@ -9,7 +9,11 @@ and take a lease (`claimed_until`) that the handler extends while it works
 (`JobContext.heartbeat`). A process killed mid-job leaves a lease that expires,
 after which another worker runs the job again: delivery is at least once, so
 handlers are idempotent. A job that raises is retried with exponential backoff
-until `max_attempts` claims, then `failed` with its last error kept.
+until `max_attempts` claims, then `failed` with its last error kept. A kind may
+register what to do then (`@on_failure(kind)`: e.g. show the failure on the
+objects the job was working on); it runs in the unit of work that marks the job
+failed, in a savepoint: its changes commit with the failure, and its own
+failure is logged without stopping the queue.
 
 `dedupe_key` merges requests for the same work: while a job with that key waits
 (`queued`, never claimed), enqueueing another one writes nothing. A running job
@@ -30,7 +34,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -162,8 +166,24 @@ class JobContext:
                 raise LeaseLost(f"job {self.job_id} was taken over by another worker")
 
 
+@dataclass(frozen=True)
+class FailedJob:
+    """What a failure handler gets (with the unit of work): a job that used its last attempt,
+    and why it failed."""
+
+    job_id: uuid.UUID
+    kind: str
+    tenant_id: uuid.UUID | None
+    payload: dict[str, Any]
+    attempts: int
+    error: str
+    resources: Mapping[str, Any]
+
+
 JobHandler = Callable[[JobContext], Awaitable[None]]
+FailureHandler = Callable[[AsyncSession, FailedJob], Awaitable[None]]
 _handlers: dict[str, JobHandler] = {}
+_failure_handlers: dict[str, FailureHandler] = {}
 
 
 def handler(kind: str) -> Callable[[JobHandler], JobHandler]:
@@ -176,6 +196,30 @@ def handler(kind: str) -> Callable[[JobHandler], JobHandler]:
         return function
 
     return register
+
+
+def on_failure(kind: str) -> Callable[[FailureHandler], FailureHandler]:
+    """Register what to do when a job of `kind` fails for good (one per kind)."""
+
+    def register(function: FailureHandler) -> FailureHandler:
+        if _failure_handlers.get(kind, function) is not function:
+            raise ValueError(f"a failure handler for job kind {kind!r} is already registered")
+        _failure_handlers[kind] = function
+        return function
+
+    return register
+
+
+async def pending(
+    db_session: AsyncSession, *, dedupe_keys: Sequence[str], excluding: uuid.UUID | None = None
+) -> bool:
+    """Whether a job with one of these dedupe keys is still to run (queued or running)."""
+    query = select(Job.id).where(
+        Job.dedupe_key.in_(list(dedupe_keys)), Job.status.in_((QUEUED, RUNNING))
+    )
+    if excluding is not None:
+        query = query.where(Job.id != excluding)
+    return await db_session.scalar(query.limit(1)) is not None
 
 
 def backoff(attempts: int) -> timedelta:
@@ -258,6 +302,7 @@ class JobWorker:
                     job.status, job.finished_at, job.claimed_by = FAILED, now, None
                     job.last_error = job.last_error or "the worker running it stopped"
                     log.warning("job %s (%s) failed: no attempts left", job.id, job.kind)
+                    await self._after_failure(db_session, job)
                     continue
                 claim = f"{self.name}:{uuid.uuid4().hex[:12]}"
                 job.status, job.claimed_by = RUNNING, claim
@@ -306,10 +351,35 @@ class JobWorker:
                 job.status, job.finished_at, job.last_error = DONE, now, None
             elif job.attempts >= job.max_attempts:
                 job.status, job.finished_at, job.last_error = FAILED, now, error
+                await self._after_failure(db_session, job)
+                return Outcome(context.job_id, context.kind, FAILED, error)
             else:
                 job.status, job.last_error = QUEUED, error
                 job.run_at = now + backoff(job.attempts)
             return Outcome(context.job_id, context.kind, job.status, error)
+
+    async def _after_failure(self, db_session: AsyncSession, job: Job) -> None:
+        """Run the kind's failure handler, if any, in a savepoint of the unit of work that
+        marks the job failed; its own failure is logged, never raised (the queue goes on)."""
+        run = _failure_handlers.get(job.kind)
+        if run is None:
+            return
+        failed = FailedJob(
+            job_id=job.id,
+            kind=job.kind,
+            tenant_id=job.tenant_id,
+            payload=dict(job.payload or {}),
+            attempts=job.attempts,
+            error=job.last_error or "",
+            resources=self.resources,
+        )
+        try:
+            async with db_session.begin_nested():
+                await run(db_session, failed)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("failure handler of job %s (%s) failed", failed.job_id, failed.kind)
 
     async def run_due(self, *, limit: int | None = None) -> int:
         """Claim and run due jobs one after another (at most `limit`); how many ran."""

@@ -792,6 +792,158 @@ async def _process_group_job(context: jobs.JobContext) -> None:
     )
 
 
+@jobs.on_failure(PROCESS_GROUP)
+async def _process_group_failed(db_session: AsyncSession, failed: jobs.FailedJob) -> None:
+    """The job used its last attempt: the group's processing ends, visibly (`give_up`)."""
+    if failed.tenant_id is None or "groupId" not in failed.payload:
+        return
+    await give_up(
+        db_session,
+        tenant_id=failed.tenant_id,
+        group_id=uuid.UUID(str(failed.payload["groupId"])),
+        job_id=failed.job_id,
+        reprocess=bool(failed.payload.get("reprocess")),
+        error=failed.error,
+        attempts=failed.attempts,
+    )
+
+
+async def give_up(
+    db_session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    group_id: uuid.UUID,
+    job_id: uuid.UUID,
+    reprocess: bool,
+    error: str,
+    attempts: int,
+) -> int | None:
+    """End the processing of a group whose job failed for good, so that it shows.
+
+    Graph has no failed processing state, and a group stuck in
+    ProcessingInProgress would wait for nothing: the state becomes
+    `ProcessingComplete`, every member who lacks one of the group's licenses
+    gets a row for it in `Error` / `Other` (so the group `hasMembersWithLicenseErrors`,
+    the members show in `membersWithLicenseErrors`, and a reprocess retries
+    them), and "Finish applying group based license to users" records the
+    failure and its cause. Rows the job wrote before it failed stay as they are.
+    When another request's job is still to run, that job decides the state and
+    nobody is marked (a plain apply does not retry errors). How many members
+    were marked; None when the group is gone.
+    """
+    processing = await lock_processing(db_session, tenant_id=tenant_id, group_id=group_id)
+    group = await db_session.get(Group, (tenant_id, group_id))
+    if processing is None or group is None:
+        return None
+    later = await jobs.pending(
+        db_session,
+        dedupe_keys=[_dedupe_key(group_id, reprocess=mode) for mode in (False, True)],
+        excluding=job_id,
+    )
+    marked = 0
+    if not later:
+        marked = await _mark_unprocessed(db_session, tenant_id=tenant_id, group_id=group_id)
+        processing.state = PROCESSING_COMPLETE
+        processing.finished_at = processing.updated_at = clock.now()
+    cause = (error.strip().splitlines() or ["unknown"])[0][:300]
+    audit.record(
+        db_session,
+        actor=audit.Actor.system(),
+        action=FINISH_ACTION,
+        target_type="group",
+        target_id=group_id,
+        tenant_id=tenant_id,
+        details={
+            "groupDisplayName": group.display_name,
+            "reprocess": reprocess,
+            "result": "failed",
+            "error": cause,
+            "attempts": attempts,
+            "failures": marked,
+            "retriedByLaterRequest": later,
+        },
+    )
+    log.warning(
+        "group %s: licensing failed after %d attempts (%s); %d members marked",
+        group_id,
+        attempts,
+        cause,
+        marked,
+    )
+    return marked
+
+
+async def _mark_unprocessed(
+    db_session: AsyncSession, *, tenant_id: uuid.UUID, group_id: uuid.UUID
+) -> int:
+    """Give each member a row in `Error` / `Other` for every license of the group they have
+    no row of (one INSERT … SELECT); how many members."""
+    stamp = clock.now()
+    dialect = db_session.get_bind().dialect.name
+    given = exists().where(
+        Assignment.tenant_id == tenant_id,
+        Assignment.user_id == GroupMember.user_id,
+        Assignment.sku_id == GroupLicense.sku_id,
+        Assignment.assigned_by_group == group_id,
+    )
+    rows = (
+        select(
+            _new_id(dialect),
+            literal(tenant_id, Uuid()),
+            GroupMember.user_id,
+            GroupLicense.sku_id,
+            literal(group_id, Uuid()),
+            GroupLicense.disabled_plans,
+            literal(ERROR, String()),
+            literal(OTHER, String()),
+            literal(stamp, UTCDateTime()),
+            literal(stamp, UTCDateTime()),
+        )
+        .select_from(GroupMember)
+        .join(
+            GroupLicense,
+            and_(
+                GroupLicense.tenant_id == GroupMember.tenant_id,
+                GroupLicense.group_id == GroupMember.group_id,
+            ),
+        )
+        .where(GroupMember.tenant_id == tenant_id, GroupMember.group_id == group_id, ~given)
+    )
+    await db_session.execute(
+        insert(Assignment.__table__).from_select(
+            [
+                "id",
+                "tenant_id",
+                "user_id",
+                "sku_id",
+                "assigned_by_group",
+                "disabled_plans",
+                "state",
+                "error",
+                "created_at",
+                "updated_at",
+            ],
+            rows,
+        )
+    )
+    return (
+        await db_session.scalar(
+            select(func.count(func.distinct(Assignment.user_id))).where(
+                Assignment.tenant_id == tenant_id,
+                Assignment.assigned_by_group == group_id,
+                Assignment.state == ERROR,
+                Assignment.created_at == stamp,
+            )
+        )
+        or 0
+    )
+
+
+def _dedupe_key(group_id: uuid.UUID, *, reprocess: bool) -> str:
+    """One waiting job per group and mode (a reprocess is not absorbed by a plain apply)."""
+    return f"{PROCESS_GROUP}:{group_id}:{'reprocess' if reprocess else 'apply'}"
+
+
 async def request_processing(
     db_session: AsyncSession,
     *,
@@ -809,12 +961,11 @@ async def request_processing(
     processing.requested += 1
     processing.state = QUEUED_FOR_PROCESSING
     processing.updated_at = clock.now()
-    mode = "reprocess" if reprocess else "apply"
     await jobs.enqueue(
         db_session,
         kind=PROCESS_GROUP,
         tenant_id=tenant_id,
         payload={"groupId": str(group_id), "reprocess": reprocess},
-        dedupe_key=f"{PROCESS_GROUP}:{group_id}:{mode}",
+        dedupe_key=_dedupe_key(group_id, reprocess=reprocess),
     )
     return processing
