@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import update
 
+from tenantry.core.clock import clock
 from tenantry.directory.constants import Role
 from tenantry.tenants.models import Tenant
 from tests.support.admin import make_global_admin
@@ -26,6 +27,7 @@ from tests.support.licensing import (
     buy,
     global_admin,
     sku_view,
+    tick,
 )
 
 
@@ -307,6 +309,79 @@ def test_a_suspended_subscription_takes_no_new_member(stories, database):
     refused = assign_group(api, sales["id"], add=[(PREMIUM.sku_id, [])])
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "subscriptionSuspended"
+
+
+def test_a_deleted_sku_stays_on_its_groups_and_their_members_show_the_error(stories, database):
+    ariane = global_admin(stories, database)
+    api = ariane.api
+    premium = buy(api, "BUSINESS_PREMIUM", 5)
+    buy(api, "BUSINESS_ESSENTIALS", 5)
+    sellers = sorted(add_users(database, ariane.tenant_id, 2))
+    helper, direct = add_users(database, ariane.tenant_id, 2)
+    sales = create_group(api, "Sales", sellers)
+    assign_group(api, sales["id"], add=[(PREMIUM.sku_id, []), (ESSENTIALS.sku_id, [])])
+    support = create_group(api, "Support", [helper])
+    assign_group(api, support["id"], add=[(PREMIUM.sku_id, [])])
+    wait_processed(api, sales["id"])
+    wait_processed(api, support["id"])
+    assert assign(api, direct, PREMIUM.sku_id).status_code == 200
+    assert _consumed(api) == 4
+
+    # The last PREMIUM subscription is cancelled, then deleted by the lifecycle job.
+    assert api.post(f"/v1/subscriptions/{premium['id']}/cancel").status_code == 200
+    clock.advance(days=PREMIUM.suspended_days + 1)
+    (deleted,) = tick(database)
+    assert deleted["to"] == "Deleted"
+
+    with stories.client_for(ariane.email) as api:  # tokens do not outlive 90 days
+        view = sku_view(api, "BUSINESS_PREMIUM")
+        assert (view["capabilityStatus"], view["consumedUnits"]) == ("Deleted", 0)
+        # The groups still give it (the admin's intent stays), and say their members are in
+        # error: CountViolation, no unit to take. The group's other license stays in effect.
+        group = api.get(f"/v1/groups/{sales['id']}").json()
+        assert {g["skuId"] for g in group["assignedLicenses"]} == {
+            str(PREMIUM.sku_id),
+            str(ESSENTIALS.sku_id),
+        }
+        assert group["hasMembersWithLicenseErrors"] is True
+        for seller in sellers:
+            entries = {
+                e["skuId"]: (e["state"], e["error"])
+                for e in states(api, seller)
+                if e["assignedByGroup"] == sales["id"]
+            }
+            assert entries == {
+                str(PREMIUM.sku_id): ("Error", "CountViolation"),
+                str(ESSENTIALS.sku_id): ("Active", "None"),
+            }
+            (held,) = api.get(f"/v1/users/{seller}/licenseDetails").json()["value"]
+            assert held["skuPartNumber"] == "BUSINESS_ESSENTIALS"
+        errors = api.get(f"/v1/groups/{sales['id']}/membersWithLicenseErrors").json()["value"]
+        assert [member["id"] for member in errors] == sellers
+        # A direct license of a deleted SKU goes.
+        assert states(api, direct) == []
+        (event,) = [
+            e
+            for e in audit_events(api, "Update subscription status")
+            if e["details"].get("to") == "Deleted"
+        ]
+        assert event["details"]["removedAssignments"] == "1"
+        assert event["details"]["groupAssignmentsInError"] == "3"
+
+        # Bought again, a reprocess gives Sales' members PREMIUM back…
+        buy(api, "BUSINESS_PREMIUM", 5)
+        api.post(f"/v1/groups/{sales['id']}/reprocessLicenseAssignment")
+        group = wait_processed(api, sales["id"])
+        assert group["hasMembersWithLicenseErrors"] is False
+        assert {state_of(api, seller, sales["id"]) for seller in sellers} == {("Active", "None")}
+        assert _consumed(api) == 2
+
+        # …and taken off Support, it leaves no error behind: the group can then go.
+        assert assign_group(api, support["id"], remove=[PREMIUM.sku_id]).status_code == 202
+        group = wait_processed(api, support["id"])
+        assert group["hasMembersWithLicenseErrors"] is False
+        assert states(api, helper) == []
+        assert api.delete(f"/v1/groups/{support['id']}").status_code == 204
 
 
 def test_who_may_give_a_group_licenses(stories, database):

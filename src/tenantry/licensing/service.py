@@ -11,7 +11,9 @@ Lifecycle (Microsoft 365's "what happens when my subscription ends"):
 - Cancelling suspends at once (then `Deleted` after `suspendedDays`).
 - Reactivation (`Warning` or `Suspended` → `Enabled`) starts a new term with
   `autoRenew` on; a `Deleted` subscription cannot come back.
-- When the last subscription of a SKU is deleted, its license assignments go too.
+- When the last subscription of a SKU is deleted, its direct assignments go; groups
+  keep giving it, their members' assignments in `Error` / `CountViolation`
+  until it is bought again (and the group reprocessed) or taken off the group.
 
 Units: `Enabled` and `Warning` units can be assigned (both give access);
 `Suspended` units cannot. A user's license gives access while the tenant holds
@@ -64,11 +66,14 @@ from tenantry.licensing.exceptions import (
 from tenantry.licensing.models import (
     ACTIVE,
     CONSUMING_STATES,
+    COUNT_VIOLATION,
     DELETED,
     ENABLED,
+    ERROR,
     MUTUALLY_EXCLUSIVE_VIOLATION,
     SUSPENDED,
     WARNING,
+    GroupLicense,
     LicenseAssignment,
     OfferAssignment,
     SubscribedSku,
@@ -549,7 +554,9 @@ async def _change_status(
     to_status: str,
     at: datetime,
     next_lifecycle_at: datetime | None,
-) -> None:
+) -> dict[str, Any]:
+    """Move a subscription to `to_status`; what became of the SKU's assignments, for the
+    audit event, when it was the SKU's last live subscription and is now deleted."""
     await _move_units(
         db_session, subscription=subscription, from_status=subscription.status, to_status=to_status
     )
@@ -557,11 +564,21 @@ async def _change_status(
     subscription.status_changed_at = at
     subscription.next_lifecycle_at = next_lifecycle_at
     if to_status == DELETED:
-        await _forget_deleted_sku(db_session, subscription=subscription)
+        return await _forget_deleted_sku(db_session, subscription=subscription)
+    return {}
 
 
-async def _forget_deleted_sku(db_session: AsyncSession, *, subscription: Subscription) -> None:
-    """When no live subscription of the SKU is left, its license assignments go."""
+async def _forget_deleted_sku(
+    db_session: AsyncSession, *, subscription: Subscription
+) -> dict[str, Any]:
+    """When no live subscription of the SKU is left, no unit of it is in use any more.
+
+    Direct assignments go. Groups keep giving the SKU, as in Entra, where the
+    admin's intent to license is never lost but shows as an error: their
+    members' assignments in effect become `Error` / `CountViolation` (no unit
+    to take) until the SKU is bought again and the group reprocessed, or the
+    SKU taken off the group. The pool row is held already (`_move_units`).
+    """
     await db_session.flush()
     live = await db_session.scalar(
         select(func.count())
@@ -573,13 +590,23 @@ async def _forget_deleted_sku(db_session: AsyncSession, *, subscription: Subscri
         )
     )
     if live:
-        return
-    await db_session.execute(
+        return {}
+    of_sku = (LicenseAssignment.tenant_id == subscription.tenant_id) & (
+        LicenseAssignment.sku_id == subscription.sku_id
+    )
+    removed = await db_session.execute(
         delete(LicenseAssignment)
+        .where(of_sku, LicenseAssignment.assigned_by_group.is_(None))
+        .execution_options(synchronize_session=False)
+    )
+    in_error = await db_session.execute(
+        update(LicenseAssignment)
         .where(
-            LicenseAssignment.tenant_id == subscription.tenant_id,
-            LicenseAssignment.sku_id == subscription.sku_id,
+            of_sku,
+            LicenseAssignment.assigned_by_group.is_not(None),
+            LicenseAssignment.state.in_(CONSUMING_STATES),
         )
+        .values(state=ERROR, error=COUNT_VIOLATION, updated_at=clock.now())
         .execution_options(synchronize_session=False)
     )
     await db_session.execute(
@@ -591,6 +618,19 @@ async def _forget_deleted_sku(db_session: AsyncSession, *, subscription: Subscri
         .values(consumed_units=0)
         .execution_options(synchronize_session=False)
     )
+    groups = await db_session.scalars(
+        select(GroupLicense.group_id)
+        .where(
+            GroupLicense.tenant_id == subscription.tenant_id,
+            GroupLicense.sku_id == subscription.sku_id,
+        )
+        .order_by(GroupLicense.group_id)
+    )
+    return {
+        "removedAssignments": max(removed.rowcount or 0, 0),  # type: ignore[attr-defined]
+        "groupAssignmentsInError": max(in_error.rowcount or 0, 0),  # type: ignore[attr-defined]
+        "groupsGivingIt": [str(group_id) for group_id in groups.all()],
+    }
 
 
 async def cancel(
@@ -701,7 +741,7 @@ async def _advance(
         ends = deadline + _days(sku, "suspended_days", DEFAULT_SUSPENDED_DAYS)
     else:
         to_status, ends = DELETED, None
-    await _change_status(
+    emptied = await _change_status(
         db_session,
         subscription=subscription,
         to_status=to_status,
@@ -714,6 +754,7 @@ async def _advance(
         subscription,
         "Update subscription status",
         **{"from": previous, "to": to_status},
+        **emptied,
     )
     return {"id": str(subscription.id), "from": previous, "to": to_status, "renewed": False}
 
