@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -23,6 +24,7 @@ from tenantry.core.hotread import HotReader
 from tenantry.core.jobs import JobWorker
 from tenantry.core.mail import OutboxWorker
 from tenantry.directory.router import router as directory_router
+from tenantry.domains import names
 from tenantry.domains.router import router as domains_router
 from tenantry.licensing.group_router import router as group_licensing_router
 from tenantry.licensing.router import hot_router, well_known_router
@@ -70,6 +72,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             tasks.append(asyncio.create_task(worker.run(), name="outbox-worker"))
             tasks.append(asyncio.create_task(job_worker.run(), name="job-worker"))
             tasks.append(asyncio.create_task(lifecycle.run(), name="subscription-lifecycle"))
+        names.registrable("example.com")  # load the public suffix list now, not in a request
+        # What start-up made lives as long as the process: keep it out of the collector's
+        # full passes, which otherwise walk it all and stall requests (tail latency).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

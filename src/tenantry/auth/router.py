@@ -58,7 +58,12 @@ async def token(
     await limit_sign_ins(database, settings, client_address(request))
     actor = actor_of(request, None)
     user = await auth_service.sign_in(
-        db_session=db_session, settings=settings, actor=actor, username=username, password=password
+        database=database,
+        db_session=db_session,
+        settings=settings,
+        actor=actor,
+        username=username,
+        password=password,
     )
     issued = await auth_service.issue(
         db_session=db_session,

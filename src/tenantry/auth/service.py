@@ -14,6 +14,7 @@ from tenantry.auth.models import AccessToken
 from tenantry.core import audit
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
+from tenantry.core.db import Database
 from tenantry.core.errors import Forbidden, TenantryError, TooManyRequests
 from tenantry.core.security import new_token, token_digest, verify_password
 from tenantry.directory import service as directory_service
@@ -63,6 +64,7 @@ class IssuedToken:
 
 async def sign_in(
     *,
+    database: Database,
     db_session: AsyncSession,
     settings: Settings,
     actor: audit.Actor,
@@ -70,21 +72,35 @@ async def sign_in(
     password: str,
 ) -> User:
     """The user whose address and password these are; failures count towards a smart lockout
-    of the client's origin (and, past a higher count, of the account: auth/lockout.py)."""
-    user = await directory_service.get_by_principal_name(
-        db_session=db_session, principal_name=username
-    )
-    if user is None:
+    of the client's origin (and, past a higher count, of the account: auth/lockout.py).
+
+    The password hash is checked before the caller's unit of work writes anything:
+    the user and their standing are read in a read-only unit of work, so the slow
+    hash never holds a write transaction (on SQLite, the database's one write lock).
+    The outcome (a counted failure, the sign-in time) is then written in `db_session`.
+    """
+    origin = lockout.origin_of(actor.client_address)
+    async with database.unit_of_work(readonly=True) as reading:
+        found = await directory_service.get_by_principal_name(
+            db_session=reading, principal_name=username
+        )
+        standing = (
+            None
+            if found is None
+            else await lockout.standing(db_session=reading, user_id=found.id, origin=origin)
+        )
+    if found is None or standing is None:
         await verify_password(None, password)  # as slow as a real check
         raise InvalidCredentials()
-    origin = lockout.origin_of(actor.client_address)
-    standing = await lockout.standing(db_session=db_session, user_id=user.id, origin=origin)
     if standing.retry_after is not None:
         raise AccountLocked(
             "Too many failed sign-ins: the account is locked for a while. Try again later.",
             retry_after=standing.retry_after,
         )
-    password_ok = await verify_password(user.password_hash, password)
+    password_ok = await verify_password(found.password_hash, password)
+    user = await db_session.get(User, found.id)
+    if user is None or user.password_hash != found.password_hash:
+        raise InvalidCredentials()  # deleted, or its password changed, while the hash ran
     tenant = await db_session.get(Tenant, user.tenant_id)
     if not password_ok:
         locked = await lockout.count_failure(

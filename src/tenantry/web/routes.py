@@ -399,6 +399,7 @@ async def sign_in(request: Request) -> Response:
         await limit_sign_ins(request.app.state.database, settings, client_address(request))
         async with unit_of_work(request) as db_session:
             user = await auth_service.sign_in(
+                database=request.app.state.database,
                 db_session=db_session,
                 settings=settings,
                 actor=actor,
