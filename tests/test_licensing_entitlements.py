@@ -161,3 +161,39 @@ def test_the_check_keeps_every_rule_on_its_fast_path(stories, database):
     revoked = ariane.api.post("/v1/me/entitlements/check", json={"name": "x"})
     assert revoked.status_code == 401
     assert revoked.json()["error"]["code"] == "unauthorized"
+
+
+def test_the_fast_path_hands_everything_unusual_to_the_route(stories):
+    """Bodies that are malformed, streamed in pieces or oversized get the route's answers."""
+    stories.sign_up("alain@contoso.com", "Alain")
+    alain = stories.client_for("alain@contoso.com")
+    expected = check(alain, "meetings.max_participants", 50)
+
+    malformed = alain.post(
+        "/v1/me/entitlements/check",
+        content=b'{"name": "meetings.max_participants", ',
+        headers={"content-type": "application/json"},
+    )
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["code"] == "invalidRequest"
+
+    def pieces():
+        yield b'{"name": "meetings.'
+        yield b'max_participants", "value": 50}'
+
+    streamed = alain.post(
+        "/v1/me/entitlements/check", content=pieces(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 200, streamed.text
+    assert streamed.json() == expected
+
+    oversized = alain.post("/v1/me/entitlements/check", json={"name": "x" * 5000, "value": 1})
+    assert oversized.status_code == 400
+    assert oversized.json()["error"]["code"] == "invalidRequest"
+    assert oversized.json()["error"]["target"] == "name"
+
+    anonymous = httpx.post(
+        f"{stories.server.url}/v1/me/entitlements/check", json={"name": "x", "value": 1}
+    )
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "unauthorized"

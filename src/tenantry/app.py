@@ -27,6 +27,7 @@ from tenantry.directory.router import router as directory_router
 from tenantry.domains import names
 from tenantry.domains.router import router as domains_router
 from tenantry.licensing.group_router import router as group_licensing_router
+from tenantry.licensing.hot import HotEntitlementChecks
 from tenantry.licensing.router import hot_router, well_known_router
 from tenantry.licensing.router import router as licensing_router
 from tenantry.licensing.scheduled import LifecycleWorker
@@ -99,6 +100,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.state.settings = settings
     app.state.catalog = product_catalog
     install_handlers(app)
+    # Entitlement checks a token holder makes about themselves skip the framework.
+    app.add_middleware(HotEntitlementChecks, state=app.state)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, Any]:

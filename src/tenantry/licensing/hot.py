@@ -12,14 +12,21 @@ and errors.
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
 
 from tenantry.auth import service as auth_service
 from tenantry.catalog import Catalog, days_since
 from tenantry.core.clock import clock
 from tenantry.core.hotread import HotReader, HotReadError, as_datetime, as_json, as_uuid
 from tenantry.core.security import token_digest
+from tenantry.licensing.schemas import EntitlementCheck
 from tenantry.licensing.service import Entitlements, compute_entitlements
 
 # Three branches, each entered through the token's primary key and then the
@@ -112,3 +119,114 @@ def _computed(
         _cache.clear()
     _cache[key] = (catalog, found)
     return found
+
+
+# --- the check routes, answered before the framework ---------------------------------------
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+CHECK_PATH = re.compile(r"/v1/(?:me|users/([^/]+))/entitlements/check")
+MAX_BODY = 4096  # a check is {name, value}: anything larger goes to the route's own limits
+
+
+class HotEntitlementChecks:
+    """ASGI middleware answering `POST /v1/me/entitlements/check` and
+    `POST /v1/users/{id}/entitlements/check` when the token holder asks about themselves.
+
+    Apps call these on every action, so they skip FastAPI's routing and dependency
+    resolution (most of a small request's cost): the body is validated with the
+    route's own model, `own_entitlements` reads, and the answer has the route's exact
+    shape. Anything else (no token, another user, a bad body, a database hiccup) goes
+    on to the route with its body intact, which answers with the full rules and errors.
+    """
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], *, state: Any):
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = (
+            CHECK_PATH.fullmatch(scope["path"])
+            if scope["type"] == "http" and scope["method"] == "POST"
+            else None
+        )
+        if match is None:
+            await self.app(scope, receive, send)
+            return
+        messages, body = await _read_body(receive)
+        answer = None if body is None else await self._answer(scope, match.group(1), body)
+        if answer is None:
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(answer)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
+
+    async def _answer(self, scope: Scope, user_ref: str | None, body: bytes) -> bytes | None:
+        token = _bearer(scope)
+        reader: HotReader | None = getattr(self.state, "hot_reader", None)
+        if token is None or reader is None:
+            return None
+        try:
+            user_id = None if user_ref is None else uuid.UUID(user_ref)
+            check = EntitlementCheck.model_validate_json(body)
+        except (ValueError, ValidationError):
+            return None
+        found = await own_entitlements(
+            reader=reader, catalog=self.state.catalog, token=token, user_id=user_id
+        )
+        if found is None:
+            return None
+        allowed, limit = found.check(check.name, check.value)
+        answer = {"name": check.name, "value": check.value, "allowed": allowed, "limit": limit}
+        # As Starlette's JSONResponse writes it.
+        text = json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode()
+
+
+def _bearer(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            return None
+    return None
+
+
+async def _read_body(receive: Receive) -> tuple[list[Message], bytes | None]:
+    """The request's messages read so far, and its whole body (None: larger than MAX_BODY,
+    or not a plain body; the rest is left to whoever reads on)."""
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, None
+        size += len(message.get("body", b""))
+        if size > MAX_BODY:
+            return messages, None
+        if not message.get("more_body", False):
+            return messages, b"".join(m.get("body", b"") for m in messages)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """`receive` for the next app: the messages already read, then the live ones."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay

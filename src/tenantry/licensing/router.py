@@ -31,7 +31,6 @@ from tenantry.core.schemas import ERROR_RESPONSES
 from tenantry.dependencies import (
     Principal,
     actor_of,
-    bearer_token,
     current_principal,
     ensure_role,
     get_catalog,
@@ -45,7 +44,7 @@ from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
 from tenantry.directory.models import User
 from tenantry.directory.schemas import user_view
-from tenantry.licensing import hot, purchases, service, tokens
+from tenantry.licensing import purchases, service, tokens
 from tenantry.licensing.constants import (
     BUYERS,
     LICENSE_ADMINS,
@@ -392,19 +391,9 @@ def _check_result(found: service.Entitlements, body: EntitlementCheck) -> JSONRe
 
 
 async def _checked(request: Request, body: EntitlementCheck, user_ref: str | None) -> JSONResponse:
-    """The hot path when the token holder asks about themselves, else the ordinary one."""
-    token = bearer_token(request)
-    try:
-        target = None if user_ref is None else uuid.UUID(user_ref)
-    except ValueError:
-        target = None
+    """A check `hot.HotEntitlementChecks` left to the route: another user, or the full rules
+    and errors (no token, an expired one, a disabled account…)."""
     catalog: Catalog = request.app.state.catalog
-    if token and (user_ref is None or target is not None):
-        found = await hot.own_entitlements(
-            reader=request.app.state.hot_reader, catalog=catalog, token=token, user_id=target
-        )
-        if found is not None:
-            return _check_result(found, body)
     principal = await resolve_principal(request)
     database: Database = request.app.state.database
     async with database.unit_of_work(readonly=True) as db_session:
