@@ -222,14 +222,24 @@ class OutboxWorker:
     async def claim(self) -> list[OutboxMessage]:
         """Lease a batch of due messages to this worker."""
         now = clock.now()
+        conditions = (
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        if self.database.dialect == "sqlite":
+            # Look before claiming: an idle poll must not take SQLite's one write lock
+            # (PostgreSQL's SKIP LOCKED claim locks only the rows it takes).
+            async with self.database.unit_of_work(readonly=True) as db_session:
+                if (
+                    await db_session.scalar(select(OutboxMessage.id).where(*conditions).limit(1))
+                    is None
+                ):
+                    return []
         async with self.database.unit_of_work() as db_session:
             due = (
                 select(OutboxMessage)
-                .where(
-                    OutboxMessage.status == "pending",
-                    OutboxMessage.next_attempt_at <= now,
-                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-                )
+                .where(*conditions)
                 .order_by(OutboxMessage.next_attempt_at)
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
