@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
 import psycopg
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from tenantry.core.db import configure_sqlite, sync_url
 from tenantry.models import Base
@@ -64,16 +66,28 @@ class TestDatabase:
         return self._engine
 
     def truncate(self) -> None:
-        """Empty every table between tests (the schema stays)."""
+        """Empty every table between tests (the schema stays).
+
+        A job the previous test left running (a group being licensed) may lock the
+        tables in another order than TRUNCATE: PostgreSQL then cancels one of the two
+        (deadlock), and if it is the TRUNCATE, it is tried again.
+        """
         tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-        with self.engine.begin() as connection:
-            if self.kind == "postgresql":
-                connection.execute(
-                    text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
-                )
-            else:
-                for table in tables:
-                    connection.execute(text(f'DELETE FROM "{table}"'))
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as connection:
+                    if self.kind == "postgresql":
+                        connection.execute(
+                            text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+                        )
+                    else:
+                        for table in tables:
+                            connection.execute(text(f'DELETE FROM "{table}"'))
+                return
+            except OperationalError as error:
+                if attempt == 4 or not isinstance(error.orig, psycopg.errors.DeadlockDetected):
+                    raise
+                time.sleep(0.1)
 
     def scalar(self, sql: str, **params):
         with self.engine.connect() as connection:
