@@ -283,15 +283,20 @@ class JobWorker:
         worker, or None; a job that has used all its attempts is marked failed instead."""
         while True:
             now = clock.now()
+            due = or_(
+                and_(Job.status == QUEUED, Job.run_at <= now),
+                and_(Job.status == RUNNING, Job.claimed_until < now),
+            )
+            if self.database.dialect == "sqlite":
+                # Look before claiming: an idle poll must not take SQLite's one write lock
+                # (PostgreSQL's SKIP LOCKED claim locks only the row it takes).
+                async with self.database.unit_of_work(readonly=True) as db_session:
+                    if await db_session.scalar(select(Job.id).where(due).limit(1)) is None:
+                        return None
             async with self.database.unit_of_work() as db_session:
                 job = await db_session.scalar(
                     select(Job)
-                    .where(
-                        or_(
-                            and_(Job.status == QUEUED, Job.run_at <= now),
-                            and_(Job.status == RUNNING, Job.claimed_until < now),
-                        )
-                    )
+                    .where(due)
                     .order_by(Job.run_at)
                     .limit(1)
                     .with_for_update(skip_locked=True)
