@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 
 from tenantry.core.i18n import translate
+from tests.support.screenshots import example_values
 from tests.support.server import LiveServer
 from tests.support.stories import PASSWORD
 from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+
+EXAMPLE_RECORD = "tenantry-verify=5f0c2a9e41b7d3866e0a17c4"  # the token differs every run
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -77,7 +80,8 @@ def test_ariane_becomes_the_admin_in_chromium(
         expect(page.locator('[data-test="not-found-yet"]')).to_contain_text(
             t("web.record.not_found.title")
         )
-        screenshot(page, f"wizard-step3-{language}.png")
+        with example_values(page, {'[data-test="txt-value"]': EXAMPLE_RECORD}):
+            screenshot(page, f"wizard-step3-{language}.png")
         if language != "en":
             return
 
