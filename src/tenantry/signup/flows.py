@@ -139,12 +139,12 @@ async def verify(
         limit=settings.signup_rate_per_hour * 5,
         message="Too many codes entered from your network. Try again later.",
     )
-    signup = await signup_service.get_for_update(db_session=db_session, signup_id=signup_id)
+    signup, account_id = await signup_service.lock_with_account(
+        db_session=db_session, signup_id=signup_id
+    )
     _check_code(settings, signup, code)
     now = clock.now()
-    user = await directory_service.get_by_principal_name(
-        db_session=db_session, principal_name=signup.email
-    )
+    user = None if account_id is None else await db_session.get(User, account_id)
     created = user is None
     new_domains = None
     if user is None:

@@ -16,6 +16,7 @@ from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.hotread import HotReader, HotReadError
 from tenantry.core.security import code_digest, new_code
+from tenantry.directory.models import User
 from tenantry.domains import service as domain_service
 from tenantry.signup import messaging, policy
 from tenantry.signup.exceptions import (
@@ -126,6 +127,25 @@ async def get_for_update(*, db_session: AsyncSession, signup_id: uuid.UUID) -> S
     if signup is None:
         raise SignupNotFound()
     return signup
+
+
+async def lock_with_account(
+    *, db_session: AsyncSession, signup_id: uuid.UUID
+) -> tuple[Signup, uuid.UUID | None]:
+    """A sign-up locked as `get_for_update` does, and in the same statement the id of the
+    account that already has its address (None: a new person)."""
+    row = (
+        await db_session.execute(
+            select(Signup, User.id)
+            .outerjoin(User, User.user_principal_name == Signup.email)
+            .where(Signup.id == signup_id)
+            .with_for_update(of=Signup)
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if row is None:
+        raise SignupNotFound()
+    return row[0], row[1]
 
 
 async def resend(
