@@ -104,7 +104,13 @@ class HotReader:
         if self._idle.empty() and self._open < self.size:
             self._open += 1
             try:
-                return await psycopg.AsyncConnection.connect(self._conninfo or "", autocommit=True)
+                return await psycopg.AsyncConnection.connect(
+                    self._conninfo or "",
+                    autocommit=True,
+                    # Plan each statement once: a custom plan per execution costs more than
+                    # the execution of these indexed reads.
+                    options="-c plan_cache_mode=force_generic_plan",
+                )
             except psycopg.Error:
                 self._open -= 1
                 raise
