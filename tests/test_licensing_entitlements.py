@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -197,3 +198,37 @@ def test_the_fast_path_hands_everything_unusual_to_the_route(stories):
     )
     assert anonymous.status_code == 401
     assert anonymous.json()["error"]["code"] == "unauthorized"
+
+
+def test_concurrent_checks_of_different_people_get_their_own_answers(stories, database):
+    """Checks arriving together share round trips to the database (PostgreSQL): each still
+    gets the answer of its own token."""
+    ariane = global_admin(stories, database)
+    buy(ariane.api, "BUSINESS_PREMIUM", 5)
+    people = {}
+    for name in ("alain", "chloe", "david", "emma"):
+        stories.sign_up(f"{name}@contoso.com", name.title())
+        people[name] = stories.client_for(f"{name}@contoso.com")
+    for name in ("alain", "david"):  # licensed: 300 participants; the others keep 10
+        set_usage_location(database, f"{name}@contoso.com", "BE")
+        user_id = people[name].get("/v1/me").json()["id"]
+        assert assign(ariane.api, user_id, PREMIUM.sku_id).status_code == 200
+    expected = {"alain": 300, "chloe": 10, "david": 300, "emma": 10}
+
+    async def ask_all() -> list[tuple[str, int]]:
+        async with httpx.AsyncClient(base_url=stories.server.url, timeout=30) as client:
+
+            async def ask(name: str) -> tuple[str, int]:
+                response = await client.post(
+                    "/v1/me/entitlements/check",
+                    json={"name": "meetings.max_participants", "value": 50},
+                    headers={"Authorization": people[name].headers["Authorization"]},
+                )
+                assert response.status_code == 200, response.text
+                return name, response.json()["limit"]
+
+            return await asyncio.gather(*(ask(name) for _ in range(20) for name in expected))
+
+    answers = asyncio.run(ask_all())
+    assert len(answers) == 80
+    assert all(limit == expected[name] for name, limit in answers), answers
