@@ -179,10 +179,14 @@ def test_unknown_signup_ids_are_not_found(api):
 
 def test_repeated_failed_sign_ins_lock_the_account(stories, api):
     stories.sign_up("ariane@contoso.com")
-    for _ in range(5):
+    for guess in range(5):
         failed = api.post(
             "/v1/auth/token",
-            data={"grant_type": "password", "username": "ariane@contoso.com", "password": "nope"},
+            data={
+                "grant_type": "password",
+                "username": "ariane@contoso.com",
+                "password": f"nope-{guess}",
+            },
         )
         assert failed.json()["error"]["code"] == "invalid_grant"
     locked = api.post(

@@ -6,6 +6,7 @@ as `tenantry serve` does), so each test picks the origin of every sign-in.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,9 +36,13 @@ def sign_in(api: httpx.Client, origin: str, password: str, email: str = USER) ->
     )
 
 
+_guesses = itertools.count()
+
+
 def guess(api: httpx.Client, origin: str, times: int = 1) -> list[str]:
-    """Wrong passwords from `origin`; the error code of each."""
-    return [error_code(sign_in(api, origin, "Wrong-Guess-1")) for _ in range(times)]
+    """Different wrong passwords from `origin` (the same one twice counts once); the error
+    code of each."""
+    return [error_code(sign_in(api, origin, f"Wrong-Guess-{next(_guesses)}")) for _ in range(times)]
 
 
 def counted(database, origin: str, column: str = "failures", email: str = USER):
@@ -214,7 +219,7 @@ def test_the_sign_in_page_counts_and_refuses_like_the_api(stories, server):
                 data={"csrf_token": token.group(1), "email": USER, "password": password},
             )
 
-    assert [page_sign_in(ATTACKER, "Wrong-Guess-1").status_code for _ in range(5)] == [400] * 5
+    assert [page_sign_in(ATTACKER, f"Wrong-Guess-{n}").status_code for n in range(5)] == [400] * 5
     refused = page_sign_in(ATTACKER, PASSWORD)
     assert refused.status_code == 429
     assert translate("en", "error.accountLocked") in refused.text
@@ -244,3 +249,23 @@ def test_an_ipv6_network_is_locked_as_a_whole_64(stories):
 )
 def test_origins(client_address, origin):
     assert origin_of(client_address) == origin
+
+
+def test_the_same_wrong_password_again_is_not_counted(stories, database):
+    """As in Entra: retrying a typo never locks anyone out; different guesses still do."""
+    stories.sign_up(USER, "Alain")
+    typo = [error_code(sign_in(stories.api, HOME, "Correct-Horse-8")) for _ in range(8)]
+    assert typo == ["invalid_grant"] * 8
+    assert counted(database, HOME) == 1
+    assert sign_in(stories.api, HOME, PASSWORD).status_code == 200
+
+    # The last three wrong passwords are remembered: an older one counts again.
+    for password in ("Guess-A1", "Guess-B2", "Guess-C3", "Guess-A1", "Guess-D4"):
+        assert error_code(sign_in(stories.api, ATTACKER, password)) == "invalid_grant"
+    assert counted(database, ATTACKER) == 4  # Guess-A1 again was not counted
+    assert error_code(sign_in(stories.api, ATTACKER, "Guess-A1")) == "invalid_grant"  # forgotten
+    assert counted(database, ATTACKER) == 5
+    assert error_code(sign_in(stories.api, ATTACKER, PASSWORD)) == "accountLocked"
+    # Every wrong password is audited, counted or not.
+    failed = database.scalar("SELECT count(*) FROM audit_events WHERE action = 'Sign-in failed'")
+    assert failed == 8 + 6

@@ -7,7 +7,10 @@ which one party usually holds whole). After `lockout_threshold` failures from
 one origin, that origin is locked for `lockout_seconds`; every further failure
 from it once the lock has ended locks it again, each time for twice as long (at
 most 24 hours). Signing in from that origin clears its count. The user signing
-in from elsewhere is not affected.
+in from elsewhere is not affected. As in Entra, the same wrong password entered
+again is not counted: each origin keeps keyed hashes of its last three wrong
+passwords (`password_fingerprint`), so a person retrying a typo does not lock
+themselves out, while a guesser's different passwords all count.
 
 Guesses spread over many origins are caught by a second, higher count of every
 origin's failures together (origin "*"): `lockout_account_threshold` failures,
@@ -37,10 +40,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.auth.models import SignInLockout
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
+from tenantry.core.security import code_digest
 
 ACCOUNT_WIDE = "*"
 UNKNOWN_ORIGIN = "unknown"
 LONGEST_LOCKOUT = timedelta(hours=24)
+RECENT_PASSWORDS = 3  # wrong passwords remembered per origin (not counted twice)
 
 
 def origin_of(client_address: str | None) -> str:
@@ -62,6 +67,7 @@ class Standing:
 
     retry_after: int | None  # seconds until sign-in from there is allowed again; None: now
     failures_counted: bool  # failures from that origin are counted (to clear on success)
+    recent_passwords: tuple[str, ...] = ()  # fingerprints of its last wrong passwords
 
 
 async def standing(*, db_session: AsyncSession, user_id: uuid.UUID, origin: str) -> Standing:
@@ -69,23 +75,43 @@ async def standing(*, db_session: AsyncSession, user_id: uuid.UUID, origin: str)
     now = clock.now()
     rows = (
         await db_session.execute(
-            select(SignInLockout.origin, SignInLockout.locked_until).where(
+            select(
+                SignInLockout.origin, SignInLockout.locked_until, SignInLockout.recent_passwords
+            ).where(
                 SignInLockout.user_id == user_id,
                 SignInLockout.origin.in_((origin, ACCOUNT_WIDE)),
             )
         )
     ).all()
-    ends = [locked_until for _, locked_until in rows if locked_until and locked_until > now]
+    ends = [locked_until for _, locked_until, _ in rows if locked_until and locked_until > now]
+    recent = next((r for row_origin, _, r in rows if row_origin == origin), None)
     return Standing(
         retry_after=int((max(ends) - now).total_seconds()) if ends else None,
-        failures_counted=any(row_origin == origin for row_origin, _ in rows),
+        failures_counted=any(row_origin == origin for row_origin, _, _ in rows),
+        recent_passwords=tuple((recent or "").split()),
     )
 
 
+def password_fingerprint(secret: bytes, user_id: uuid.UUID, password: str) -> str:
+    """A keyed hash of a wrong password (64 bits, bound to the user): enough to recognise
+    it again, useless for guessing it without the server's secret key."""
+    return code_digest(secret, f"wrong-password:{user_id}", password)[:16]
+
+
 async def count_failure(
-    *, db_session: AsyncSession, settings: Settings, user_id: uuid.UUID, origin: str
+    *,
+    db_session: AsyncSession,
+    settings: Settings,
+    user_id: uuid.UUID,
+    origin: str,
+    fingerprint: str,
+    recent: tuple[str, ...] = (),
 ) -> bool:
-    """Count a wrong password from `origin`; whether it locked that origin or the account."""
+    """Count a wrong password from `origin` unless it is one of `recent` (the origin's last
+    wrong passwords, from `standing`); whether it locked that origin or the account."""
+    if fingerprint in recent:
+        return False
+    remembered = " ".join((*recent, fingerprint)[-RECENT_PASSWORDS:])
     now = clock.now()
     insert = pg_insert if db_session.get_bind().dialect.name == "postgresql" else sqlite_insert
     window = timedelta(seconds=settings.lockout_seconds)
@@ -100,10 +126,15 @@ async def count_failure(
                 lockouts=0,
                 locked_until=None,
                 updated_at=now,
+                recent_passwords=remembered,
             )
             .on_conflict_do_update(
                 index_elements=["user_id", "origin"],
-                set_={"failures": SignInLockout.failures + 1, "updated_at": now},
+                set_={
+                    "failures": SignInLockout.failures + 1,
+                    "updated_at": now,
+                    "recent_passwords": remembered,
+                },
             )
             .returning(SignInLockout.failures, SignInLockout.lockouts, SignInLockout.locked_until)
         )

@@ -38,3 +38,6 @@ class SignInLockout(Base):
     locked_until: Mapped[datetime | None]
     lockouts: Mapped[int]  # how often this origin (or the account) was locked: doubles the next
     updated_at: Mapped[datetime]  # the last failure counted
+    # Keyed hashes of the last wrong passwords from this origin, space-separated: the same
+    # wrong password again is not counted (Entra's smart lockout keeps the last three).
+    recent_passwords: Mapped[str | None] = mapped_column(String(120))

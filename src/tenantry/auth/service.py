@@ -104,7 +104,12 @@ async def sign_in(
     tenant = await db_session.get(Tenant, user.tenant_id)
     if not password_ok:
         locked = await lockout.count_failure(
-            db_session=db_session, settings=settings, user_id=user.id, origin=origin
+            db_session=db_session,
+            settings=settings,
+            user_id=user.id,
+            origin=origin,
+            fingerprint=lockout.password_fingerprint(settings.signing_secret, user.id, password),
+            recent=standing.recent_passwords,
         )
         audit.record(
             db_session,
