@@ -71,27 +71,24 @@ class _Batches:
     one, and alone a check waits for nothing.
     """
 
-    def __init__(self, reader: HotReader) -> None:
-        self.reader = reader
+    def __init__(self) -> None:
         self.waiting: dict[str, list[asyncio.Future[list[tuple[Any, ...]]]]] = {}
         self.running = False
 
-    async def rows(self, digest: str) -> list[tuple[Any, ...]]:
+    async def rows(self, reader: HotReader, digest: str) -> list[tuple[Any, ...]]:
         future = asyncio.get_running_loop().create_future()
         self.waiting.setdefault(digest, []).append(future)
         if not self.running:
             self.running = True
-            asyncio.get_running_loop().create_task(self._drain())
+            asyncio.get_running_loop().create_task(self._drain(reader))
         return await future
 
-    async def _drain(self) -> None:
+    async def _drain(self, reader: HotReader) -> None:
         try:
             while self.waiting:
                 batch, self.waiting = self.waiting, {}
                 try:
-                    rows = await self.reader.fetch_all(
-                        SELF_ENTITLEMENTS_MANY, {"digests": list(batch)}
-                    )
+                    rows = await reader.fetch_all(SELF_ENTITLEMENTS_MANY, {"digests": list(batch)})
                 except Exception as error:  # each waiter takes the ordinary path
                     failure = error if isinstance(error, HotReadError) else HotReadError(str(error))
                     for futures in batch.values():
@@ -118,8 +115,8 @@ async def _rows_of(reader: HotReader, digest: str) -> list[tuple[Any, ...]]:
         return await reader.fetch_all(SELF_ENTITLEMENTS, {"digest": digest})
     batches = _batches.get(reader)
     if batches is None:
-        batches = _batches[reader] = _Batches(reader)
-    return await batches.rows(digest)
+        batches = _batches[reader] = _Batches()  # holds no reference to its reader
+    return await batches.rows(reader, digest)
 
 
 async def own_entitlements(
