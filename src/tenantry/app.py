@@ -21,6 +21,7 @@ from tenantry.core.config import Settings, get_settings
 from tenantry.core.db import Database
 from tenantry.core.errors import install_handlers
 from tenantry.core.hotread import HotReader
+from tenantry.core.housekeeping import Housekeeper
 from tenantry.core.jobs import JobWorker
 from tenantry.core.mail import OutboxWorker
 from tenantry.directory.router import router as directory_router
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             tasks.append(asyncio.create_task(worker.run(), name="outbox-worker"))
             tasks.append(asyncio.create_task(job_worker.run(), name="job-worker"))
             tasks.append(asyncio.create_task(lifecycle.run(), name="subscription-lifecycle"))
+            housekeeper = Housekeeper(database, interval=settings.housekeeping_interval_seconds)
+            tasks.append(asyncio.create_task(housekeeper.run(), name="housekeeping"))
         names.registrable("example.com")  # load the public suffix list now, not in a request
         # What start-up made lives as long as the process: keep it out of the collector's
         # full passes, which otherwise walk it all and stall requests (tail latency).

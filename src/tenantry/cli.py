@@ -108,6 +108,31 @@ def serve(
     )
 
 
+@app.command()
+def prune(as_json: bool = JsonOption) -> None:
+    """Operator: delete expired records now (the server does it every hour)."""
+    import tenantry.app  # noqa: F401 - every domain registers what it prunes
+    from tenantry.core.db import Database
+    from tenantry.core.housekeeping import prune as prune_all
+
+    settings = get_settings()
+
+    async def run() -> dict[str, int]:
+        database = Database(settings.database_url)
+        try:
+            return await prune_all(database)
+        finally:
+            await database.dispose()
+
+    counts = asyncio.run(run())
+    emit(
+        [{"records": name, "deleted": count} for name, count in counts.items()],
+        as_json=as_json,
+        columns=["records", "deleted"],
+        title="Expired records deleted",
+    )
+
+
 # --- development mailbox ------------------------------------------------------------------
 
 

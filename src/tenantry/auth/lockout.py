@@ -40,11 +40,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.auth.models import SignInLockout
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
+from tenantry.core.housekeeping import pruner
 from tenantry.core.security import code_digest
 
 ACCOUNT_WIDE = "*"
 UNKNOWN_ORIGIN = "unknown"
 LONGEST_LOCKOUT = timedelta(hours=24)
+KEPT_COUNTS = timedelta(days=7)  # a quiet week forgets an origin's failures and lockouts
 RECENT_PASSWORDS = 3  # wrong passwords remembered per origin (not counted twice)
 
 
@@ -219,3 +221,15 @@ async def _lock(
         .where(SignInLockout.user_id == user_id, SignInLockout.origin == origin)
         .values(values)
     )
+
+
+@pruner("signInLockouts")
+async def prune_counts(db_session: AsyncSession, now: datetime) -> int:
+    """Forget failures and lockouts (and the doubling they carry) after a quiet week."""
+    result = await db_session.execute(
+        delete(SignInLockout).where(
+            SignInLockout.updated_at < now - KEPT_COUNTS,
+            (SignInLockout.locked_until.is_(None)) | (SignInLockout.locked_until < now),
+        )
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]

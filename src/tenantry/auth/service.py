@@ -16,6 +16,7 @@ from tenantry.core.clock import clock
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.errors import Forbidden, TenantryError, TooManyRequests
+from tenantry.core.housekeeping import pruner
 from tenantry.core.security import new_token, token_digest, verify_password
 from tenantry.directory import service as directory_service
 from tenantry.directory.models import User
@@ -226,3 +227,15 @@ async def revoke_all(
     if keep_token is not None:
         query = query.where(AccessToken.digest != token_digest(keep_token))
     await db_session.execute(query)
+
+
+KEPT_EXPIRED_TOKENS = timedelta(days=1)
+
+
+@pruner("expiredTokens")
+async def prune_tokens(db_session: AsyncSession, now: datetime) -> int:
+    """Delete bearer tokens and web sessions a day after they expired."""
+    result = await db_session.execute(
+        delete(AccessToken).where(AccessToken.expires_at < now - KEPT_EXPIRED_TOKENS)
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]

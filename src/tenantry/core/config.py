@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     dev_mailbox: bool | None = None
     entitlement_token_ttl_seconds: int = 300
     lifecycle_interval_seconds: float = 300.0
+    housekeeping_interval_seconds: float = 3600.0
     job_lease_seconds: float = 300.0
     group_license_chunk_size: int = 25_000
 

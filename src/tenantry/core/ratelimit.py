@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import String
+from sqlalchemy import String, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tenantry.core.clock import clock
 from tenantry.core.db import Base, Database
 from tenantry.core.errors import TooManyRequests
+from tenantry.core.housekeeping import pruner
 
 
 class RateLimitBucket(Base):
@@ -68,3 +69,15 @@ async def hit(
     async with database.unit_of_work() as db_session:
         window = await count(db_session, key=key, window_seconds=window_seconds)
     window.check(limit=limit, message=message)
+
+
+KEPT_WINDOWS = timedelta(days=1)  # longer than any window in use (an hour at most)
+
+
+@pruner("rateLimitWindows")
+async def prune_windows(db_session: AsyncSession, now: datetime) -> int:
+    """Forget the counts of windows that ended a day ago or more."""
+    result = await db_session.execute(
+        delete(RateLimitBucket).where(RateLimitBucket.window_start < now - KEPT_WINDOWS)
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]

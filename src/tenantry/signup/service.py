@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.catalog import Catalog
@@ -15,6 +15,7 @@ from tenantry.core.clock import clock
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.hotread import HotReader, HotReadError
+from tenantry.core.housekeeping import pruner
 from tenantry.core.security import code_digest, new_code
 from tenantry.directory.models import User
 from tenantry.domains import service as domain_service
@@ -219,3 +220,16 @@ async def read_code_check(
     async with database.unit_of_work(readonly=True) as db_session:
         signup = await db_session.get(Signup, signup_id)
     return None if signup is None else CodeCheck(signup.id, signup.email, signup.code_digest)
+
+
+KEPT_ABANDONED = timedelta(days=7)
+
+
+@pruner("abandonedSignups")
+async def prune_abandoned(db_session: AsyncSession, now: datetime) -> int:
+    """Delete sign-ups never completed, a week after their code expired (their address and
+    name are kept no longer than that); completed ones stay with their account."""
+    result = await db_session.execute(
+        delete(Signup).where(Signup.status == PENDING, Signup.expires_at < now - KEPT_ABANDONED)
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
