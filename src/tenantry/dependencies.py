@@ -16,6 +16,7 @@ from tenantry.core.audit import Actor
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.errors import Forbidden, NotFound, Unauthorized
+from tenantry.core.security import bearer_token_of
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
 from tenantry.directory.models import User
@@ -74,11 +75,7 @@ class Principal:
 
 def bearer_token(request: Request) -> str | None:
     """The token of an `Authorization: Bearer …` header, if any."""
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return None
+    return bearer_token_of(request.headers.get("authorization", ""))
 
 
 async def _principal_for(request: Request, token: str | None, via: str) -> Principal | None:

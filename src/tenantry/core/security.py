@@ -104,6 +104,14 @@ def new_token(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+def bearer_token_of(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer …` header value, if it is one."""
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
 def token_digest(token: str) -> str:
     """The SHA-256 of a high-entropy token: what the database keeps instead of the token."""
     return hashlib.sha256(token.encode()).hexdigest()

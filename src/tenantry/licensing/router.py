@@ -62,6 +62,7 @@ from tenantry.licensing.schemas import (
     SubscriptionCreate,
     SubscriptionUpdate,
     SubscriptionView,
+    check_view,
     entitlements_view,
     license_details_view,
     license_states_view,
@@ -384,10 +385,7 @@ async def my_entitlements(
 
 
 def _check_result(found: service.Entitlements, body: EntitlementCheck) -> JSONResponse:
-    allowed, limit = found.check(body.name, body.value)
-    return JSONResponse(
-        {"name": body.name, "value": body.value, "allowed": allowed, "limit": limit}
-    )
+    return JSONResponse(check_view(found, body))
 
 
 async def _checked(request: Request, body: EntitlementCheck, user_ref: str | None) -> JSONResponse:

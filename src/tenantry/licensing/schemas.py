@@ -56,6 +56,13 @@ class EntitlementCheck(ApiModel):
     value: int | None = Field(default=None, ge=0)
 
 
+def check_view(found: Entitlements, check: EntitlementCheck) -> dict[str, Any]:
+    """The answer to an entitlement check: `{name, value, allowed, limit}` (limit null: no
+    such entitlement)."""
+    allowed, limit = found.check(check.name, check.value)
+    return {"name": check.name, "value": check.value, "allowed": allowed, "limit": limit}
+
+
 # --- responses ----------------------------------------------------------------------------
 
 
