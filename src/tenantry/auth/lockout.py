@@ -32,7 +32,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import Delete, case, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -224,12 +224,9 @@ async def _lock(
 
 
 @pruner("signInLockouts")
-async def prune_counts(db_session: AsyncSession, now: datetime) -> int:
+def prune_counts(now: datetime) -> Delete:
     """Forget failures and lockouts (and the doubling they carry) after a quiet week."""
-    result = await db_session.execute(
-        delete(SignInLockout).where(
-            SignInLockout.updated_at < now - KEPT_COUNTS,
-            (SignInLockout.locked_until.is_(None)) | (SignInLockout.locked_until < now),
-        )
+    return delete(SignInLockout).where(
+        SignInLockout.updated_at < now - KEPT_COUNTS,
+        (SignInLockout.locked_until.is_(None)) | (SignInLockout.locked_until < now),
     )
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Delete, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.auth import lockout
@@ -233,9 +233,6 @@ KEPT_EXPIRED_TOKENS = timedelta(days=1)
 
 
 @pruner("expiredTokens")
-async def prune_tokens(db_session: AsyncSession, now: datetime) -> int:
+def prune_tokens(now: datetime) -> Delete:
     """Delete bearer tokens and web sessions a day after they expired."""
-    result = await db_session.execute(
-        delete(AccessToken).where(AccessToken.expires_at < now - KEPT_EXPIRED_TOKENS)
-    )
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    return delete(AccessToken).where(AccessToken.expires_at < now - KEPT_EXPIRED_TOKENS)

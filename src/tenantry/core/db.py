@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, MetaData, Select, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -174,6 +174,18 @@ class Database:
             self.wake(take_wake_requests(session))
         finally:
             await session.close()
+
+    async def may_find(self, query: Select[Any]) -> bool:
+        """Whether a claim by `query` may find work, asked without taking a write lock.
+
+        On SQLite a claim takes the database's one write lock even when it finds
+        nothing, so background workers look first with a read; on PostgreSQL a
+        `SKIP LOCKED` claim locks only the rows it takes, and this answers True.
+        """
+        if self.dialect != "sqlite":
+            return True
+        async with self.unit_of_work(readonly=True) as db_session:
+            return await db_session.scalar(query.limit(1)) is not None
 
     async def attempts(
         self, *, retry_on: type[BaseException] | tuple[type[BaseException], ...], times: int = 3

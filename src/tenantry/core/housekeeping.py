@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Delete
 
 from tenantry.core import audit
 from tenantry.core.clock import clock
@@ -25,12 +25,12 @@ from tenantry.core.db import Database
 
 log = logging.getLogger("tenantry.housekeeping")
 
-Pruner = Callable[[AsyncSession, datetime], Awaitable[int]]
+Pruner = Callable[[datetime], Delete]
 _pruners: dict[str, Pruner] = {}
 
 
 def pruner(name: str) -> Callable[[Pruner], Pruner]:
-    """Register `function(db_session, now) -> rows deleted` under `name`."""
+    """Register `function(now) -> DELETE statement` under `name`."""
 
     def register(function: Pruner) -> Pruner:
         _pruners[name] = function
@@ -45,7 +45,8 @@ async def prune(database: Database) -> dict[str, int]:
     counts: dict[str, int] = {}
     for name, function in sorted(_pruners.items()):
         async with database.unit_of_work() as db_session:
-            counts[name] = await function(db_session, now)
+            result = await db_session.execute(function(now))
+            counts[name] = max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
     if any(counts.values()):
         async with database.unit_of_work() as db_session:
             audit.record(

@@ -287,12 +287,8 @@ class JobWorker:
                 and_(Job.status == QUEUED, Job.run_at <= now),
                 and_(Job.status == RUNNING, Job.claimed_until < now),
             )
-            if self.database.dialect == "sqlite":
-                # Look before claiming: an idle poll must not take SQLite's one write lock
-                # (PostgreSQL's SKIP LOCKED claim locks only the row it takes).
-                async with self.database.unit_of_work(readonly=True) as db_session:
-                    if await db_session.scalar(select(Job.id).where(due).limit(1)) is None:
-                        return None
+            if not await self.database.may_find(select(Job.id).where(due)):
+                return None
             async with self.database.unit_of_work() as db_session:
                 job = await db_session.scalar(
                     select(Job)

@@ -227,15 +227,8 @@ class OutboxWorker:
             OutboxMessage.next_attempt_at <= now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
         )
-        if self.database.dialect == "sqlite":
-            # Look before claiming: an idle poll must not take SQLite's one write lock
-            # (PostgreSQL's SKIP LOCKED claim locks only the rows it takes).
-            async with self.database.unit_of_work(readonly=True) as db_session:
-                if (
-                    await db_session.scalar(select(OutboxMessage.id).where(*conditions).limit(1))
-                    is None
-                ):
-                    return []
+        if not await self.database.may_find(select(OutboxMessage.id).where(*conditions)):
+            return []
         async with self.database.unit_of_work() as db_session:
             due = (
                 select(OutboxMessage)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, delete
+from sqlalchemy import Delete, String, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,9 +75,6 @@ KEPT_WINDOWS = timedelta(days=1)  # longer than any window in use (an hour at mo
 
 
 @pruner("rateLimitWindows")
-async def prune_windows(db_session: AsyncSession, now: datetime) -> int:
+def prune_windows(now: datetime) -> Delete:
     """Forget the counts of windows that ended a day ago or more."""
-    result = await db_session.execute(
-        delete(RateLimitBucket).where(RateLimitBucket.window_start < now - KEPT_WINDOWS)
-    )
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    return delete(RateLimitBucket).where(RateLimitBucket.window_start < now - KEPT_WINDOWS)

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Delete, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.catalog import Catalog
@@ -226,10 +226,7 @@ KEPT_ABANDONED = timedelta(days=7)
 
 
 @pruner("abandonedSignups")
-async def prune_abandoned(db_session: AsyncSession, now: datetime) -> int:
+def prune_abandoned(now: datetime) -> Delete:
     """Delete sign-ups never completed, a week after their code expired (their address and
     name are kept no longer than that); completed ones stay with their account."""
-    result = await db_session.execute(
-        delete(Signup).where(Signup.status == PENDING, Signup.expires_at < now - KEPT_ABANDONED)
-    )
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    return delete(Signup).where(Signup.status == PENDING, Signup.expires_at < now - KEPT_ABANDONED)
