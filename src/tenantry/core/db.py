@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from tenantry.core.errors import Conflict
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -218,8 +220,8 @@ class Database:
 
 
 class Attempt:
-    """One try of `Database.attempts`: a unit of work whose retryable failure is swallowed
-    (rolled back) unless it is the last try."""
+    """One try of `Database.attempts`: a unit of work whose retryable failure is rolled back
+    and swallowed, or on the last try turned into a 409 `conflict`."""
 
     def __init__(
         self,
@@ -240,7 +242,11 @@ class Attempt:
 
     async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> bool:
         suppressed = await self._unit.__aexit__(exc_type, exc, traceback)  # rolls back on error
-        if isinstance(exc, self._retry_on) and not self._last:
+        if isinstance(exc, self._retry_on):
+            if self._last:  # lost every race: a clear 409 in the one error shape, not a 500
+                raise Conflict(
+                    "Someone changed the same records at the same moment. Try again."
+                ) from exc
             self.failed = True
             return True
         return bool(suppressed)
