@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.catalog import Catalog
-from tenantry.core import audit, ratelimit
+from tenantry.core import audit
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
@@ -30,6 +30,7 @@ from tenantry.signup.exceptions import (
     TooManyAttempts,
     WeakPassword,
 )
+from tenantry.signup.limits import limit_code_entries
 from tenantry.signup.models import Signup
 from tenantry.tenants.models import Tenant
 
@@ -132,13 +133,7 @@ async def verify(
     or creates the same user at the same moment, this unit of work fails with
     IntegrityError, and its next `attempt` (see `complete`) joins what the winner made.
     """
-    window = await ratelimit.count(
-        db_session, key=f"verify:{actor.client_address}", window_seconds=3600
-    )
-    window.check(
-        limit=settings.signup_rate_per_hour * 5,
-        message="Too many codes entered from your network. Try again later.",
-    )
+    await limit_code_entries(db_session, settings, actor.client_address)
     signup, account_id = await signup_service.lock_with_account(
         db_session=db_session, signup_id=signup_id
     )
