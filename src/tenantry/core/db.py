@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from tenantry.core import sqlite_driver
 from tenantry.core.errors import Conflict
 
 NAMING_CONVENTION = {
@@ -142,7 +143,8 @@ class Database:
         if self.dialect == "postgresql":
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         else:
-            kwargs.update(connect_args={"timeout": 30})
+            # aiosqlite with one trip to its thread per statement (core/sqlite_driver.py)
+            kwargs.update(connect_args={"timeout": 30}, module=sqlite_driver.dbapi())
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
         if self.dialect == "sqlite":
             configure_sqlite(self.engine.sync_engine)
