@@ -17,7 +17,9 @@ What it does, all on 127.0.0.1 and bounded in time and count:
    all N, C at a time. This is the step that computes the argon2id hash, so the
    **target (>= 90 % of the raw hash rate) refers to the verify-phase rate**;
    the end-to-end rate (first start to last verify, mail delivery included) is
-   reported beside it;
+   reported beside it. Requests go through `LightClient` (keep-alive HTTP/1.1,
+   parsed by httptools), so the client takes little of the cores it shares with
+   the server;
 6. measures the raw argon2id hash rate on the same machine the way the server
    hashes (`tenantry.core.security`: the same hasher with argon2-cffi's default
    parameters, `HASH_WORKERS` threads per process at the hashing priority) with
