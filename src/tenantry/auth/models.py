@@ -13,7 +13,10 @@ from tenantry.core.db import Base
 
 class AccessToken(Base):
     __tablename__ = "access_tokens"
-    __table_args__ = (Index("ix_access_tokens_user", "user_id"),)
+    __table_args__ = (
+        Index("ix_access_tokens_user", "user_id"),
+        Index("ix_access_tokens_expires_at", "expires_at"),  # housekeeping
+    )
 
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -29,6 +32,7 @@ class SignInLockout(Base):
     or from every origin together (`origin` "*", the account-wide backstop)."""
 
     __tablename__ = "sign_in_lockouts"
+    __table_args__ = (Index("ix_sign_in_lockouts_updated_at", "updated_at"),)  # housekeeping
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True

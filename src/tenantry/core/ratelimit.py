@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Delete, String, delete
+from sqlalchemy import Delete, Index, String, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,8 @@ from tenantry.core.housekeeping import pruner
 
 class RateLimitBucket(Base):
     __tablename__ = "rate_limit_buckets"
+    # Housekeeping deletes old windows; the primary key leads with the key.
+    __table_args__ = (Index("ix_rate_limit_buckets_window_start", "window_start"),)
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(primary_key=True)

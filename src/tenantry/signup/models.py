@@ -13,7 +13,12 @@ from tenantry.core.db import Base, new_id
 
 class Signup(Base):
     __tablename__ = "signups"
-    __table_args__ = (Index("ix_signups_email_created", "email", "created_at"),)
+    __table_args__ = (
+        Index("ix_signups_email_created", "email", "created_at"),
+        # Housekeeping deletes abandoned sign-ups; not (status, …), which every verify
+        # would have to update.
+        Index("ix_signups_expires_at", "expires_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(String(320))
