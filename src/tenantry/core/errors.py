@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("tenantry")
@@ -98,6 +100,39 @@ class TooManyRequests(TenantryError):
         super().__init__(message, **kwargs)
 
 
+class ServiceUnavailable(TenantryError):
+    status_code = 503
+    code = "serviceUnavailable"
+
+    def __init__(self, message: str, *, retry_after: int, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(max(1, retry_after))})
+        kwargs.setdefault("details", {"retryAfterSeconds": max(1, retry_after)})
+        super().__init__(message, **kwargs)
+
+
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(error: Exception) -> bool:
+    """Whether `error` says the database cannot be reached or cannot serve now (down,
+    restarting, refusing connections, connection lost mid-request, pool exhausted,
+    SQLite's lock held past its timeout, its file unreadable or full), rather than
+    that our SQL is wrong (SQLite reports "no such column" as an OperationalError too)."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, sa_exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
+        if isinstance(error.orig, sqlite3.Error):
+            text = str(error.orig).lower()
+            return any(sign in text for sign in _SQLITE_UNAVAILABLE)
+        return True
+    return False
+
+
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "readonly", "is full")
+
+
 _STATUS_CODES = {
     400: "badRequest",
     401: "unauthorized",
@@ -109,6 +144,7 @@ _STATUS_CODES = {
     413: "requestTooLarge",
     415: "unsupportedMediaType",
     429: "tooManyRequests",
+    503: "serviceUnavailable",
 }
 
 
@@ -149,6 +185,18 @@ def install_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(sa_exc.DBAPIError)
+    @app.exception_handler(sa_exc.TimeoutError)
+    async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+        if not database_unavailable(exc):
+            raise exc  # a fault of ours, not of the database: the 500 below
+        log.warning("database unavailable: %s", exc)
+        error = ServiceUnavailable(
+            "The service cannot reach its database just now. Try again in a moment.",
+            retry_after=DATABASE_RETRY_AFTER_SECONDS,
+        )
+        return JSONResponse(error.to_body(), status_code=503, headers=error.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
