@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from tests.support.admin import make_global_admin
 from tests.support.stories import become_admin
@@ -97,3 +100,38 @@ def test_signing_out_is_recorded_for_the_api_and_the_pages(stories, server, data
         assert event["initiatedBy"]["user"]["userPrincipalName"] == "ariane@contoso.com"
         assert event["initiatedBy"]["user"]["ipAddress"] == "127.0.0.1"
         assert event["targetResources"] == [{"id": me["id"], "type": "user"}]
+
+
+def _token(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "target"),
+    [
+        # Times without a UTC equivalent: past year 9999, or before year 1.
+        ({"from": "9999-12-31T23:59:59-23:59"}, "invalidRequest", "from"),
+        ({"to": "0001-01-01T00:00:00+23:59"}, "invalidRequest", "to"),
+        # Tokens the log never gave: JSON nested too deep to read, an id that is not text,
+        # a time without a UTC equivalent.
+        ({"$skiptoken": _token("[" * 1500)}, "invalidSkipToken", "$skiptoken"),
+        (
+            {"$skiptoken": _token('{"t": "2025-01-01T00:00:00", "i": []}')},
+            "invalidSkipToken",
+            "$skiptoken",
+        ),
+        (
+            {"$skiptoken": _token('{"t": "0001-01-01T00:00:00+05:00", "i": "%s"}' % ("0" * 32))},
+            "invalidSkipToken",
+            "$skiptoken",
+        ),
+    ],
+)
+def test_bad_dates_and_tokens_are_refused(stories, database, params, code, target):
+    stories.sign_up("ariane@contoso.com", "Ariane")
+    make_global_admin(database, "ariane@contoso.com")
+    with stories.client_for("ariane@contoso.com") as ariane:
+        refused = ariane.get("/v1/auditLogs/directoryAudits", params=params)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["code"] == code
+    assert refused.json()["error"]["target"] == target

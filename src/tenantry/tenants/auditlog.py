@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.core.audit import AuditEvent
 from tenantry.core.errors import InvalidRequest
+from tenantry.core.paging import decode_token, encode_token
 from tenantry.directory.models import User
 
 MAX_TOP = 999
@@ -36,26 +34,40 @@ class AuditQuery:
     skip_token: str | None = None
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    """A query time; one without a zone is taken as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+def as_utc(value: datetime) -> datetime:
+    """A time in UTC; one without a zone is taken as UTC. OverflowError when it has no UTC
+    equivalent (year 1 east of Greenwich, year 9999 west of it)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _bound(value: datetime | None, target: str) -> datetime | None:
+    """A `from`/`to` time of the query in UTC; 400 when it has none."""
+    if value is None:
+        return None
+    try:
+        return as_utc(value)
+    except OverflowError as exc:
+        raise InvalidRequest(
+            f"{target} is out of range: give a time between the years 1 and 9999 in UTC.",
+            target=target,
+        ) from exc
 
 
 def _decode(token: str) -> tuple[datetime, uuid.UUID]:
+    payload = decode_token(token) or {}
+    moment, event_id = payload.get("t"), payload.get("i")
     try:
-        raw = json.loads(base64.urlsafe_b64decode(token.encode()))
-        moment = as_utc(datetime.fromisoformat(raw["t"]))
-        assert moment is not None
-        return moment, uuid.UUID(raw["i"])
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        if not isinstance(moment, str) or not isinstance(event_id, str):
+            raise ValueError("not a token of this list")
+        return as_utc(datetime.fromisoformat(moment)), uuid.UUID(event_id)
+    except (ValueError, OverflowError) as exc:
         raise InvalidSkipToken("The $skiptoken is not valid.", target="$skiptoken") from exc
 
 
 def _encode(event: AuditEvent) -> str:
-    raw = json.dumps({"t": event.occurred_at.isoformat(), "i": str(event.id)})
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+    return encode_token({"t": event.occurred_at.isoformat(), "i": str(event.id)})
 
 
 async def search(
@@ -82,10 +94,11 @@ async def search(
             statement = statement.where(AuditEvent.action.startswith(query.action[:-1]))
         else:
             statement = statement.where(AuditEvent.action == query.action)
-    if query.since:
-        statement = statement.where(AuditEvent.occurred_at >= as_utc(query.since))
-    if query.until:
-        statement = statement.where(AuditEvent.occurred_at <= as_utc(query.until))
+    since, until = _bound(query.since, "from"), _bound(query.until, "to")
+    if since is not None:
+        statement = statement.where(AuditEvent.occurred_at >= since)
+    if until is not None:
+        statement = statement.where(AuditEvent.occurred_at <= until)
     if query.skip_token:
         last_time, last_id = _decode(query.skip_token)
         statement = statement.where(

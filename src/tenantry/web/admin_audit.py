@@ -7,7 +7,7 @@ dates are whole days in UTC, both ends included; pages follow the log's keyset.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -90,12 +90,7 @@ async def audit_page(
             actor=shown["actor"] or None,
             action=f"{prefix}*" if prefix else None,
             since=datetime.combine(first, time.min, UTC) if first else None,
-            until=(
-                datetime.combine(last + timedelta(days=1), time.min, UTC)
-                - timedelta(microseconds=1)
-                if last
-                else None
-            ),
+            until=datetime.combine(last, time.max, UTC) if last else None,
             top=PAGE_SIZE,
             skip_token=after[:500] or None,
         )
