@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from urllib.parse import urlsplit
 
 import pytest
@@ -106,10 +107,15 @@ def test_admin_lists_filters_searches_and_pages_users(ariane):
     assert pages == 3
 
 
+def _token(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
 @pytest.mark.parametrize(
     ("params", "code"),
     [
         ({"$filter": "givenName eq 'Alain'"}, "invalidFilter"),
+        ({"$filter": "(" * 500 + "displayName eq 'Alain'" + ")" * 500}, "invalidFilter"),
         ({"$filter": "accountEnabled eq true or usageLocation eq 'FR'"}, "invalidFilter"),
         ({"$filter": "usageLocation ne 'FR'"}, "invalidFilter"),
         ({"$filter": "endswith(mail,'@contoso.com')"}, "invalidFilter"),
@@ -118,6 +124,11 @@ def test_admin_lists_filters_searches_and_pages_users(ariane):
         ({"$search": '"jobTitle:boss"'}, "invalidSearch"),
         ({"$orderby": "createdDateTime"}, "invalidOrderBy"),
         ({"$skiptoken": "not-a-token"}, "invalidSkipToken"),
+        ({"$skiptoken": _token("[" * 1400)}, "invalidSkipToken"),
+        (
+            {"$skiptoken": _token('{"o": "displayName", "d": false, "k": "a", "i": 5}')},
+            "invalidSkipToken",
+        ),
         ({"$top": "0"}, "invalidRequest"),
     ],
 )

@@ -10,9 +10,6 @@ page 1 costs, and rows added meanwhile do not shift the pages.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +19,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.core.paging import decode_token, encode_token
 from tenantry.directory.exceptions import (
     InvalidFilter,
     InvalidOrderBy,
@@ -32,6 +30,7 @@ from tenantry.directory.search import ADDRESS, NAME, TERM_LENGTH, fold, prefix_u
 
 DEFAULT_TOP = 100
 MAX_TOP = 999
+MAX_FILTER_DEPTH = 10
 
 T = TypeVar("T")
 
@@ -115,6 +114,7 @@ class _FilterParser:
     def __init__(self, text: str, queryable: Queryable) -> None:
         self.tokens = _tokenize(text)
         self.position = 0
+        self.depth = 0  # of parentheses open: the parser recurses once per level
         self.queryable = queryable
         self.properties = {name.lower(): (name, p) for name, p in queryable.properties.items()}
 
@@ -154,8 +154,15 @@ class _FilterParser:
     def clause(self) -> list[ColumnElement[bool]]:
         token = self.take()
         if token.text == "(":
+            self.depth += 1
+            if self.depth > MAX_FILTER_DEPTH:
+                raise InvalidFilter(
+                    f"Parentheses nest at most {MAX_FILTER_DEPTH} deep in $filter.",
+                    target="$filter",
+                )
             inner = self.conjunction()
             self.take("punct", ")")
+            self.depth -= 1
             return inner
         if token.kind != "name":
             self.unexpected(token)
@@ -364,26 +371,25 @@ def _parse_order(text: str | None, queryable: Queryable) -> _Order:
 
 
 def _encode_token(order: _Order, key: str, row_id: uuid.UUID) -> str:
-    payload = json.dumps({"o": order.name, "d": order.descending, "k": key, "i": str(row_id)})
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    return encode_token({"o": order.name, "d": order.descending, "k": key, "i": str(row_id)})
 
 
 def _decode_token(token: str, order: _Order) -> tuple[str, uuid.UUID]:
+    payload = decode_token(token) or {}
+    key, row_id = payload.get("k"), payload.get("i")
     try:
-        padded = token + "=" * (-len(token) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if payload["o"] != order.name or payload["d"] != order.descending:
-            raise InvalidSkipToken(
-                "This $skiptoken belongs to a list in another order.", target="$skiptoken"
-            )
-        key, row_id = payload["k"], uuid.UUID(payload["i"])
-        if not isinstance(key, str):
-            raise TypeError
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        if not isinstance(key, str) or not isinstance(row_id, str):
+            raise ValueError("not a token of a list")
+        found = key, uuid.UUID(row_id)
+    except ValueError as exc:
         raise InvalidSkipToken(
             "The $skiptoken is not valid: follow @odata.nextLink as given.", target="$skiptoken"
         ) from exc
-    return key, row_id
+    if payload.get("o") != order.name or payload.get("d") != order.descending:
+        raise InvalidSkipToken(
+            "This $skiptoken belongs to a list in another order.", target="$skiptoken"
+        )
+    return found
 
 
 async def page(
