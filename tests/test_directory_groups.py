@@ -136,6 +136,18 @@ def test_members_are_added_in_bulk_listed_and_removed(ariane, stories, database)
     assert ariane.get(f"/v1/users/{ids[2]}").status_code == 200
 
 
+def test_member_ids_that_are_not_text_are_refused(ariane):
+    sales = ariane.post("/v1/groups", json={"displayName": "Sales"}).json()
+    # JSON's escape of half a surrogate pair: it decodes to no character at all.
+    refused = ariane.post(
+        f"/v1/groups/{sales['id']}/members",
+        content=b'{"userIds": ["\\ud800"]}',
+        headers={"content-type": "application/json"},
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["target"] == "userIds.0"
+
+
 def test_other_tenants_users_and_groups_do_not_exist_here(ariane, stories, database):
     sales = ariane.post("/v1/groups", json={"displayName": "Sales"}).json()
     alain = add_user(ariane, "alain@contoso.com", "Alain")
