@@ -102,6 +102,15 @@ def test_signing_out_is_recorded_for_the_api_and_the_pages(stories, server, data
         assert event["targetResources"] == [{"id": me["id"], "type": "user"}]
 
 
+def test_an_actor_or_activity_holding_a_nul_character_finds_nothing(stories, database):
+    stories.sign_up("ariane@contoso.com", "Ariane")
+    make_global_admin(database, "ariane@contoso.com")
+    with stories.client_for("ariane@contoso.com") as ariane:
+        for params in ({"actor": "ariane@contoso.com\x00"}, {"action": "Complete sign-up\x00"}):
+            found = ariane.get("/v1/auditLogs/directoryAudits", params=params)
+            assert found.status_code == 200 and found.json() == {"value": []}, found.text
+
+
 def _token(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode()
 

@@ -87,6 +87,19 @@ def test_import_reports_each_row_and_creates_the_good_ones(ariane, stories, data
     assert len(summary) == 1
 
 
+def test_a_row_holding_a_nul_character_fails_alone(ariane):
+    # PostgreSQL text cannot hold U+0000: the row is refused before anything is written.
+    data = (
+        b"userPrincipalName,displayName\nalain@contoso.com,Alain\x00Martin\nchloe@contoso.com,C\n"
+    )
+    response = ariane.post("/v1/users/import", content=data, headers={"Content-Type": "text/csv"})
+    assert response.status_code == 200, response.text
+    failed, created = response.json()["rows"]
+    assert failed["status"] == "failed" and failed["error"]["code"] == "invalidValue"
+    assert created["status"] == "created"
+    assert ariane.get("/v1/users/alain@contoso.com").status_code == 404
+
+
 def test_import_takes_a_csv_body_and_the_entra_template(ariane):
     entra = (
         "version:v1.0\n"

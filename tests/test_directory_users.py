@@ -120,6 +120,7 @@ def _token(text: str) -> str:
         ({"$filter": "usageLocation ne 'FR'"}, "invalidFilter"),
         ({"$filter": "endswith(mail,'@contoso.com')"}, "invalidFilter"),
         ({"$filter": "accountEnabled eq 'yes'"}, "invalidFilter"),
+        ({"$filter": "displayName eq 'Ari\x00ane'"}, "invalidFilter"),
         ({"$filter": "startswith(displayName,"}, "invalidFilter"),
         ({"$search": '"jobTitle:boss"'}, "invalidSearch"),
         ({"$orderby": "createdDateTime"}, "invalidOrderBy"),
@@ -321,6 +322,16 @@ def test_password_changes_are_throttled_like_sign_in(ariane, stories, server):
     assert error_code(guesses[-1]) == "tooManyRequests"
     assert right.status_code == 429 and int(right.headers["Retry-After"]) >= 1
     stories.token("alain@contoso.com")  # the password did not change
+
+
+def test_an_address_holding_a_nul_character_is_nobodys(ariane, stories):
+    # PostgreSQL cannot even compare text holding U+0000: such an address finds nobody.
+    assert ariane.get("/v1/users/ariane@contoso.com%00").status_code == 404
+    refused = stories.api.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": "ariane@contoso.com\x00", "password": PASSWORD},
+    )
+    assert refused.status_code == 400 and error_code(refused) == "invalid_grant"
 
 
 def test_deleted_users_are_gone_and_other_tenants_users_do_not_exist(ariane, stories, database):

@@ -57,6 +57,23 @@ def test_missing_fields_are_a_clear_400(api, database):
     assert _counts(database)["signups"] == 0
 
 
+@pytest.mark.parametrize(
+    ("body", "target"),
+    [
+        (b'{"email": "ariane@contoso.com", "displayName": "Ari\\u0000ane"}', "displayName"),
+        (b'{"email": "ariane@contoso.com\\u0000", "displayName": "Ariane"}', "email"),
+        (b'{"email": "ariane@contoso.com", "displayName": "Ari\\ud800ane"}', "displayName"),
+    ],
+)
+def test_text_that_cannot_be_stored_is_a_clear_400(api, database, body, target):
+    # U+0000 (PostgreSQL text cannot hold it) and half a surrogate pair (not a character).
+    response = api.post("/v1/signup", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalidRequest"
+    assert response.json()["error"]["target"] == target
+    assert _counts(database) == dict.fromkeys(COUNTED_TABLES, 0)
+
+
 def test_managed_tenant_that_closed_self_service_join_refuses(stories, database, api):
     stories.sign_up("ariane@contoso.com")
     make_global_admin(database, "ariane@contoso.com")

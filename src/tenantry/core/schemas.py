@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 # Every string of a body, list items included, is bounded. The bound also makes Pydantic
 # check that each one is text: JSON's `"\ud800"` escape decodes to a lone surrogate, which
@@ -20,6 +23,25 @@ class ApiModel(BaseModel):
         extra="forbid",
         str_max_length=MAX_STRING_LENGTH,
     )
+
+    @field_validator("*", mode="after", check_fields=False)
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold U+0000 (the write or even the comparison fails), and no
+        # name, address or id has one: refused with 400 on every database alike.
+        if _has_nul(value):
+            raise PydanticCustomError("string_nul", "Text cannot contain the NUL character.")
+        return value
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a field's value is, or lists, a string holding U+0000 (nested models check
+    their own fields)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple | set):
+        return any(isinstance(item, str) and "\x00" in item for item in value)
+    return False
 
 
 class ErrorDetail(BaseModel):

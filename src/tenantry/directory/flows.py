@@ -291,6 +291,9 @@ def check_row(candidate: ImportRow) -> None:
     values = candidate.values
     try:
         candidate.principal_name = values.get("userPrincipalName") or None
+        for column, value in values.items():
+            if "\x00" in value:  # PostgreSQL text cannot hold it: no name or address has one
+                raise InvalidValue(f"{column} cannot contain the NUL character.", target=column)
         principal_name = directory_service.normalize_principal_name(
             values.get("userPrincipalName", "")
         )

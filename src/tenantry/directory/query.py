@@ -228,6 +228,10 @@ class _FilterParser:
     def literal(self) -> Any:
         token = self.take()
         if token.kind == "string":
+            if "\x00" in token.text:  # no property holds U+0000; PostgreSQL cannot compare it
+                raise InvalidFilter(
+                    "Text in $filter cannot contain the NUL character.", target="$filter"
+                )
             return token.text[1:-1].replace("''", "'")
         lowered = token.text.lower()
         if lowered in ("true", "false"):
@@ -378,7 +382,7 @@ def _decode_token(token: str, order: _Order) -> tuple[str, uuid.UUID]:
     payload = decode_token(token) or {}
     key, row_id = payload.get("k"), payload.get("i")
     try:
-        if not isinstance(key, str) or not isinstance(row_id, str):
+        if not isinstance(key, str) or not isinstance(row_id, str) or "\x00" in key:
             raise ValueError("not a token of a list")
         found = key, uuid.UUID(row_id)
     except ValueError as exc:

@@ -91,6 +91,8 @@ async def get(*, db_session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.U
 
 async def get_by_principal_name(*, db_session: AsyncSession, principal_name: str) -> User | None:
     """The user who signs in with that address, in any tenant."""
+    if "\x00" in principal_name:
+        return None  # no address holds U+0000, and PostgreSQL cannot compare text holding it
     return await db_session.scalar(
         select(User).where(User.user_principal_name == principal_name.strip().lower())
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.core.audit import AuditEvent
@@ -85,12 +85,16 @@ async def search(
         try:
             statement = statement.where(AuditEvent.actor_id == uuid.UUID(query.actor))
         except ValueError:
-            actor_ids = select(User.id).where(
-                User.user_principal_name == query.actor.strip().lower()
-            )
-            statement = statement.where(AuditEvent.actor_id.in_(actor_ids))
+            address = query.actor.strip().lower()
+            if "\x00" in address:  # nobody's address; PostgreSQL cannot compare text holding it
+                statement = statement.where(false())
+            else:
+                actor_ids = select(User.id).where(User.user_principal_name == address)
+                statement = statement.where(AuditEvent.actor_id.in_(actor_ids))
     if query.action:
-        if query.action.endswith("*"):
+        if "\x00" in query.action:  # no activity is named so
+            statement = statement.where(false())
+        elif query.action.endswith("*"):
             statement = statement.where(AuditEvent.action.startswith(query.action[:-1]))
         else:
             statement = statement.where(AuditEvent.action == query.action)
