@@ -67,6 +67,14 @@ def test_a_personal_address_is_refused_on_the_page_with_its_input_kept(browser, 
     assert database.scalar("SELECT count(*) FROM signups") == 0
 
 
+def test_a_name_holding_a_nul_character_is_refused_on_the_page(browser, database):
+    # PostgreSQL text cannot hold U+0000: refused before anything is written.
+    refused = submit(browser, "/signup", "/signup", email="bob@contoso.com", display_name="B\x00b")
+    assert refused.status_code == 400
+    assert "displayName cannot contain the NUL character." in refused.text
+    assert database.scalar("SELECT count(*) FROM signups") == 0
+
+
 def test_sign_up_through_the_pages_signs_the_person_in(browser, smtp):
     started = submit(
         browser, "/signup", "/signup", email="ariane@contoso.com", display_name="Ariane Dupont"

@@ -181,6 +181,12 @@ async def create(
     found nobody (the unique index still refuses a user created since).
     """
     principal_name = principal_name.strip().lower()
+    for field, value in (
+        ("displayName", display_name),
+        ("givenName", given_name),
+        ("surname", surname),
+    ):
+        check_text(value, field=field)
     if not known_new and await get_by_principal_name(
         db_session=db_session, principal_name=principal_name
     ):
@@ -349,7 +355,14 @@ async def _is_global_admin(db_session: AsyncSession, user: User) -> bool:
     return Role.GLOBAL_ADMINISTRATOR.value in held
 
 
+def check_text(value: str | None, *, field: str) -> None:
+    """InvalidValue when a name holds U+0000 (PostgreSQL text cannot hold it; no name has it)."""
+    if value is not None and "\x00" in value:
+        raise InvalidValue(f"{field} cannot contain the NUL character.", target=field)
+
+
 def _check_name(value: str | None, *, field: str, limit: int, required: bool) -> str | None:
+    check_text(value, field=field)
     if value is None:
         if required:
             raise InvalidValue(f"{field} is required.", target=field)
