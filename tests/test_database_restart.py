@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import re
+
+import httpx
 import pytest
 
+from tenantry.core.i18n import translate
 from tests.support.stories import PASSWORD
 
 
@@ -50,11 +54,24 @@ def test_requests_after_postgresql_dropped_every_connection_succeed(stories, dat
         assert alain.get("/v1/me").json()["tenantId"] == verified.json()["tenant"]["id"]
 
 
-def test_while_postgresql_refuses_connections_requests_get_a_clear_503(stories, database):
+def test_while_postgresql_refuses_connections_requests_get_a_clear_503(stories, database, server):
     if database.kind != "postgresql":
         pytest.skip("PostgreSQL only")
     stories.sign_up("ariane@contoso.com", "Ariane")
-    with stories.client_for("ariane@contoso.com") as ariane:
+    with (
+        stories.client_for("ariane@contoso.com") as ariane,
+        httpx.Client(base_url=server.url, headers={"Accept-Language": "fr"}) as browser,
+    ):
+        page = browser.get("/signin")
+        browser.post(
+            "/signin",
+            data={
+                "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1],
+                "email": "ariane@contoso.com",
+                "password": PASSWORD,
+            },
+        )
+        assert "Ariane" in browser.get("/").text  # signed in on the pages
         database.engine.dispose()
         database._admin_execute(f'ALTER DATABASE "{database.name}" ALLOW_CONNECTIONS false')
         try:
@@ -64,6 +81,9 @@ def test_while_postgresql_refuses_connections_requests_get_a_clear_503(stories, 
             assert refused.json()["error"]["code"] == "serviceUnavailable"
             assert int(refused.headers["Retry-After"]) >= 1
             assert "database" in refused.json()["error"]["message"]
+            home = browser.get("/")  # a page: the same, in the page's language
+            assert home.status_code == 503
+            assert translate("fr", "error.serviceUnavailable") in home.text
         finally:
             database._admin_execute(f'ALTER DATABASE "{database.name}" ALLOW_CONNECTIONS true')
         assert ariane.get("/v1/organization").status_code == 200  # back as soon as it is

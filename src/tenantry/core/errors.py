@@ -113,6 +113,16 @@ class ServiceUnavailable(TenantryError):
 DATABASE_RETRY_AFTER_SECONDS = 5
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """What a request gets when `database_unavailable` says so of its failure."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The service cannot reach its database just now. Try again in a moment.",
+            retry_after=DATABASE_RETRY_AFTER_SECONDS,
+        )
+
+
 def database_unavailable(error: Exception) -> bool:
     """Whether `error` says the database cannot be reached or cannot serve now (down,
     restarting, refusing connections, connection lost mid-request, pool exhausted,
@@ -192,10 +202,7 @@ def install_handlers(app: FastAPI) -> None:
         if not database_unavailable(exc):
             raise exc  # a fault of ours, not of the database: the 500 below
         log.warning("database unavailable: %s", exc)
-        error = ServiceUnavailable(
-            "The service cannot reach its database just now. Try again in a moment.",
-            retry_after=DATABASE_RETRY_AFTER_SECONDS,
-        )
+        error = DatabaseUnavailable()
         return JSONResponse(error.to_body(), status_code=503, headers=error.headers)
 
     @app.exception_handler(Exception)

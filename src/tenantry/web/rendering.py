@@ -17,7 +17,12 @@ from starlette.responses import RedirectResponse, Response
 
 from tenantry.auth.service import PasswordChangeRequired
 from tenantry.core.config import Settings
-from tenantry.core.errors import InvalidRequest, TenantryError
+from tenantry.core.errors import (
+    DatabaseUnavailable,
+    InvalidRequest,
+    TenantryError,
+    database_unavailable,
+)
 from tenantry.core.i18n import LANGUAGES, has_message, negotiate, translate
 from tenantry.dependencies import SESSION_COOKIE, Principal, web_signed_in_principal
 from tenantry.web import csrf
@@ -164,6 +169,9 @@ class WebRoute(APIRoute):
             except RequestValidationError:
                 return await error_page(request, InvalidRequest("The request is not valid."))
             except Exception as exc:
+                if database_unavailable(exc):
+                    log.warning("database unavailable: %s", exc)
+                    return await error_page(request, DatabaseUnavailable())
                 log.exception("unhandled error on a web page", exc_info=exc)
                 internal = TenantryError(
                     "Something went wrong on our side.", code="internalError", status_code=500
