@@ -59,6 +59,9 @@ def test_an_app_asks_whether_a_user_may_host_a_meeting(stories, database):
     entitlements = alain.get("/v1/me/entitlements").json()
     assert entitlements["servicePlans"] == ["FILES", "MAIL", "MEETINGS", "OFFICE_APPS"]
     assert set(entitlements["sources"]) == {"MEETINGS_FREE", "BUSINESS_PREMIUM"}
+    # The free offer still steps down to 3 after 60 days, but the license keeps 300:
+    # no change to announce.
+    assert entitlements["entitlementChanges"] == []
 
     bad = alain.post("/v1/me/entitlements/check", json={"name": "x", "value": -1})
     assert bad.status_code == 400

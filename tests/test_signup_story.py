@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from tenantry.core.clock import clock
 
 
@@ -57,7 +59,15 @@ def test_a_subdomain_forms_its_own_tenant(stories):
 def test_free_offer_steps_down_after_sixty_days(stories):
     stories.sign_up("ariane@contoso.com")
     with stories.client_for("ariane@contoso.com") as ariane_api:
-        assert ariane_api.get("/v1/me").json()["entitlements"]["meetings.max_participants"] == 10
+        me = ariane_api.get("/v1/me").json()
+        assert me["entitlements"]["meetings.max_participants"] == 10
+        # The step down is announced: the value and the moment it takes effect.
+        (change,) = me["entitlementChanges"]
+        assert (change["name"], change["value"]) == ("meetings.max_participants", 3)
+        starts = datetime.fromisoformat(change["effectiveDateTime"])
+        assert starts - clock.now() > timedelta(days=59, hours=23)
+        assert starts - clock.now() <= timedelta(days=60)
+        assert ariane_api.get("/v1/me/entitlements").json()["entitlementChanges"] == [change]
         clock.advance(days=59)
         # An access token lives an hour: after 59 days it is refused.
         assert ariane_api.get("/v1/me").status_code == 401
@@ -65,9 +75,10 @@ def test_free_offer_steps_down_after_sixty_days(stories):
         assert ariane_api.get("/v1/me").json()["entitlements"]["meetings.max_participants"] == 10
     clock.advance(days=2)
     with stories.client_for("ariane@contoso.com") as ariane_api:
-        entitlements = ariane_api.get("/v1/me").json()["entitlements"]
-    assert entitlements["meetings.max_participants"] == 3
-    assert entitlements["meetings.max_meetings"] == "unlimited"
+        me = ariane_api.get("/v1/me").json()
+    assert me["entitlements"]["meetings.max_participants"] == 3
+    assert me["entitlements"]["meetings.max_meetings"] == "unlimited"
+    assert me["entitlementChanges"] == []  # nothing more to come
 
 
 def test_user_realm_tells_whether_the_domain_has_a_tenant(stories, api):

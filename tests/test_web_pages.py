@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
 
+from tenantry.core.clock import clock
 from tenantry.core.i18n import translate
+from tenantry.web.admin_views import format_date
 from tests.support.server import LiveServer
 
 PASSWORD = "Correct-Horse-9"
@@ -106,7 +109,10 @@ def test_sign_up_through_the_pages_signs_the_person_in(browser, smtp):
     home = browser.get("/")
     assert "Ariane Dupont" in home.text and "contoso.com" in home.text
     assert 'data-state="unmanaged"' in home.text and 'href="/admin/become"' in home.text
-    assert re.search(r'data-entitlement="meetings.max_participants">.*?<td>10</td>', home.text)
+    assert re.search(r'data-entitlement="meetings.max_participants">.*?<td>10<', home.text)
+    # The free offer's step down is announced with its day.
+    step_down = format_date("en", clock.now() + timedelta(days=60))
+    assert f'data-test="entitlement-change">3 from {step_down}<' in home.text
 
     # The session cookie opens the pages, never the API (bearer tokens only).
     assert browser.get("/v1/me").status_code == 401

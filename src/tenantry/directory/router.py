@@ -82,6 +82,7 @@ from tenantry.licensing.group_schemas import (
     group_licensing_view,
     user_licenses_view,
 )
+from tenantry.licensing.schemas import entitlement_changes_view
 from tenantry.signup.flows import check_password_strength
 
 router = APIRouter(prefix="/v1", tags=["directory"], responses=ERROR_RESPONSES)
@@ -142,12 +143,13 @@ async def me(
         db_session=db_session, tenant_id=user.tenant_id, user_id=user.id
     )
     entitlements = await licensing_service.entitlements_of(
-        db_session=db_session, catalog=catalog, user_id=user.id
+        db_session=db_session, catalog=catalog, user_id=user.id, with_changes=True
     )
     view = user_view(user)
     return view | {
         "roles": roles,
         "entitlements": entitlements.limits,
+        "entitlementChanges": entitlement_changes_view(entitlements),
         "servicePlans": entitlements.service_plans,
         "user": view,
     }

@@ -17,6 +17,7 @@ from tenantry.directory.constants import (
     Source,
 )
 from tenantry.directory.models import Group, User
+from tenantry.licensing.schemas import EntitlementChangeView
 
 
 class UserView(ApiModel):
@@ -38,6 +39,9 @@ class UserView(ApiModel):
 class MeView(UserView):
     roles: list[str]
     entitlements: dict[str, int | str]
+    entitlement_changes: list[EntitlementChangeView] = Field(
+        description="Each entitlement's next change of value, soonest first."
+    )
     service_plans: list[str]
     user: UserView
 

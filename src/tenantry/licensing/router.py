@@ -367,7 +367,9 @@ async def user_entitlements(
 ) -> dict[str, Any]:
     """A user's effective named limits and enabled service plans, from offers and licenses."""
     user = await _target_user(request, principal, db_session, user_ref, *LICENSE_ADMINS)
-    found = await service.entitlements_of(db_session=db_session, catalog=catalog, user_id=user.id)
+    found = await service.entitlements_of(
+        db_session=db_session, catalog=catalog, user_id=user.id, with_changes=True
+    )
     return entitlements_view(user.id, found)
 
 
@@ -379,7 +381,7 @@ async def my_entitlements(
 ) -> dict[str, Any]:
     """The signed-in user's entitlements."""
     found = await service.entitlements_of(
-        db_session=db_session, catalog=catalog, user_id=principal.user.id
+        db_session=db_session, catalog=catalog, user_id=principal.user.id, with_changes=True
     )
     return entitlements_view(principal.user.id, found)
 

@@ -115,9 +115,19 @@ class LicenseDetailsView(ApiModel):
     service_plans: list[ServicePlanInfo]
 
 
+class EntitlementChangeView(ApiModel):
+    name: str
+    value: int | str = Field(description="The value from `effectiveDateTime` on.")
+    effective_date_time: datetime
+
+
 class EntitlementsView(ApiModel):
     user_id: uuid.UUID
     entitlements: dict[str, int | str]
+    entitlement_changes: list[EntitlementChangeView] = Field(
+        description="Each entitlement's next change of value, soonest first: a self-service "
+        "offer stepping down with time (an entitlement that will not change is not listed)."
+    )
     service_plans: list[str]
     sources: list[str]
 
@@ -242,6 +252,15 @@ def entitlements_view(user_id: uuid.UUID, entitlements: Entitlements) -> dict[st
     return {
         "userId": str(user_id),
         "entitlements": entitlements.limits,
+        "entitlementChanges": entitlement_changes_view(entitlements),
         "servicePlans": entitlements.service_plans,
         "sources": entitlements.sources,
     }
+
+
+def entitlement_changes_view(entitlements: Entitlements) -> list[dict[str, Any]]:
+    """`entitlementChanges`: each limit's next value and from when."""
+    return [
+        {"name": change.name, "value": change.value, "effectiveDateTime": change.effective_at}
+        for change in entitlements.changes
+    ]

@@ -23,6 +23,7 @@ moves states; nothing else looks at the calendar.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -95,12 +96,23 @@ ASSIGNABLE_UNITS = SubscribedSku.enabled_units + SubscribedSku.warning_units
 
 
 @dataclass(frozen=True)
+class EntitlementChange:
+    """The value an entitlement takes at a coming moment, as an offer steps down (or up)."""
+
+    name: str
+    value: EntitlementValue
+    effective_at: datetime
+
+
+@dataclass(frozen=True)
 class Entitlements:
-    """What a user may use: named limits (largest wins) and enabled service plans."""
+    """What a user may use: named limits (largest wins) and enabled service plans; with
+    `changes`, each limit's next change of value (when asked for: `entitlements_of`)."""
 
     limits: dict[str, EntitlementValue]
     service_plans: list[str]
     sources: list[str]
+    changes: tuple[EntitlementChange, ...] = ()
 
     def check(self, name: str, value: int | None) -> tuple[bool, EntitlementValue | None]:
         """Whether `value` fits the limit `name` (None: whether the limit exists and is not 0)."""
@@ -1249,9 +1261,10 @@ async def license_details_of(
 
 
 async def entitlements_of(
-    *, db_session: AsyncSession, catalog: Catalog, user_id: uuid.UUID
+    *, db_session: AsyncSession, catalog: Catalog, user_id: uuid.UUID, with_changes: bool = False
 ) -> Entitlements:
-    """The effective entitlements of a user now, from their active offers and licenses."""
+    """The effective entitlements of a user now, from their active offers and licenses, and
+    `with_changes` when each limit changes next as their offers step down."""
     offers = (
         await db_session.execute(
             select(OfferAssignment.offer, OfferAssignment.started_at)
@@ -1278,9 +1291,42 @@ async def entitlements_of(
             )
         )
     ).all()
-    return compute_entitlements(
-        catalog, offers=[tuple(o) for o in offers], licenses=[tuple(x) for x in licenses]
+    offer_rows = [(part_number, started_at) for part_number, started_at in offers]
+    license_rows = [(sku_id, disabled) for sku_id, disabled in licenses]
+    found = compute_entitlements(catalog, offers=offer_rows, licenses=license_rows)
+    if not with_changes:
+        return found
+    changes = upcoming_changes(catalog, offers=offer_rows, licenses=license_rows, now=clock.now())
+    return dataclasses.replace(found, changes=changes)
+
+
+def upcoming_changes(
+    catalog: Catalog,
+    *,
+    offers: Sequence[tuple[str, datetime]],
+    licenses: Sequence[tuple[uuid.UUID, list[str] | None]],
+    now: datetime,
+) -> tuple[EntitlementChange, ...]:
+    """Each limit's next change of value: at every coming step of an offer's schedule the
+    limits are worked out again (a license may keep a limit above the step)."""
+    current = compute_entitlements(catalog, offers=offers, licenses=licenses, now=now).limits
+    moments = sorted(
+        {
+            moment
+            for part_number, started_at in offers
+            if (offer := catalog.offer(part_number)) is not None
+            for entitlement in offer.entitlements
+            for step in entitlement.steps
+            if (moment := started_at + timedelta(days=step.from_day)) > now
+        }
     )
+    changes: dict[str, EntitlementChange] = {}
+    for moment in moments:
+        then = compute_entitlements(catalog, offers=offers, licenses=licenses, now=moment).limits
+        for name, value in then.items():
+            if name not in changes and value != current.get(name):
+                changes[name] = EntitlementChange(name, value, moment)
+    return tuple(sorted(changes.values(), key=lambda change: (change.effective_at, change.name)))
 
 
 def compute_entitlements(

@@ -50,6 +50,7 @@ from tenantry.signup.limits import limit_signups
 from tenantry.signup.models import Signup
 from tenantry.tenants.models import MANAGED
 from tenantry.web import csrf
+from tenantry.web.admin_views import format_date
 from tenantry.web.rendering import (
     CHANGE_PASSWORD,
     LANG_COOKIE,
@@ -141,17 +142,30 @@ async def home(request: Request, principal: Principal | None = Depends(web_princ
     language = language_of(request)
     async with read_unit_of_work(request) as db_session:
         entitlements = await licensing_service.entitlements_of(
-            db_session=db_session, catalog=catalog, user_id=principal.user.id
+            db_session=db_session, catalog=catalog, user_id=principal.user.id, with_changes=True
         )
         domains = await domain_service.get_all(db_session=db_session, tenant_id=principal.tenant.id)
         roles = await directory_service.roles_of(
             db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
         )
+
+    def shown(value: object) -> object:
+        return translate(language, "web.unlimited") if value == UNLIMITED else value
+
+    coming = {change.name: change for change in entitlements.changes}
     limits = [
         {
             "name": name,
             "label": _translated(language, f"web.entitlement.{name}", name),
-            "value": translate(language, "web.unlimited") if value == UNLIMITED else value,
+            "value": shown(value),
+            "change": translate(
+                language,
+                "web.home.entitlement_change",
+                value=shown(coming[name].value),
+                date=format_date(language, coming[name].effective_at),
+            )
+            if name in coming
+            else None,
         }
         for name, value in entitlements.limits.items()
     ]
