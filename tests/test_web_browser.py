@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 
 from tenantry.core.i18n import translate
+from tenantry.web.admin_views import format_date
+from tests.support.screenshots import example_values
 from tests.support.server import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -93,7 +96,12 @@ def test_ariane_signs_up_through_the_pages_and_lands_home(
         expect(page.locator('[data-test="who"]')).to_contain_text("contoso.com")
         become = page.get_by_role("link", name=t("web.home.unmanaged.action"))
         expect(become).to_have_attribute("href", "/admin/become")
+        expect(page.locator('[data-test="entitlement-change"]')).to_have_count(1)  # 10, then 3
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"signup-home-{language}.png"), full_page=True)
+        # The step-down day moves with the day the tests run: the picture shows a fixed one.
+        example_day = format_date(language, datetime(2027, 1, 21, tzinfo=UTC))
+        step_down = t("web.home.entitlement_change", value=3, date=example_day)
+        with example_values(page, {'[data-test="entitlement-change"]': step_down}):
+            page.screenshot(path=str(SCREENSHOTS / f"signup-home-{language}.png"), full_page=True)
     finally:
         context.close()
