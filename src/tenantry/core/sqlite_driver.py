@@ -29,12 +29,12 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
-_Outcome = tuple[Any, list[Any], int, int | None]
+_Outcome = tuple[Any, list[Any], int, int | None, bool]
 
 
 def _run(connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
-    """One statement, in the connection's thread: its description, rows, row count and
-    last row id."""
+    """One statement, in the connection's thread: its description, rows, row count, last
+    row id, and whether a transaction is open after it."""
     cursor: sqlite3.Cursor = connection._conn.cursor()
     try:
         if many:
@@ -45,7 +45,7 @@ def _run(connection: aiosqlite.Connection, operation: str, parameters: Any, many
             cursor.execute(operation, parameters)
         description = cursor.description
         rows = cursor.fetchall() if description else []
-        return description, rows, cursor.rowcount, cursor.lastrowid
+        return description, rows, cursor.rowcount, cursor.lastrowid, connection._conn.in_transaction
     finally:
         cursor.close()
 
@@ -100,17 +100,37 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             self._adapt_connection._handle_exception(error)
 
     async def _in_thread(self, operation: Any, parameters: Any, *, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
+        connection = self._adapt_connection
+        async with connection._execute_mutex:
+            connection._in_transaction = True  # until the thread says otherwise (not on error)
             outcome = await self._connection._execute(
                 _run, self._connection, operation, parameters, many
             )
-        self._description, rows, self._rowcount, self._lastrowid = outcome
+        self._description, rows, self._rowcount, self._lastrowid, open_ = outcome
+        connection._in_transaction = open_
         self._rows = collections.deque(rows)
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """Knows from each statement's trip whether a transaction is open, so that the pool's
+    rollback of a connection it takes back (nothing to roll back after a commit) costs no
+    trip."""
+
+    __slots__ = ("_in_transaction",)
     _cursor_cls = OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._in_transaction = True  # unknown yet: roll back if asked
+
+    def commit(self) -> None:
+        super().commit()
+        self._in_transaction = False
+
+    def rollback(self) -> None:
+        if self._in_transaction:
+            super().rollback()
+            self._in_transaction = False
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
