@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         app.state.job_worker = job_worker
         if run_worker:
             lifecycle = LifecycleWorker(
-                database, product_catalog, interval=settings.lifecycle_interval_seconds
+                database, product_catalog, settings, interval=settings.lifecycle_interval_seconds
             )
             database.wakers.update(outbox=worker.wake, jobs=job_worker.wake)
             tasks.append(asyncio.create_task(worker.run(), name="outbox-worker"))

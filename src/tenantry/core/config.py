@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     dev_mailbox: bool | None = None
     entitlement_token_ttl_seconds: int = 300
     lifecycle_interval_seconds: float = 300.0
+    # Days before a self-service offer steps down that its holders are told by email (0: never).
+    offer_notice_days: int = Field(default=7, ge=0)
     housekeeping_interval_seconds: float = 3600.0
     job_lease_seconds: float = 300.0
     group_license_chunk_size: int = 25_000

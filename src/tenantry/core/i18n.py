@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -52,3 +53,12 @@ def negotiate(accept_language: str | None, preferred: str | None = None) -> str:
         if primary in LANGUAGES and quality > 0:
             ranked.append((-quality, index, primary))
     return sorted(ranked)[0][2] if ranked else DEFAULT_LANGUAGE
+
+
+def format_date(language: str, value: datetime | None) -> str:
+    """A day as people write it in `language` ("12 May 2026"), in UTC."""
+    if value is None:
+        return ""
+    moment = value.astimezone(UTC) if value.tzinfo else value
+    month = translate(language, f"web.month.{moment.month}")
+    return translate(language, "web.date", day=moment.day, month=month, year=moment.year)

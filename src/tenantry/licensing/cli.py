@@ -175,7 +175,8 @@ def subscription_reactivate(
 
 @subscription_app.command("tick")
 def subscription_tick(as_json: bool = JsonOption) -> None:
-    """Operator: move due subscriptions along their lifecycle now (the server does it regularly)."""
+    """Operator: move due subscriptions along their lifecycle and send the free offers'
+    step-down notices now (the server does it regularly)."""
     from tenantry import catalog
     from tenantry.core.config import get_settings
     from tenantry.core.db import Database
@@ -186,7 +187,7 @@ def subscription_tick(as_json: bool = JsonOption) -> None:
     async def run() -> dict[str, Any]:
         database = Database(settings.database_url)
         try:
-            return await tick(database, catalog.load(settings.catalog_path))
+            return await tick(database, catalog.load(settings.catalog_path), settings)
         finally:
             await database.dispose()
 
@@ -201,7 +202,8 @@ def subscription_tick(as_json: bool = JsonOption) -> None:
         console.print(f"subscription {transition['id']}: {change}")
     console.print(
         f"{len(result['transitions'])} transition(s), "
-        f"{result['purgedIdempotencyKeys']} expired idempotency key(s) purged."
+        f"{result['purgedIdempotencyKeys']} expired idempotency key(s) purged, "
+        f"{result['offerStepDownNotices']} offer step-down notice(s) sent."
     )
 
 

@@ -65,6 +65,8 @@ class OfferAssignment(Base):
     """A free self-service offer a person took when signing up; it applies to them alone."""
 
     __tablename__ = "offer_assignments"
+    # The step-down notices look for offers whose next step is days away.
+    __table_args__ = (Index("ix_offer_assignments_offer_started", "offer", "started_at"),)
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(
@@ -74,6 +76,9 @@ class OfferAssignment(Base):
     # active, or moved (carried to a paid subscription when the tenant became managed)
     status: Mapped[str] = mapped_column(String(20), default="active")
     started_at: Mapped[datetime]
+    # The day of the offer's schedule (days since `started_at`) whose step down the person
+    # was last told about by email (`offer_notices`), so that no step is announced twice.
+    noticed_step_day: Mapped[int | None]
 
 
 class Subscription(Base):

@@ -1265,39 +1265,56 @@ async def entitlements_of(
 ) -> Entitlements:
     """The effective entitlements of a user now, from their active offers and licenses, and
     `with_changes` when each limit changes next as their offers step down."""
-    offers = (
-        await db_session.execute(
-            select(OfferAssignment.offer, OfferAssignment.started_at)
-            .join(
-                User,
-                (User.tenant_id == OfferAssignment.tenant_id)
-                & (User.id == OfferAssignment.user_id),
-            )
-            .where(User.id == user_id, OfferAssignment.status == "active")
-        )
-    ).all()
-    licenses = (
-        await db_session.execute(
-            select(LicenseAssignment.sku_id, LicenseAssignment.disabled_plans)
-            .join(
-                SubscribedSku,
-                (SubscribedSku.tenant_id == LicenseAssignment.tenant_id)
-                & (SubscribedSku.sku_id == LicenseAssignment.sku_id),
-            )
-            .where(
-                LicenseAssignment.user_id == user_id,
-                LicenseAssignment.state.in_(CONSUMING_STATES),
-                ASSIGNABLE_UNITS > 0,
-            )
-        )
-    ).all()
-    offer_rows = [(part_number, started_at) for part_number, started_at in offers]
-    license_rows = [(sku_id, disabled) for sku_id, disabled in licenses]
-    found = compute_entitlements(catalog, offers=offer_rows, licenses=license_rows)
+    offers, licenses = (await entitlement_sources(db_session=db_session, user_ids=[user_id]))[
+        user_id
+    ]
+    found = compute_entitlements(catalog, offers=offers, licenses=licenses)
     if not with_changes:
         return found
-    changes = upcoming_changes(catalog, offers=offer_rows, licenses=license_rows, now=clock.now())
+    changes = upcoming_changes(catalog, offers=offers, licenses=licenses, now=clock.now())
     return dataclasses.replace(found, changes=changes)
+
+
+OfferRow = tuple[str, datetime]  # part number, started at
+LicenseRow = tuple[uuid.UUID, list[str] | None]  # skuId, disabledPlans
+
+
+async def entitlement_sources(
+    *, db_session: AsyncSession, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[list[OfferRow], list[LicenseRow]]]:
+    """What each user's entitlements come from: their active offers and the licenses that
+    give access now (two queries, whatever the number of users)."""
+    found: dict[uuid.UUID, tuple[list[OfferRow], list[LicenseRow]]] = {
+        user_id: ([], []) for user_id in user_ids
+    }
+    offers = await db_session.execute(
+        select(OfferAssignment.user_id, OfferAssignment.offer, OfferAssignment.started_at)
+        .join(
+            User,
+            (User.tenant_id == OfferAssignment.tenant_id) & (User.id == OfferAssignment.user_id),
+        )
+        .where(User.id.in_(user_ids), OfferAssignment.status == "active")
+    )
+    for user_id, part_number, started_at in offers:
+        found[user_id][0].append((part_number, started_at))
+    licenses = await db_session.execute(
+        select(
+            LicenseAssignment.user_id, LicenseAssignment.sku_id, LicenseAssignment.disabled_plans
+        )
+        .join(
+            SubscribedSku,
+            (SubscribedSku.tenant_id == LicenseAssignment.tenant_id)
+            & (SubscribedSku.sku_id == LicenseAssignment.sku_id),
+        )
+        .where(
+            LicenseAssignment.user_id.in_(user_ids),
+            LicenseAssignment.state.in_(CONSUMING_STATES),
+            ASSIGNABLE_UNITS > 0,
+        )
+    )
+    for user_id, sku_id, disabled_plans in licenses:
+        found[user_id][1].append((sku_id, disabled_plans))
+    return found
 
 
 def upcoming_changes(

@@ -11,7 +11,7 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from tenantry.catalog import Catalog, ServicePlan, Sku
-from tenantry.core.i18n import has_message, translate
+from tenantry.core.i18n import format_date, has_message, translate
 from tenantry.directory.models import User
 from tenantry.licensing import service as licensing_service
 from tenantry.licensing.models import DELETED, SubscribedSku
@@ -27,15 +27,6 @@ def user_path(user_id: uuid.UUID | str, action: str = "") -> str:
 
 def group_path(group_id: uuid.UUID | str, action: str = "") -> str:
     return f"{GROUPS}/{group_id}{action}"
-
-
-def format_date(language: str, value: datetime | None) -> str:
-    """A day as people write it in the page language ("12 May 2026"), in UTC."""
-    if value is None:
-        return ""
-    moment = value.astimezone(UTC) if value.tzinfo else value
-    month = translate(language, f"web.month.{moment.month}")
-    return translate(language, "web.date", day=moment.day, month=month, year=moment.year)
 
 
 def format_time(language: str, value: datetime | None) -> str:
