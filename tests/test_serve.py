@@ -23,8 +23,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(tmp_path: Path, *args: str) -> Iterator[tuple[str, Path]]:
-    """`tenantry serve` on a fresh SQLite file; yields its URL and its log file."""
+def serving(tmp_path: Path, *args: str) -> Iterator[tuple[str, Path, int]]:
+    """`tenantry serve` on a fresh SQLite file; yields its URL, its log file and its pid."""
     port = _free_port()
     log = tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")}
@@ -52,7 +52,7 @@ def serving(tmp_path: Path, *args: str) -> Iterator[tuple[str, Path]]:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("tenantry serve did not start:\n" + log.read_text())
             time.sleep(0.1)
-        yield url, log
+        yield url, log, process.pid
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -62,7 +62,7 @@ def serving(tmp_path: Path, *args: str) -> Iterator[tuple[str, Path]]:
 
 
 def test_serve_migrates_a_fresh_file_and_keeps_no_access_log_by_default(tmp_path):
-    with serving(tmp_path) as (url, log):
+    with serving(tmp_path) as (url, log, _):
         assert httpx.get(f"{url}/v1/ping").status_code == 200
         assert httpx.get(f"{url}/dev/mailbox").status_code == 200
     assert (tmp_path / "tenantry.db").exists()
@@ -70,6 +70,45 @@ def test_serve_migrates_a_fresh_file_and_keeps_no_access_log_by_default(tmp_path
 
 
 def test_serve_logs_each_request_with_access_log(tmp_path):
-    with serving(tmp_path, "--access-log") as (url, log):
+    with serving(tmp_path, "--access-log") as (url, log, _):
         assert httpx.get(f"{url}/v1/ping").status_code == 200
     assert "GET /v1/ping HTTP/1.1" in log.read_text()
+
+
+def _workers(pid: int) -> list[int]:
+    """The worker processes `tenantry serve --workers N` started (Linux /proc)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(c) for c in (task / "children").read_text().split()]
+    return [c for c in children if "multiprocessing.spawn" in _cmdline(c)]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads Linux /proc")
+def test_a_killed_worker_is_replaced_while_the_other_keeps_answering(tmp_path):
+    with serving(tmp_path, "--workers", "2") as (url, _log, server):
+        deadline = time.monotonic() + 30
+        while len(workers := _workers(server)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)  # as the OOM killer would
+
+        with httpx.Client(base_url=url, timeout=10) as client:
+            # New connections go to the worker still alive: nobody sees an error.
+            for _ in range(20):
+                with httpx.Client(base_url=url, timeout=10) as fresh:
+                    assert fresh.get("/v1/ping").status_code == 200
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                alive = _workers(server)
+                if len(alive) == 2 and workers[0] not in alive:
+                    break
+                time.sleep(0.2)
+            assert len(alive) == 2 and workers[0] not in alive  # a new one took its place
+            assert client.get("/healthz").status_code == 200
