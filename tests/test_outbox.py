@@ -72,6 +72,29 @@ def test_failed_delivery_is_retried_later_then_delivered(settings: Settings, out
     assert outbox_db.scalar("SELECT status FROM outbox_messages") == "sent"
 
 
+def test_a_message_claimed_by_a_worker_that_died_is_delivered_once_its_lease_ends(
+    settings: Settings, outbox_db, smtp
+):
+    async def scenario() -> tuple[int, int, int]:
+        db = Database(outbox_db.url)
+        try:
+            await _write(db, "orphan@contoso.com")
+            dying = OutboxWorker(db, settings)
+            assert len(await dying.claim()) == 1  # then the process is killed: never sent
+            survivor = OutboxWorker(db, settings)
+            during_lease = await survivor.deliver_due()
+            clock.advance(minutes=3)  # the lease (2 minutes) has run out
+            after_lease = await survivor.deliver_due()
+            return during_lease, after_lease, await survivor.deliver_due()
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(scenario()) == (0, 1, 0)
+    (mail,) = smtp.wait_for("orphan@contoso.com")
+    assert mail.subject == "Hello"
+    assert outbox_db.scalar("SELECT status FROM outbox_messages") == "sent"
+
+
 def test_a_message_gives_up_after_the_maximum_attempts(settings: Settings, outbox_db):
     async def scenario() -> None:
         db = Database(outbox_db.url)
