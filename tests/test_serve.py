@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -112,3 +113,22 @@ def test_a_killed_worker_is_replaced_while_the_other_keeps_answering(tmp_path):
                 time.sleep(0.2)
             assert len(alive) == 2 and workers[0] not in alive  # a new one took its place
             assert client.get("/healthz").status_code == 200
+
+
+def test_a_request_that_is_not_http_gets_the_one_error_shape(tmp_path):
+    with serving(tmp_path) as (url, _log, _):
+        port = int(url.rsplit(":", 1)[1])
+        for request in (
+            b"GET /v1/ping HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \x7f\r\n\r\n",
+            b"FOO BAR BAZ QUX\r\n\r\n",
+        ):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                raw.sendall(request)
+                answer = b""
+                while chunk := raw.recv(65536):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400"), answer
+            assert b"content-type: application/json" in head.lower()
+            assert json.loads(body)["error"]["code"] == "badRequest"
+        assert httpx.get(f"{url}/v1/ping").status_code == 200  # the server goes on

@@ -96,9 +96,12 @@ def serve(
             f"[bold]Development mailbox:[/bold] http://{host}:{port}/dev/mailbox "
             "(or `tenantry mail list`)"
         )
+    from tenantry.core import http_protocol
+
     uvicorn.run(
         "tenantry.app:create_app",
         factory=True,
+        http=http_protocol.PROTOCOL,  # unparsable requests get the one JSON error shape
         host=host,
         port=port,
         workers=workers,

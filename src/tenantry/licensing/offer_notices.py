@@ -4,8 +4,8 @@ The free meetings offer gives 10 participants per meeting for 60 days, then 3 (t
 catalog's `fromDay` steps). `TENANTRY_OFFER_NOTICE_DAYS` (7) before a step that lowers
 a limit, the person gets one email in their language: what changes, from which day,
 and how to keep more (a license, which administrators assign in the admin center,
-or, in an organization that has no administrator yet, becoming it). Someone whose licenses keep the limit above the step
-is not told: nothing changes for them.
+or, in an organization that has no administrator yet, becoming it). Someone whose
+licenses keep the limit above the step is not told: nothing changes for them.
 
 The lifecycle round (`licensing.scheduled.tick`) runs it. Each step is claimed once
 per person by a conditional UPDATE of `noticed_step_day`, so rounds running in
