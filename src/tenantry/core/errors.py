@@ -90,24 +90,23 @@ class Gone(TenantryError):
     code = "gone"
 
 
-class TooManyRequests(TenantryError):
+class _RetryLater(TenantryError):
+    """An error that says when to try again: `Retry-After` and `retryAfterSeconds`."""
+
+    def __init__(self, message: str, *, retry_after: int, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(max(1, retry_after))})
+        kwargs.setdefault("details", {"retryAfterSeconds": max(1, retry_after)})
+        super().__init__(message, **kwargs)
+
+
+class TooManyRequests(_RetryLater):
     status_code = 429
     code = "tooManyRequests"
 
-    def __init__(self, message: str, *, retry_after: int, **kwargs: Any) -> None:
-        kwargs.setdefault("headers", {"Retry-After": str(max(1, retry_after))})
-        kwargs.setdefault("details", {"retryAfterSeconds": max(1, retry_after)})
-        super().__init__(message, **kwargs)
 
-
-class ServiceUnavailable(TenantryError):
+class ServiceUnavailable(_RetryLater):
     status_code = 503
     code = "serviceUnavailable"
-
-    def __init__(self, message: str, *, retry_after: int, **kwargs: Any) -> None:
-        kwargs.setdefault("headers", {"Retry-After": str(max(1, retry_after))})
-        kwargs.setdefault("details", {"retryAfterSeconds": max(1, retry_after)})
-        super().__init__(message, **kwargs)
 
 
 DATABASE_RETRY_AFTER_SECONDS = 5
