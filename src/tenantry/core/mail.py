@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -42,6 +43,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
 from tenantry.core.db import Base, Database, UTCDateTime, new_id, wake_after_commit
+from tenantry.core.i18n import DEFAULT_LANGUAGE, translate
 
 log = logging.getLogger("tenantry.mail")
 
@@ -93,6 +95,27 @@ def enqueue(
     db_session.add(message)
     wake_after_commit(db_session, "outbox")
     return message
+
+
+def enqueue_translated(
+    db_session: AsyncSession,
+    *,
+    recipient: str,
+    language: str | None,
+    message: str,
+    tenant_id: uuid.UUID | None = None,
+    **params: Any,
+) -> OutboxMessage:
+    """Write the email `mail.<message>` (its `.subject` and `.body` translations) in
+    `language` (English when unknown) to the outbox; `params` fill both."""
+    language = language or DEFAULT_LANGUAGE
+    return enqueue(
+        db_session,
+        recipient=recipient,
+        subject=translate(language, f"mail.{message}.subject", **params),
+        body_text=translate(language, f"mail.{message}.body", **params),
+        tenant_id=tenant_id,
+    )
 
 
 async def enqueue_select(

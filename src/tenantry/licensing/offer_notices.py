@@ -27,7 +27,7 @@ from tenantry.catalog import UNLIMITED, Catalog, EntitlementValue, Offer
 from tenantry.core import audit
 from tenantry.core.config import Settings
 from tenantry.core.i18n import format_date, has_message, translate
-from tenantry.core.mail import enqueue
+from tenantry.core.mail import enqueue_translated
 from tenantry.directory.models import User
 from tenantry.licensing.models import OfferAssignment
 from tenantry.licensing.service import EntitlementChange, compute_entitlements, upcoming_changes
@@ -159,22 +159,17 @@ def _notify(
             url=f"{base_url}/admin/become",
         )
     )
-    enqueue(
+    enqueue_translated(
         db_session,
         recipient=user.mail or user.user_principal_name,
-        subject=translate(
-            language, "mail.offer_step_down.subject", offer=offer.display_name, date=date
-        ),
-        body_text=translate(
-            language,
-            "mail.offer_step_down.body",
-            name=user.display_name,
-            offer=offer.display_name,
-            date=date,
-            changes=changes,
-            action=action,
-        ),
+        language=language,
+        message="offer_step_down",
         tenant_id=user.tenant_id,
+        name=user.display_name,
+        offer=offer.display_name,
+        date=date,
+        changes=changes,
+        action=action,
     )
     details: dict[str, Any] = {
         "offer": offer.part_number,
