@@ -110,6 +110,27 @@ def test_an_entitlement_token_is_verified_offline(stories, database, server):
     with pytest.raises(InvalidEntitlementToken):
         verify_token("not-a-token", jwks)
 
+    # Headers: another algorithm, an unknown key, garbage; refused again by a verifier that
+    # has already accepted a token (it remembers the key of the genuine header only).
+    def with_header(fields) -> str:
+        encoded = base64.urlsafe_b64encode(json.dumps(fields).encode()).rstrip(b"=").decode()
+        return f"{encoded}.{payload}.{signature}"
+
+    for forged_header, reason in (
+        ({"alg": "none", "kid": verifier_kid(jwks)}, "ES256"),
+        ({"alg": "HS256", "kid": verifier_kid(jwks)}, "ES256"),
+        ({"alg": "ES256", "kid": "someone-else"}, "unknown key"),
+    ):
+        for _ in range(2):
+            with pytest.raises(InvalidEntitlementToken, match=reason):
+                verifier.verify(with_header(forged_header))
+    with pytest.raises(InvalidEntitlementToken, match="malformed"):
+        verifier.verify(f"%%%.{payload}.{signature}")
+
+
+def verifier_kid(jwks) -> str:
+    return jwks["keys"][0]["kid"]
+
 
 def test_a_member_of_an_unmanaged_tenant_gets_a_token_of_their_offer(stories, server):
     stories.sign_up("lea@fabrikam.com", "Léa")
