@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -269,3 +270,49 @@ def test_finished_jobs_are_forgotten_after_a_week(queue_db):
     scenario.url = queue_db.url
     assert _run(scenario) == (0, 1)
     assert queue_db.scalar("SELECT count(*) FROM jobs") == 0
+
+
+def test_a_group_stays_queued_while_a_request_of_the_other_mode_waits(queue_db):
+    """An apply and a reprocess asked one after the other are two jobs: the first to finish
+    must not call the group complete while the second still waits (it would show errors the
+    reprocess is about to retry)."""
+    from tenantry.catalog import load
+    from tenantry.core import audit
+    from tenantry.directory import service as directory_service
+    from tenantry.licensing import group_processing
+    from tenantry.licensing.models import GroupLicenseProcessing
+    from tenantry.tenants.models import Tenant
+
+    async def state(database: Database, tenant_id, group_id) -> str:
+        async with database.unit_of_work(readonly=True) as db_session:
+            processing = await db_session.get(GroupLicenseProcessing, (tenant_id, group_id))
+            return processing.state
+
+    async def scenario(database: Database) -> list[str]:
+        tenant_id = uuid.uuid4()
+        async with database.unit_of_work() as db_session:
+            db_session.add(Tenant(id=tenant_id, display_name="contoso.com", created_at=clock.now()))
+            await db_session.flush()
+            group = await directory_service.create_group(
+                db_session=db_session,
+                actor=audit.Actor.system(),
+                tenant_id=tenant_id,
+                display_name="Sales",
+            )
+        for reprocess in (False, True):  # two requests, two waiting jobs
+            async with database.unit_of_work() as db_session:
+                await group_processing.request_processing(
+                    db_session, tenant_id=tenant_id, group_id=group.id, reprocess=reprocess
+                )
+        seen = [await state(database, tenant_id, group.id)]
+        # One processing runs (as the first job would) while the other job still waits.
+        await group_processing.process_group(
+            database=database, catalog=load(None), tenant_id=tenant_id, group_id=group.id
+        )
+        seen.append(await state(database, tenant_id, group.id))
+        await jobs.JobWorker(database, resources={"catalog": load(None)}).run_due()
+        seen.append(await state(database, tenant_id, group.id))
+        return seen
+
+    scenario.url = queue_db.url
+    assert _run(scenario) == ["QueuedForProcessing", "QueuedForProcessing", "ProcessingComplete"]

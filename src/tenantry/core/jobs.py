@@ -211,12 +211,16 @@ def on_failure(kind: str) -> Callable[[FailureHandler], FailureHandler]:
 
 
 async def pending(
-    db_session: AsyncSession, *, dedupe_keys: Sequence[str], excluding: uuid.UUID | None = None
+    db_session: AsyncSession,
+    *,
+    dedupe_keys: Sequence[str],
+    excluding: uuid.UUID | None = None,
+    waiting_only: bool = False,
 ) -> bool:
-    """Whether a job with one of these dedupe keys is still to run (queued or running)."""
-    query = select(Job.id).where(
-        Job.dedupe_key.in_(list(dedupe_keys)), Job.status.in_((QUEUED, RUNNING))
-    )
+    """Whether a job with one of these dedupe keys is still to run (queued or running; with
+    `waiting_only`, queued: not started, or waiting for its next attempt)."""
+    statuses = (QUEUED,) if waiting_only else (QUEUED, RUNNING)
+    query = select(Job.id).where(Job.dedupe_key.in_(list(dedupe_keys)), Job.status.in_(statuses))
     if excluding is not None:
         query = query.where(Job.id != excluding)
     return await db_session.scalar(query.limit(1)) is not None

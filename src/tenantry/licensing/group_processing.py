@@ -746,8 +746,15 @@ async def process_group(
         if processing is None:
             return None
         now = clock.now()
-        # A request that came meanwhile has its own job: the state stays queued for it.
-        if processing.requested == requested:
+        # A request that came meanwhile has its own job: the state stays queued for it. So
+        # does one that came before this job started but waits as a job of the other mode
+        # (an apply does not absorb a reprocess, nor the reverse).
+        waiting = await jobs.pending(
+            db_session,
+            dedupe_keys=[_dedupe_key(group_id, reprocess=mode) for mode in (False, True)],
+            waiting_only=True,
+        )
+        if processing.requested == requested and not waiting:
             processing.state = PROCESSING_COMPLETE
         else:
             processing.state = QUEUED_FOR_PROCESSING
