@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -80,7 +81,15 @@ def server(settings: Settings) -> Iterator[LiveServer]:
 def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each test starts with empty tables, an empty SMTP inbox and the real time."""
     if "server" in request.fixturenames or "database" in request.fixturenames:
-        request.getfixturevalue("database").truncate()
+        database = request.getfixturevalue("database")
+        # Mail the previous test queued is delivered first, so that it cannot land in this
+        # test's inbox after the inbox is emptied.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and database.scalar(
+            "SELECT count(*) FROM outbox_messages WHERE status = 'pending'"
+        ):
+            time.sleep(0.02)
+        database.truncate()
         request.getfixturevalue("smtp").clear()
         request.getfixturevalue("dns_zone").clear()
     clock.reset()

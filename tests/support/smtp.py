@@ -11,6 +11,8 @@ from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
 
+CODE = re.compile(r"\b(\d{6})\b")
+
 
 @dataclass
 class ReceivedMail:
@@ -79,9 +81,22 @@ class SmtpSink:
             f"no {count} message(s) to {address} within {timeout}s: {self.to(address)}"
         )
 
-    def code_for(self, address: str, *, count: int = 1) -> str:
-        """The 6-digit code in the newest sign-up message to `address`."""
-        newest = self.wait_for(address, count=count)[-1]
-        match = re.search(r"\b(\d{6})\b", newest.body)
-        assert match, newest.body
-        return match.group(1)
+    def code_messages(self, address: str) -> list[ReceivedMail]:
+        """The sign-up code messages to `address` (their subject carries the code)."""
+        return [m for m in self.to(address) if CODE.search(m.subject)]
+
+    def code_for(self, address: str, *, count: int = 1, timeout: float = 15.0) -> str:
+        """The code of the newest sign-up message to `address`, once `count` of them have
+        arrived (other mail to the address is not counted)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.code_messages(address)
+            if len(found) >= count:
+                match = CODE.search(found[-1].subject)
+                assert match
+                return match.group(1)
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no {count} code message(s) to {address} within {timeout}s: {self.to(address)}"
+                )
+            time.sleep(0.05)
