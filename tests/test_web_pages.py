@@ -78,6 +78,22 @@ def test_a_name_holding_a_nul_character_is_refused_on_the_page(browser, database
     assert database.scalar("SELECT count(*) FROM signups") == 0
 
 
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("multipart/form-data", b"email=bob%40contoso.com"),  # no boundary
+        ("multipart/form-data; boundary=x", b"not multipart at all"),
+    ],
+)
+def test_a_malformed_multipart_body_is_a_400_page(browser, database, content_type, body):
+    browser.get("/signup")
+    refused = browser.post("/signup", content=body, headers={"content-type": content_type})
+    assert refused.status_code == 400
+    assert "text/html" in refused.headers["content-type"]
+    assert "multipart" in refused.text
+    assert database.scalar("SELECT count(*) FROM signups") == 0
+
+
 def test_sign_up_through_the_pages_signs_the_person_in(browser, smtp):
     started = submit(
         browser, "/signup", "/signup", email="ariane@contoso.com", display_name="Ariane Dupont"

@@ -170,6 +170,19 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, str | None]:
     return (f"{target}: {message}" if target else str(message)), target
 
 
+def from_http_exception(exc: StarletteHTTPException) -> TenantryError:
+    """Starlette's own refusal (a malformed multipart body, an unknown path…) as a domain error."""
+    message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+    if exc.status_code == 404 and message == "Not Found":
+        message = "The resource does not exist."
+    return TenantryError(
+        message,
+        code=_STATUS_CODES.get(exc.status_code, "error"),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     """Map every error, expected or not, to the one JSON shape."""
 
@@ -185,14 +198,11 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _STATUS_CODES.get(exc.status_code, "error")
-        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
-        if exc.status_code == 404 and message == "Not Found":
-            message = "The resource does not exist."
+        error = from_http_exception(exc)
         return JSONResponse(
-            {"error": {"code": code, "message": message}},
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            {"error": {"code": error.code, "message": error.message}},
+            status_code=error.status_code,
+            headers=error.headers,
         )
 
     @app.exception_handler(sa_exc.DBAPIError)

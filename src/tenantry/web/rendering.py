@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -22,6 +23,7 @@ from tenantry.core.errors import (
     InvalidRequest,
     TenantryError,
     database_unavailable,
+    from_http_exception,
 )
 from tenantry.core.i18n import LANGUAGES, has_message, negotiate, translate
 from tenantry.dependencies import SESSION_COOKIE, Principal, web_signed_in_principal
@@ -168,6 +170,8 @@ class WebRoute(APIRoute):
                 return await error_page(request, error)
             except RequestValidationError:
                 return await error_page(request, InvalidRequest("The request is not valid."))
+            except StarletteHTTPException as exc:  # request.form() on a malformed multipart body
+                return await error_page(request, from_http_exception(exc))
             except Exception as exc:
                 if database_unavailable(exc):
                     log.warning("database unavailable: %s", exc)
