@@ -436,6 +436,20 @@ def test_groups_are_created_and_members_added_by_address(contoso, database):
     assert deleted.status_code == 303 and database.scalar("SELECT count(*) FROM groups") == 0
 
 
+def test_a_member_address_holding_a_nul_character_is_unknown(contoso, database):
+    # PostgreSQL cannot compare text holding U+0000: such an address finds nobody.
+    ariane = contoso.ariane
+    group = submit(ariane, "/admin/groups", "/admin/groups", display_name="Sales").headers[
+        "location"
+    ]
+    refused = submit(
+        ariane, group, f"{group}/members", addresses="alain@contoso.com a\x00@contoso.com"
+    )
+    assert refused.status_code == 404
+    assert "a\x00@contoso.com" in error_of(refused) and "alain" not in error_of(refused)
+    assert database.scalar("SELECT count(*) FROM group_members") == 0
+
+
 def test_billing_buys_once_and_never_removes_licenses_in_use(contoso, database):
     ariane = contoso.ariane
     page = ariane.get("/admin/billing")

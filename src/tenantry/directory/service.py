@@ -598,8 +598,13 @@ async def get_many(*, db_session: AsyncSession, user_ids: Iterable[uuid.UUID]) -
 async def get_many_by_principal_name(
     *, db_session: AsyncSession, tenant_id: uuid.UUID, principal_names: Iterable[str]
 ) -> dict[str, User]:
-    """The tenant's users among these sign-in addresses (lower case), in one query."""
-    wanted = sorted({name.strip().lower() for name in principal_names if name.strip()})
+    """The tenant's users among these sign-in addresses (lower case), in one query.
+
+    An address holding U+0000 finds nobody, as in `get_by_principal_name`.
+    """
+    wanted = sorted(
+        {name.strip().lower() for name in principal_names if name.strip() and "\x00" not in name}
+    )
     if not wanted:
         return {}
     query = select(User).where(User.tenant_id == tenant_id, User.user_principal_name.in_(wanted))
