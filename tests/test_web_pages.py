@@ -192,6 +192,9 @@ def test_the_dev_mailbox_lists_messages_newest_first(browser, stories, smtp):
     only = browser.get("/dev/mailbox", params={"to": "ariane@contoso.com"})
     assert re.findall(r'data-recipient="([^"]+)"', only.text) == ["ariane@contoso.com"]
     assert re.search(r"\b\d{6}\b", only.text)
+    # PostgreSQL cannot compare text holding U+0000: such an address has no messages.
+    nul = browser.get("/dev/mailbox", params={"to": "ariane@contoso.com\x00"})
+    assert nul.status_code == 200 and re.findall(r'data-recipient="([^"]+)"', nul.text) == []
 
 
 def test_the_dev_mailbox_is_not_found_when_it_is_off(settings):

@@ -313,6 +313,8 @@ async def mailbox(
     database: Database, *, recipient: str | None = None, limit: int = 50
 ) -> list[OutboxMessage]:
     """The newest messages of the development mailbox, optionally for one recipient."""
+    if recipient and "\x00" in recipient:
+        return []  # no address holds U+0000, and PostgreSQL cannot compare text holding it
     query = select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(limit)
     if recipient:
         query = query.where(OutboxMessage.recipient == recipient.strip().lower())
