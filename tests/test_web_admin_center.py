@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
+from sqlalchemy import insert, select, text
 
+from tenantry.core.clock import clock
 from tenantry.core.i18n import catalog, translate
 from tenantry.directory.constants import Role
+from tenantry.directory.models import RoleAssignment, User
 from tests.support.admin import make_global_admin
 from tests.support.licensing import ESSENTIALS, PREMIUM, buy, user_id_of
 from tests.support.server import LiveServer
@@ -557,6 +562,98 @@ def test_roles_are_given_and_the_last_global_administrator_keeps_theirs(contoso,
     )
     assert taken.status_code == 303
     assert database.scalar("SELECT count(*) FROM role_assignments") == 1
+
+
+def while_another_transaction_inserts(
+    database, insert_row: Callable, post: Callable[[], httpx.Response]
+) -> httpx.Response:
+    """`post`, sent while another transaction holds `insert_row`'s uncommitted row, which
+    commits once the page waits for it (on the unique index in PostgreSQL, the write lock in
+    SQLite): the page loses the race its check before the insert could not see."""
+    with database.engine.connect() as other, ThreadPoolExecutor(1) as pool:
+        transaction = other.begin()
+        insert_row(other)
+        answer = pool.submit(post)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not answer.done():
+            if database.kind == "sqlite":
+                time.sleep(0.5)
+                break
+            with database.engine.connect() as probe:
+                if probe.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
+                    break
+            time.sleep(0.02)
+        transaction.commit()
+        return answer.result()
+
+
+def test_a_role_given_by_someone_else_at_the_same_moment_is_already_held(contoso, database):
+    with database.engine.connect() as connection:
+        tenant_id = connection.scalar(
+            select(User.tenant_id).where(User.user_principal_name == "alain@contoso.com")
+        )
+
+    def grant(connection) -> None:
+        connection.execute(
+            insert(RoleAssignment).values(
+                tenant_id=tenant_id,
+                user_id=uuid.UUID(contoso.alain_id),
+                role=Role.USER_ADMINISTRATOR.value,
+                created_at=clock.now(),
+            )
+        )
+
+    page = contoso.ariane.get("/admin/roles")
+    answer = while_another_transaction_inserts(
+        database,
+        grant,
+        lambda: contoso.ariane.post(
+            "/admin/roles/UserAdministrator/members",
+            data={"csrf_token": csrf_token(page), "address": "alain@contoso.com"},
+        ),
+    )
+    assert answer.status_code == 303, answer.text
+    assert "Alain Martin already is User Administrator" in notice_of(
+        contoso.ariane.get("/admin/roles")
+    )
+    assert database.scalar("SELECT count(*) FROM role_assignments") == 2
+
+
+def test_a_user_added_by_someone_else_at_the_same_moment_is_refused(contoso, database):
+    with database.engine.connect() as connection:
+        tenant_id = connection.scalar(
+            select(User.tenant_id).where(User.user_principal_name == "ariane@contoso.com")
+        )
+
+    def add(connection) -> None:
+        connection.execute(
+            insert(User).values(
+                tenant_id=tenant_id,
+                user_principal_name="chloe@contoso.com",
+                mail="chloe@contoso.com",
+                display_name="Chloé",
+                created_at=clock.now(),
+            )
+        )
+
+    page = contoso.ariane.get("/admin/users/new")
+    answer = while_another_transaction_inserts(
+        database,
+        add,
+        lambda: contoso.ariane.post(
+            "/admin/users",
+            data={
+                "csrf_token": csrf_token(page),
+                "display_name": "Chloé Dubois",
+                "username": "chloe",
+                "domain": "contoso.com",
+                "password_mode": "generate",
+            },
+        ),
+    )
+    assert answer.status_code == 409, answer.text
+    assert "chloe@contoso.com" in error_of(answer)
+    assert database.scalar("SELECT count(*) FROM users WHERE display_name = 'Chloé'") == 1
 
 
 def test_the_audit_log_filters_by_actor_activity_and_dates(contoso, database):

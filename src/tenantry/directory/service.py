@@ -210,8 +210,15 @@ async def create(
         failed_sign_ins=0,
         created_at=clock.now(),
     )
-    db_session.add(user)
-    await db_session.flush()
+    try:
+        # A savepoint: losing to a user created at this very moment leaves the
+        # transaction usable, and the loser gets the same refusal as a late comer.
+        async with db_session.begin_nested():
+            db_session.add(user)
+    except IntegrityError as exc:
+        raise UserAlreadyExists(
+            f"A user with the address {principal_name} already exists.", target="userPrincipalName"
+        ) from exc
     audit.record(
         db_session,
         actor=actor,
@@ -686,12 +693,18 @@ async def add_role_member(
     key = (user.tenant_id, user.id, role.value)
     if await db_session.get(RoleAssignment, key) is not None:
         return False
-    grant_role(
-        db_session=db_session, actor=actor, tenant_id=user.tenant_id, user_id=user.id, role=role
-    )
     try:
-        await db_session.flush()
-    except IntegrityError:  # granted by someone else at this very moment
+        # A savepoint: the assignment and its audit event go when someone else granted the
+        # role at this very moment, and the transaction stays usable.
+        async with db_session.begin_nested():
+            grant_role(
+                db_session=db_session,
+                actor=actor,
+                tenant_id=user.tenant_id,
+                user_id=user.id,
+                role=role,
+            )
+    except IntegrityError:
         return False
     return True
 
