@@ -58,3 +58,14 @@ def test_a_message_reaches_every_active_user_once(stories, database, smtp):
 
         empty = ariane.post("/v1/organization/sendMessage", json={"subject": "", "body": "x"})
         assert empty.status_code == 400 and error_code(empty) == "invalidRequest"
+
+
+def test_a_subject_of_more_than_one_line_is_refused(stories, database):
+    with admin_api(stories, database, "ariane@contoso.com", "Ariane Dupont") as ariane:
+        sneaky = ariane.post(
+            "/v1/organization/sendMessage",
+            json={"subject": "Hello\r\nBcc: someone@fabrikam.com", "body": "Hi"},
+        )
+        assert sneaky.status_code == 400, sneaky.text
+        assert sneaky.json()["error"]["target"] == "subject"
+    assert database.scalar("SELECT count(*) FROM outbox_messages WHERE subject LIKE 'Hello%'") == 0

@@ -95,6 +95,27 @@ def test_a_message_claimed_by_a_worker_that_died_is_delivered_once_its_lease_end
     assert outbox_db.scalar("SELECT status FROM outbox_messages") == "sent"
 
 
+def test_a_message_that_cannot_be_an_email_fails_at_once_and_the_others_go(
+    settings: Settings, outbox_db, smtp
+):
+    async def scenario() -> int:
+        db = Database(outbox_db.url)
+        try:
+            async with db.unit_of_work() as db_session:
+                enqueue(db_session, recipient="a@contoso.com", subject="A\r\nBcc: x", body_text="")
+            await _write(db, "fine@contoso.com")
+            return await OutboxWorker(db, settings).deliver_due()
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(scenario()) == 2
+    smtp.wait_for("fine@contoso.com")
+    status, attempts, error = outbox_db.rows(
+        "SELECT status, attempts, last_error FROM outbox_messages WHERE recipient = 'a@contoso.com'"
+    )[0]
+    assert (status, attempts) == ("failed", 1) and "cannot be written as an email" in error
+
+
 def test_a_message_gives_up_after_the_maximum_attempts(settings: Settings, outbox_db):
     async def scenario() -> None:
         db = Database(outbox_db.url)

@@ -269,17 +269,22 @@ class OutboxWorker:
         """Deliver one batch; returns how many messages were handled."""
         messages = await self.claim()
         for message in messages:
-            error = await self._send(message)
-            await self._settle(message, error)
+            error, final = await self._send(message)
+            await self._settle(message, error, final=final)
         return len(messages)
 
-    async def _send(self, message: OutboxMessage) -> str | None:
+    async def _send(self, message: OutboxMessage) -> tuple[str | None, bool]:
+        """None when sent, else the error; and whether trying again cannot help."""
         if self._smtp is None:
-            return None  # the development mailbox is the outbox table itself
+            return None, False  # the development mailbox is the outbox table itself
         target = self._smtp
         try:
+            email = build_email(self.settings, message)
+        except ValueError as exc:  # e.g. a header holding a line break: never sendable
+            return f"the message cannot be written as an email: {exc}"[:2000], True
+        try:
             await aiosmtplib.send(
-                build_email(self.settings, message),
+                email,
                 hostname=target.hostname,
                 port=target.port,
                 username=target.username,
@@ -288,10 +293,10 @@ class OutboxWorker:
                 timeout=self.settings.smtp_timeout,
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            return f"{type(exc).__name__}: {exc}"[:2000]
-        return None
+            return f"{type(exc).__name__}: {exc}"[:2000], False
+        return None, False
 
-    async def _settle(self, message: OutboxMessage, error: str | None) -> None:
+    async def _settle(self, message: OutboxMessage, error: str | None, *, final: bool) -> None:
         now = clock.now()
         values: dict[str, object] = {"claimed_until": None, "attempts": OutboxMessage.attempts + 1}
         if error is None:
@@ -301,7 +306,7 @@ class OutboxWorker:
             log.warning("email to %s failed (attempt %d): %s", message.recipient, attempts, error)
             backoff = timedelta(seconds=min(3600, 5 * 2**attempts))
             values.update(last_error=error, next_attempt_at=now + backoff)
-            if attempts >= self.settings.outbox_max_attempts:
+            if final or attempts >= self.settings.outbox_max_attempts:
                 values["status"] = "failed"
         async with self.database.unit_of_work() as db_session:
             await db_session.execute(

@@ -566,6 +566,10 @@ async def send_message_to_all(
     body: str,
 ) -> int:
     """One email per active user of the tenant, written to the outbox in one statement."""
+    check_text(subject, field="subject")
+    if any(ord(char) < 32 or ord(char) == 127 for char in subject):
+        # A line break in a mail header would end it (and could add headers of its own).
+        raise InvalidValue("subject must be one line of text.", target="subject")
     recipients = select(User.mail).where(
         User.tenant_id == tenant_id, User.account_enabled.is_(True), User.mail.is_not(None)
     )
