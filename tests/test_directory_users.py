@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from tenantry.core.clock import clock
@@ -415,3 +417,27 @@ def test_cloud_users_can_be_licensed_at_creation(ariane, database):
     # Deleting a licensed user gives the unit back.
     assert ariane.delete(f"/v1/users/{alain['id']}").status_code == 204
     assert consumed() == 0
+
+
+def test_of_two_password_changes_made_at_once_with_the_same_password_one_wins(stories):
+    stories.sign_up("ariane@contoso.com", "Ariane")
+    token = stories.token("ariane@contoso.com")
+
+    def change(new: str) -> httpx.Response:
+        with httpx.Client(base_url=stories.server.url, timeout=60) as client:
+            return client.post(
+                "/v1/me/changePassword",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"currentPassword": PASSWORD, "newPassword": new},
+            )
+
+    news = [f"Brand-New-Pass-{n}x" for n in range(5)]
+    with ThreadPoolExecutor(len(news)) as pool:
+        answers = list(pool.map(change, news))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [204] + [409] * (len(news) - 1), [a.text for a in answers]
+    assert {error_code(a) for a in answers if a.status_code == 409} == {"passwordChangedMeanwhile"}
+    (winner,) = [
+        new for new, answer in zip(news, answers, strict=True) if answer.status_code == 204
+    ]
+    assert stories.token("ariane@contoso.com", winner)  # the password is the winner's

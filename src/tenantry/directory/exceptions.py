@@ -39,6 +39,16 @@ class InvalidCurrentPassword(InvalidRequest):
     code = "invalidCurrentPassword"
 
 
+class PasswordChangedMeanwhile(Conflict):
+    code = "passwordChangedMeanwhile"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your password was changed a moment ago, in another session. "
+            "Use the new password, or ask an administrator to reset it."
+        )
+
+
 class InvalidFilter(InvalidRequest):
     code = "invalidFilter"
 

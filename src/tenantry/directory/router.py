@@ -181,6 +181,7 @@ async def change_password(
         user_id=principal.user.id,
         password_hash=password_hash,
         keep_token=principal.token,
+        replacing=principal.user.password_hash,
     )
     return Response(status_code=204)
 

@@ -38,6 +38,7 @@ from tenantry.directory.exceptions import (
     InvalidValue,
     LastGlobalAdministrator,
     NotAMember,
+    PasswordChangedMeanwhile,
     PropertyManagedBySync,
     TooManyMembers,
     UnknownRole,
@@ -539,9 +540,19 @@ async def change_password(
     user_id: uuid.UUID,
     password_hash: str,
     keep_token: str | None,
+    replacing: str | None = None,
 ) -> User:
-    """Set the user's own new password (hashed by the caller); their other sessions end."""
+    """Set the user's own new password (hashed by the caller); their other sessions end.
+
+    `replacing`: the hash the caller checked the current password against. When another
+    change came first (two sessions at once), this one is refused: the row is locked and
+    read again, so of two changes made with the same current password, one wins.
+    """
     user = await get(db_session=db_session, tenant_id=tenant_id, user_id=user_id)
+    if replacing is not None:
+        await db_session.refresh(user, attribute_names=["password_hash"], with_for_update=True)
+        if user.password_hash != replacing:
+            raise PasswordChangedMeanwhile()
     user.password_hash = password_hash
     user.must_change_password = False
     await auth_service.revoke_all(db_session=db_session, user_id=user.id, keep_token=keep_token)

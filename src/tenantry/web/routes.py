@@ -545,6 +545,7 @@ async def change_password(
                 user_id=principal.user.id,
                 password_hash=password_hash,
                 keep_token=principal.token,
+                replacing=principal.user.password_hash,
             )
     except TenantryError as error:
         return _password_page(
