@@ -211,15 +211,23 @@ async def create(
         failed_sign_ins=0,
         created_at=clock.now(),
     )
-    try:
-        # A savepoint: losing to a user created at this very moment leaves the
-        # transaction usable, and the loser gets the same refusal as a late comer.
-        async with db_session.begin_nested():
-            db_session.add(user)
-    except IntegrityError as exc:
-        raise UserAlreadyExists(
-            f"A user with the address {principal_name} already exists.", target="userPrincipalName"
-        ) from exc
+    if known_new:
+        # The caller settles a race on the address by running its whole unit of work again
+        # (sign-up: `Database.attempts`); what it added before goes in this same flush.
+        db_session.add(user)
+        await db_session.flush()
+    else:
+        await db_session.flush()  # what the caller added before is not this insert's concern
+        try:
+            # A savepoint: losing to a user created at this very moment leaves the
+            # transaction usable, and the loser gets the same refusal as a late comer.
+            async with db_session.begin_nested():
+                db_session.add(user)
+        except IntegrityError as exc:
+            raise UserAlreadyExists(
+                f"A user with the address {principal_name} already exists.",
+                target="userPrincipalName",
+            ) from exc
     audit.record(
         db_session,
         actor=actor,
