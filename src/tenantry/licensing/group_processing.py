@@ -312,6 +312,21 @@ async def next_member_chunk(
     return await _last_of(db_session, query)
 
 
+# The columns of a license row written by INSERT … SELECT, in the order the SELECTs give them.
+ROW_COLUMNS = [
+    "id",
+    "tenant_id",
+    "user_id",
+    "sku_id",
+    "assigned_by_group",
+    "disabled_plans",
+    "state",
+    "error",
+    "created_at",
+    "updated_at",
+]
+
+
 @dataclass
 class _Pass:
     """One application of a group's licenses to a chunk of its members.
@@ -548,23 +563,7 @@ class _Pass:
             literal(self.stamp, UTCDateTime()),
             literal(self.stamp, UTCDateTime()),
         )
-        await self.db_session.execute(
-            insert(Assignment.__table__).from_select(
-                [
-                    "id",
-                    "tenant_id",
-                    "user_id",
-                    "sku_id",
-                    "assigned_by_group",
-                    "disabled_plans",
-                    "state",
-                    "error",
-                    "created_at",
-                    "updated_at",
-                ],
-                rows,
-            )
-        )
+        await self.db_session.execute(insert(Assignment.__table__).from_select(ROW_COLUMNS, rows))
 
     async def withhold_from_failed(self) -> None:
         """A user whom one license of the group failed gets none of this pass's others."""
@@ -916,23 +915,7 @@ async def _mark_unprocessed(
         )
         .where(GroupMember.tenant_id == tenant_id, GroupMember.group_id == group_id, ~given)
     )
-    await db_session.execute(
-        insert(Assignment.__table__).from_select(
-            [
-                "id",
-                "tenant_id",
-                "user_id",
-                "sku_id",
-                "assigned_by_group",
-                "disabled_plans",
-                "state",
-                "error",
-                "created_at",
-                "updated_at",
-            ],
-            rows,
-        )
-    )
+    await db_session.execute(insert(Assignment.__table__).from_select(ROW_COLUMNS, rows))
     return (
         await db_session.scalar(
             select(func.count(func.distinct(Assignment.user_id))).where(
