@@ -26,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.catalog import UNLIMITED, Catalog, EntitlementValue, Offer
 from tenantry.core import audit
 from tenantry.core.config import Settings
-from tenantry.core.i18n import format_date, has_message, translate
+from tenantry.core.i18n import format_date, translate
 from tenantry.core.mail import enqueue_translated
 from tenantry.directory.models import User
 from tenantry.licensing.models import OfferAssignment
+from tenantry.licensing.schemas import limit_label, limit_text
 from tenantry.licensing.service import EntitlementChange, compute_entitlements, upcoming_changes
 from tenantry.licensing.service import entitlement_sources as load_sources
 from tenantry.tenants.models import MANAGED, Tenant
@@ -73,15 +74,6 @@ async def _claim(
         .execution_options(synchronize_session=False)
     )
     return [user_id for (user_id,) in rows]
-
-
-def _shown(language: str, value: EntitlementValue) -> str:
-    return translate(language, "web.unlimited") if value == UNLIMITED else str(value)
-
-
-def _label(language: str, name: str) -> str:
-    key = f"web.entitlement.{name}"
-    return translate(language, key) if has_message(key) else name
 
 
 async def send_step_down_notices(
@@ -143,9 +135,9 @@ def _notify(
         translate(
             language,
             "mail.offer_step_down.change",
-            label=_label(language, change.name),
-            before=_shown(language, current[change.name]),
-            after=_shown(language, change.value),
+            label=limit_label(language, change.name),
+            before=limit_text(language, current[change.name]),
+            after=limit_text(language, change.value),
         )
         for change in lowered
     )

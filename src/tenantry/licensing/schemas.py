@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import Field
 
-from tenantry.catalog import Catalog
+from tenantry.catalog import UNLIMITED, Catalog, EntitlementValue
+from tenantry.core.i18n import has_message, translate
 from tenantry.core.schemas import ApiModel
 from tenantry.licensing.models import (
     CONSUMING_STATES,
@@ -264,3 +265,17 @@ def entitlement_changes_view(entitlements: Entitlements) -> list[dict[str, Any]]
         {"name": change.name, "value": change.value, "effectiveDateTime": change.effective_at}
         for change in entitlements.changes
     ]
+
+
+# --- words for people (pages, emails) ---------------------------------------------------
+
+
+def limit_label(language: str, name: str) -> str:
+    """An entitlement's name for people ("Participants per meeting"), else its own name."""
+    key = f"web.entitlement.{name}"
+    return translate(language, key) if has_message(key) else name
+
+
+def limit_text(language: str, value: EntitlementValue) -> str:
+    """An entitlement's value for people: the number, or "Unlimited" in `language`."""
+    return translate(language, "web.unlimited") if value == UNLIMITED else str(value)

@@ -21,10 +21,10 @@ from starlette.datastructures import FormData
 
 from tenantry.auth import service as auth_service
 from tenantry.auth.limits import limit_password_changes, limit_sign_ins
-from tenantry.catalog import UNLIMITED, Catalog
+from tenantry.catalog import Catalog
 from tenantry.core.config import Settings
 from tenantry.core.errors import NotFound, TenantryError
-from tenantry.core.i18n import LANGUAGES, has_message, translate
+from tenantry.core.i18n import LANGUAGES, format_date, translate
 from tenantry.core.mail import mailbox
 from tenantry.dependencies import (
     SESSION_COOKIE,
@@ -43,6 +43,7 @@ from tenantry.directory.constants import Role
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
 from tenantry.licensing import service as licensing_service
+from tenantry.licensing.schemas import limit_label, limit_text
 from tenantry.signup import flows
 from tenantry.signup import service as signup_service
 from tenantry.signup.exceptions import SignupAlreadyCompleted, SignupNotFound
@@ -50,7 +51,6 @@ from tenantry.signup.limits import limit_signups
 from tenantry.signup.models import Signup
 from tenantry.tenants.models import MANAGED
 from tenantry.web import csrf
-from tenantry.web.admin_views import format_date
 from tenantry.web.rendering import (
     CHANGE_PASSWORD,
     LANG_COOKIE,
@@ -104,10 +104,6 @@ def _start_session(response: Response, settings: Settings, token: str) -> None:
     )
 
 
-def _translated(language: str, key: str, fallback: str) -> str:
-    return translate(language, key) if has_message(key) else fallback
-
-
 # --- language ---------------------------------------------------------------------------
 
 
@@ -149,19 +145,16 @@ async def home(request: Request, principal: Principal | None = Depends(web_princ
             db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
         )
 
-    def shown(value: object) -> object:
-        return translate(language, "web.unlimited") if value == UNLIMITED else value
-
     coming = {change.name: change for change in entitlements.changes}
     limits = [
         {
             "name": name,
-            "label": _translated(language, f"web.entitlement.{name}", name),
-            "value": shown(value),
+            "label": limit_label(language, name),
+            "value": limit_text(language, value),
             "change": translate(
                 language,
                 "web.home.entitlement_change",
-                value=shown(coming[name].value),
+                value=limit_text(language, coming[name].value),
                 date=format_date(language, coming[name].effective_at),
             )
             if name in coming
