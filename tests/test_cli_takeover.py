@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tenantry.cli import app
+from tenantry.cli.main import app
 from tests.support.stories import PASSWORD
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from typer.testing import CliRunner
 
-from tenantry.cli import app as cli_app
+from tenantry.cli.main import app as cli_app
 from tenantry.core import jobs
 from tenantry.core.clock import clock
 from tenantry.core.db import Database

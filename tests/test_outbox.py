@@ -9,7 +9,7 @@ import socket
 import pytest
 from typer.testing import CliRunner
 
-from tenantry.cli import app as cli_app
+from tenantry.cli.main import app as cli_app
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
 from tenantry.core.db import Database

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, update
 from typer.testing import CliRunner
 
 from tenantry.catalog import load
-from tenantry.cli import app as cli_app
+from tenantry.cli.main import app as cli_app
 from tenantry.core.clock import clock
 from tenantry.directory.models import User
 from tests.support.admin import make_global_admin

@@ -19,7 +19,7 @@ import httpx
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tenantry.cli import JsonOption, api_client, check, console, emit, err_console, fail
+from tenantry.cli.support import JsonOption, api_client, check, console, emit, err_console, fail
 
 user_app = typer.Typer(help="Users: list, add, import from CSV, change, block, reset, delete.")
 group_app = typer.Typer(help="Groups and their members.")
@@ -52,7 +52,7 @@ def _user(client: httpx.Client, key: str) -> dict[str, Any]:
     return check(client.get(f"/v1/users/{key}"))
 
 
-def _group(client: httpx.Client, key: str) -> dict[str, Any]:
+def find_group(client: httpx.Client, key: str) -> dict[str, Any]:
     """A group by id, or by its exact display name when only one group has it."""
     response = client.get(f"/v1/groups/{key}")
     if response.status_code == 200:
@@ -64,7 +64,6 @@ def _group(client: httpx.Client, key: str) -> dict[str, Any]:
     if not found["value"]:
         fail(f"no group is called {key!r}")
     fail(f"several groups are called {key!r}: give the id")
-    raise AssertionError  # unreachable: fail exits
 
 
 # --- users --------------------------------------------------------------------------------
@@ -378,7 +377,7 @@ def group_show(
 ) -> None:
     """One group."""
     with api_client() as client:
-        found = _group(client, group)
+        found = find_group(client, group)
     emit(found, as_json=as_json, columns=None if as_json else GROUP_COLUMNS)
 
 
@@ -419,7 +418,7 @@ def group_update(
     if not changes:
         fail("nothing to change: give at least one option")
     with api_client() as client:
-        found = _group(client, group)
+        found = find_group(client, group)
         updated = check(client.patch(f"/v1/groups/{found['id']}", json=changes))
     emit(updated, as_json=as_json, columns=None if as_json else GROUP_COLUMNS)
 
@@ -432,7 +431,7 @@ def group_delete(
 ) -> None:
     """Delete a group (its members stay)."""
     with api_client() as client:
-        found = _group(client, group)
+        found = find_group(client, group)
         if not yes and not typer.confirm(f"Delete the group {found['displayName']}?"):
             raise typer.Exit(1)
         check(client.delete(f"/v1/groups/{found['id']}"))
@@ -450,7 +449,7 @@ def group_members(
 ) -> None:
     """A group's members."""
     with api_client() as client:
-        found = _group(client, group)
+        found = find_group(client, group)
         members, more = _pages(
             client, f"/v1/groups/{found['id']}/members", {"$top": 999}, everything=everything
         )
@@ -468,7 +467,7 @@ def group_add_members(
     """Add users to a group (current members are left as they are)."""
     added = already = 0
     with api_client() as client:
-        found = _group(client, group)
+        found = find_group(client, group)
         ids = [key if "@" not in key else _user(client, key)["id"] for key in users]
         with Progress(
             TextColumn("Adding members"),
@@ -502,7 +501,7 @@ def group_remove_member(
 ) -> None:
     """Take a user out of a group."""
     with api_client() as client:
-        found = _group(client, group)
+        found = find_group(client, group)
         check(client.delete(f"/v1/groups/{found['id']}/members/{user}"))
     if as_json:
         emit({"group": found["id"], "removed": user}, as_json=True)

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import typer
 
-from tenantry.cli import JsonOption, api_client, check, console, emit
+from tenantry.cli.support import JsonOption, api_client, check, console, emit, print_txt_record
 
 app = typer.Typer(help="Domains of your organization (Global Administrator).", no_args_is_help=True)
 
@@ -15,13 +15,6 @@ COLUMNS = ["id", "isVerified", "isDefault", "isInitial", "isRoot"]
 
 def _path(name: str, suffix: str = "") -> str:
     return f"/v1/domains/{quote(name.strip(), safe='')}{suffix}"
-
-
-def print_record(record: dict[str, object]) -> None:
-    """The TXT record to publish, for people."""
-    console.print("Publish this TXT record at your DNS host, then verify:")
-    console.print(f"  type:  TXT\n  name:  @  ({record['label']})\n  value: {record['text']}")
-    console.print(f"  TTL:   {record['ttl']}")
 
 
 @app.command("list")
@@ -43,7 +36,7 @@ def add(name: str, as_json: bool = JsonOption) -> None:
         return
     emit(domain, as_json=False, columns=COLUMNS)
     if not domain["isVerified"]:
-        print_record(records[0])
+        print_txt_record(records[0])
 
 
 @app.command("records")
@@ -54,7 +47,7 @@ def records(name: str, as_json: bool = JsonOption) -> None:
     if as_json:
         emit(value, as_json=True)
     else:
-        print_record(value[0])
+        print_txt_record(value[0])
 
 
 @app.command("verify")

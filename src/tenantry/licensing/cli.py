@@ -11,7 +11,7 @@ import httpx
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from tenantry.cli import JsonOption, api_client, check, console, emit, fail
+from tenantry.cli.support import JsonOption, api_client, check, console, emit, fail
 
 subscription_app = typer.Typer(help="Subscriptions: buy, add or remove licenses, lifecycle.")
 license_app = typer.Typer(help="Licenses of users: assign, remove, list.")
@@ -210,7 +210,7 @@ def subscription_tick(as_json: bool = JsonOption) -> None:
 # --- licenses -----------------------------------------------------------------------------
 
 
-def _find_sku(client: httpx.Client, name: str) -> dict[str, Any]:
+def find_sku(client: httpx.Client, name: str) -> dict[str, Any]:
     """The organization's subscribed SKU named by part number or skuId."""
     skus = check(client.get("/v1/subscribedSkus"))["value"]
     for sku in skus:
@@ -221,10 +221,10 @@ def _find_sku(client: httpx.Client, name: str) -> dict[str, Any]:
         + (", ".join(s["skuPartNumber"] for s in skus) or "none")
         + "."
     )
-    raise AssertionError  # fail() exits
 
 
-def _plan_ids(sku: dict[str, Any], names: list[str]) -> list[str]:
+def plan_ids(sku: dict[str, Any], names: list[str]) -> list[str]:
+    """The ids of a subscribed SKU's service plans named by name or id (`--disable`)."""
     by_name = {p["servicePlanName"]: p["servicePlanId"] for p in sku["servicePlans"]}
     ids = set(by_name.values())
     result = []
@@ -292,10 +292,10 @@ def license_assign(
 
     def body(client: httpx.Client) -> dict[str, Any]:
         if not resolved:
-            found = _find_sku(client, sku)
+            found = find_sku(client, sku)
             resolved["body"] = {
                 "addLicenses": [
-                    {"skuId": found["skuId"], "disabledPlans": _plan_ids(found, disable)}
+                    {"skuId": found["skuId"], "disabledPlans": plan_ids(found, disable)}
                 ],
                 "removeLicenses": [],
             }
@@ -315,7 +315,7 @@ def license_remove(
 
     def body(client: httpx.Client) -> dict[str, Any]:
         if not resolved:
-            found = _find_sku(client, sku)
+            found = find_sku(client, sku)
             resolved["body"] = {"addLicenses": [], "removeLicenses": [found["skuId"]]}
         return resolved["body"]
 

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import typer
 
-from tenantry.cli import JsonOption, api_client, check, console, emit, err_console, fail
-from tenantry.directory.cli import _group
-from tenantry.licensing.cli import _find_sku, _plan_ids
+from tenantry.cli.support import JsonOption, api_client, check, console, emit, err_console, fail
+from tenantry.directory.cli import find_group
+from tenantry.licensing.cli import find_sku, plan_ids
 
 group_license_app = typer.Typer(
     help="Licenses of a group: assign, remove, status, reprocess.", no_args_is_help=True
@@ -114,7 +114,7 @@ def _show(summary: dict[str, Any], *, as_json: bool) -> None:
 
 def _change(group: str, body: Any, *, wait: bool, timeout: float, as_json: bool) -> None:
     with api_client() as client:
-        found = _group(client, group)
+        found = find_group(client, group)
         changed = check(client.post(f"/v1/groups/{found['id']}/assignLicense", json=body(client)))
         if wait:
             changed = _wait(client, found["id"], timeout, quiet=as_json)
@@ -133,9 +133,9 @@ def group_license_assign(
     """Give a group's members a license (or change its disabled plans), in the background."""
 
     def body(client: httpx.Client) -> dict[str, Any]:
-        found = _find_sku(client, sku)
+        found = find_sku(client, sku)
         return {
-            "addLicenses": [{"skuId": found["skuId"], "disabledPlans": _plan_ids(found, disable)}],
+            "addLicenses": [{"skuId": found["skuId"], "disabledPlans": plan_ids(found, disable)}],
             "removeLicenses": [],
         }
 
@@ -153,7 +153,7 @@ def group_license_remove(
     """Stop giving a license through a group (members keep it from other sources)."""
 
     def body(client: httpx.Client) -> dict[str, Any]:
-        return {"addLicenses": [], "removeLicenses": [_find_sku(client, sku)["skuId"]]}
+        return {"addLicenses": [], "removeLicenses": [find_sku(client, sku)["skuId"]]}
 
     _change(group, body, wait=wait, timeout=timeout, as_json=as_json)
 
@@ -167,7 +167,7 @@ def group_license_status(
 ) -> None:
     """A group's licenses, their processing state and the members in error."""
     with api_client() as client:
-        found = _group(client, group)
+        found = find_group(client, group)
         if wait:
             found = _wait(client, found["id"], timeout, quiet=as_json)
         else:
@@ -184,7 +184,7 @@ def group_license_reprocess(
 ) -> None:
     """Process the group's licenses again, retrying errors (e.g. after buying more)."""
     with api_client() as client:
-        found = _group(client, group)
+        found = find_group(client, group)
         changed = check(client.post(f"/v1/groups/{found['id']}/reprocessLicenseAssignment"))
         if wait:
             changed = _wait(client, found["id"], timeout, quiet=as_json)

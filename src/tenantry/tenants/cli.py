@@ -9,8 +9,15 @@ import httpx
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from tenantry.cli import JsonOption, api_client, check, console, emit, fail
-from tenantry.domains.cli import print_record
+from tenantry.cli.support import (
+    JsonOption,
+    api_client,
+    check,
+    console,
+    emit,
+    fail,
+    print_txt_record,
+)
 
 app = typer.Typer(help="Take over your organization as its administrator.", no_args_is_help=True)
 
@@ -63,7 +70,7 @@ def become(
         state = check(client.post("/v1/organization/becomeAdmin", json={"entryPoint": entry_point}))
         if not as_json:
             console.print(f"Domain: [bold]{state['domain']}[/bold]")
-            print_record(state["verificationDnsRecords"][0])
+            print_txt_record(state["verificationDnsRecords"][0])
             offers = ", ".join(o["skuPartNumber"] for o in state["offers"])
             console.print(f"Plans offered: {offers}; licenses needed: {state['minimumLicenses']}")
         if state["status"] == "started":

@@ -1,0 +1,82 @@
+"""`tenantry login` and `tenantry whoami`: sign in from a terminal, and see as whom."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import typer
+
+from tenantry.cli.support import (
+    JsonOption,
+    api_client,
+    check,
+    console,
+    credentials_path,
+    emit,
+    err_console,
+)
+
+# Added to `tenantry` without a name: these are top-level commands.
+app = typer.Typer()
+
+
+@app.command()
+def login(
+    username: str = typer.Option(..., "--username", "-u", prompt=True, help="Your email address."),
+    password: str = typer.Option(..., "--password", "-p", prompt=True, hide_input=True),
+    url: str = typer.Option("http://127.0.0.1:8000", "--url", envvar="TENANTRY_URL"),
+    new_password: str | None = typer.Option(
+        None,
+        "--new-password",
+        help="Your own password, when signing in with a temporary one (asked for otherwise).",
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Sign in to a Tenantry server and keep the token for the other commands."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        token = check(
+            client.post(
+                "/v1/auth/token",
+                data={"grant_type": "password", "username": username, "password": password},
+            )
+        )
+        if token.get("password_change_required"):
+            # A temporary password (an admin reset it): choose one before anything else.
+            if new_password is None:
+                err_console.print("You signed in with a temporary password: choose your own.")
+                new_password = typer.prompt(
+                    "New password", hide_input=True, confirmation_prompt=True, err=True
+                )
+            check(
+                client.post(
+                    "/v1/me/changePassword",
+                    headers={"Authorization": f"Bearer {token['access_token']}"},
+                    json={"currentPassword": password, "newPassword": new_password},
+                )
+            )
+            token["password_change_required"] = False
+    path = credentials_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"url": url, **token}))
+    path.chmod(0o600)
+    if as_json:
+        emit({"url": url, "username": username, "expires_in": token["expires_in"]}, as_json=True)
+    else:
+        console.print(f"Signed in to {url} as {username}.")
+
+
+@app.command()
+def whoami(as_json: bool = JsonOption) -> None:
+    """The signed-in user, their organization, roles and entitlements."""
+    with api_client() as client:
+        me = check(client.get("/v1/me"))
+        organization = check(client.get("/v1/organization"))
+    summary = {
+        "user": me["userPrincipalName"],
+        "displayName": me["displayName"],
+        "organization": organization["displayName"],
+        "state": organization["state"],
+        "roles": ", ".join(me["roles"]) or "-",
+    }
+    emit({"me": me, "organization": organization} if as_json else summary, as_json=as_json)

@@ -1,0 +1,36 @@
+"""`tenantry`: the Typer app, assembled from each domain's `cli.py` and the server's commands.
+
+Nothing imports this module but the entry points (`tenantry`, `python -m tenantry`),
+so the modules it assembles can all import `tenantry.cli.support` without a circle.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from tenantry.auth import cli as auth_cli
+from tenantry.cli import jobs, mail, server
+from tenantry.directory import cli as directory_cli
+from tenantry.domains import cli as domains_cli
+from tenantry.licensing import cli as licensing_cli
+from tenantry.licensing import group_cli
+from tenantry.tenants import cli as tenants_cli
+
+app = typer.Typer(
+    help="Tenantry: tenants, domains, licenses and directory sync.", no_args_is_help=True
+)
+# The order here is the order `tenantry --help` lists the commands in.
+app.add_typer(server.app)  # migrate, serve, prune
+app.add_typer(auth_cli.app)  # login, whoami
+app.add_typer(mail.app, name="mail")
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(domains_cli.app, name="domain")
+app.add_typer(tenants_cli.app, name="admin")
+app.add_typer(tenants_cli.audit_app, name="audit")
+app.add_typer(licensing_cli.subscription_app, name="subscription")
+app.add_typer(licensing_cli.license_app, name="license")
+app.add_typer(directory_cli.user_app, name="user")
+app.add_typer(directory_cli.group_app, name="group")
+app.add_typer(directory_cli.role_app, name="role")
+# `tenantry group license …` is licensing's, under directory's `group`.
+directory_cli.group_app.add_typer(group_cli.group_license_app, name="license")
