@@ -36,7 +36,7 @@ from tenantry.directory.exceptions import (
     UserAlreadyExists,
 )
 from tenantry.directory.models import User
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import assignments as licensing_service
 from tenantry.signup.exceptions import WeakPassword
 from tenantry.signup.flows import check_password_strength
 from tenantry.tenants import service as tenant_service

@@ -74,8 +74,8 @@ from tenantry.directory.schemas import (
     role_view,
     user_view,
 )
+from tenantry.licensing import assignments as licensing_service
 from tenantry.licensing import groups as group_licensing
-from tenantry.licensing import service as licensing_service
 from tenantry.licensing.group_schemas import (
     GroupLicensesView,
     UserLicensesView,

@@ -83,7 +83,7 @@ from tenantry.core.clock import clock
 from tenantry.core.db import Database, UTCDateTime
 from tenantry.core.errors import NotFound
 from tenantry.directory.models import Group, GroupMember, User
-from tenantry.licensing import service
+from tenantry.licensing import assignments as service
 from tenantry.licensing.models import (
     ACTIVE,
     ACTIVE_WITH_ERROR,

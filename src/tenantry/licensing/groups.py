@@ -30,7 +30,8 @@ from tenantry.core.clock import clock
 from tenantry.core.errors import Conflict, InvalidRequest
 from tenantry.directory import events
 from tenantry.directory.models import Group, GroupMember, User
-from tenantry.licensing import group_processing, service
+from tenantry.licensing import assignments as service
+from tenantry.licensing import group_processing
 from tenantry.licensing.exceptions import LicenseNotAssigned, UnknownSku
 from tenantry.licensing.group_processing import Chunk, GroupSku, Tally
 from tenantry.licensing.models import (

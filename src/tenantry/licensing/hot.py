@@ -29,8 +29,8 @@ from tenantry.catalog import Catalog, days_since
 from tenantry.core.clock import clock
 from tenantry.core.hotread import HotReader, HotReadError, as_datetime, as_json, as_uuid
 from tenantry.core.security import bearer_token_of, token_digest
+from tenantry.licensing.assignments import Entitlements, compute_entitlements
 from tenantry.licensing.schemas import EntitlementCheck, check_view
-from tenantry.licensing.service import Entitlements, compute_entitlements
 
 # Three branches, each entered through the token's primary key and then the
 # indexes of its user's rows: the cost does not grow with the tenant's size.

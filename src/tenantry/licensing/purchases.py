@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.catalog import Catalog
 from tenantry.core import audit, idempotency
-from tenantry.licensing import service
+from tenantry.licensing import assignments as service
 from tenantry.licensing.constants import (
     ADD_LICENSES_SCOPE,
     PURCHASE_SCOPE,

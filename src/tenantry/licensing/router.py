@@ -44,7 +44,8 @@ from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
 from tenantry.directory.models import User
 from tenantry.directory.schemas import user_view
-from tenantry.licensing import purchases, service, tokens
+from tenantry.licensing import assignments as service
+from tenantry.licensing import purchases, tokens
 from tenantry.licensing.constants import (
     BUYERS,
     LICENSE_ADMINS,

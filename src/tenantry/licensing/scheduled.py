@@ -18,7 +18,8 @@ from tenantry.core import idempotency
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
-from tenantry.licensing import offer_notices, service
+from tenantry.licensing import assignments as service
+from tenantry.licensing import offer_notices
 
 log = logging.getLogger("tenantry.licensing")
 

@@ -11,6 +11,12 @@ from pydantic import Field
 from tenantry.catalog import UNLIMITED, Catalog, EntitlementValue
 from tenantry.core.i18n import has_message, translate
 from tenantry.core.schemas import ApiModel
+from tenantry.licensing.assignments import (
+    MAX_QUANTITY,
+    Entitlements,
+    LicenseDetail,
+    capability_status,
+)
 from tenantry.licensing.models import (
     CONSUMING_STATES,
     ENABLED,
@@ -18,12 +24,6 @@ from tenantry.licensing.models import (
     LicenseAssignment,
     SubscribedSku,
     Subscription,
-)
-from tenantry.licensing.service import (
-    MAX_QUANTITY,
-    Entitlements,
-    LicenseDetail,
-    capability_status,
 )
 
 # --- requests -----------------------------------------------------------------------------

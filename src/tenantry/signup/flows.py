@@ -21,7 +21,7 @@ from tenantry.directory import service as directory_service
 from tenantry.directory.models import User
 from tenantry.domains import service as domain_service
 from tenantry.domains.models import Domain
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import assignments as licensing_service
 from tenantry.signup import service as signup_service
 from tenantry.signup.exceptions import (
     CodeExpired,

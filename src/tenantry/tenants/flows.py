@@ -32,7 +32,7 @@ from tenantry.domains import flows as domain_flows
 from tenantry.domains import service as domain_service
 from tenantry.domains.exceptions import DomainAlreadyVerified
 from tenantry.domains.models import Domain
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import assignments as licensing_service
 from tenantry.licensing import transfer as licensing_transfer
 from tenantry.tenants import messaging
 from tenantry.tenants import service as tenant_service

@@ -27,8 +27,8 @@ from tenantry.domains import names
 from tenantry.domains import service as domain_service
 from tenantry.domains.exceptions import VerificationRecordNotFound
 from tenantry.domains.models import Domain
+from tenantry.licensing import assignments as licensing_service
 from tenantry.licensing import overview
-from tenantry.licensing import service as licensing_service
 from tenantry.licensing.constants import BUYERS, SUBSCRIPTION_READERS
 from tenantry.licensing.models import DELETED, SUSPENDED, WARNING
 from tenantry.web.admin_views import format_date, pool_view, sku_name, user_row

@@ -21,8 +21,8 @@ from tenantry.core import idempotency
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import Principal, actor_of, parse_id, web_principal
+from tenantry.licensing import assignments as licensing_service
 from tenantry.licensing import purchases
-from tenantry.licensing import service as licensing_service
 from tenantry.licensing.constants import (
     BUYERS,
     SUBSCRIPTION_READERS,

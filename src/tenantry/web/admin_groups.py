@@ -31,8 +31,8 @@ from tenantry.directory.constants import DIRECTORY_READERS, GROUP_MANAGERS
 from tenantry.directory.exceptions import NotAMember
 from tenantry.directory.models import Group
 from tenantry.directory.query import ListParams
+from tenantry.licensing import assignments as licensing_service
 from tenantry.licensing import groups as group_licensing
-from tenantry.licensing import service as licensing_service
 from tenantry.licensing.constants import GROUP_LICENSE_ADMINS
 from tenantry.licensing.models import PROCESSING_COMPLETE
 from tenantry.web.admin_views import (

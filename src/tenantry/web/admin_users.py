@@ -41,9 +41,9 @@ from tenantry.directory.query import ListParams
 from tenantry.directory.schemas import OrganizationMessage
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
+from tenantry.licensing import assignments as licensing_service
 from tenantry.licensing import groups as group_licensing
 from tenantry.licensing import overview
-from tenantry.licensing import service as licensing_service
 from tenantry.licensing.constants import GROUP_LICENSE_ADMINS, LICENSE_ADMINS
 from tenantry.licensing.models import CONSUMING_STATES, DISABLED
 from tenantry.signup.flows import check_password_strength

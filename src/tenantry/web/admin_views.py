@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 from tenantry.catalog import Catalog, ServicePlan, Sku
 from tenantry.core.i18n import format_date, has_message, translate
 from tenantry.directory.models import User
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import assignments as licensing_service
 from tenantry.licensing.models import DELETED, SubscribedSku
 
 USERS = "/admin/users"

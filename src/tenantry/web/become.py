@@ -27,7 +27,7 @@ from tenantry.directory.constants import Role
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
 from tenantry.domains.exceptions import VerificationRecordNotFound
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import assignments as licensing_service
 from tenantry.tenants import flows
 from tenantry.tenants.exceptions import (
     BecomeAdminNotStarted,

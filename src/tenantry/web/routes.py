@@ -42,7 +42,7 @@ from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import assignments as licensing_service
 from tenantry.licensing.schemas import limit_label, limit_text
 from tenantry.signup import flows
 from tenantry.signup import service as signup_service
