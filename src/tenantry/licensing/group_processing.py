@@ -9,7 +9,7 @@ so locks and memory stay bounded whatever the group's size. A chunk:
    license pools of the group's SKUs and of the SKUs their plan rules tie them
    to (by SKU id): direct assignment holds the pools too before it reads a
    user's rows, so two sources of one user never both count a unit, nor both
-   pass a rule the other breaks (`service.lock_pools`); a member who leaves
+   pass a rule the other breaks (`pools.lock_pools`); a member who leaves
    meanwhile loses what the chunk gave as soon as it commits (their removal
    waits for the pools);
 2. per SKU, inserts with one `INSERT … SELECT` a row for every member of the
@@ -83,7 +83,7 @@ from tenantry.core.clock import clock
 from tenantry.core.db import Database, UTCDateTime
 from tenantry.core.errors import NotFound
 from tenantry.directory.models import Group, GroupMember, User
-from tenantry.licensing import assignments as service
+from tenantry.licensing import pools as licensing_pools
 from tenantry.licensing.models import (
     ACTIVE,
     ACTIVE_WITH_ERROR,
@@ -282,7 +282,7 @@ async def remove_stale(
         .order_by(Assignment.sku_id)
     )
     for sku_id, count in released.all():
-        await service.release_seats(
+        await licensing_pools.release_seats(
             db_session=db_session, tenant_id=tenant_id, sku_id=sku_id, count=count
         )
     removed = await db_session.execute(
@@ -597,7 +597,7 @@ class _Pass:
                 held.c.elsewhere == 0,
             )
         )
-        if new_units and not await service.take_seats(
+        if new_units and not await licensing_pools.take_seats(
             db_session=self.db_session,
             tenant_id=self.tenant_id,
             sku_id=item.sku_id,
@@ -637,7 +637,7 @@ async def apply(
     # The pools of SKUs the plan rules read too: a direct assignment of one of them (which
     # holds its pool) then cannot change a member's rows while this chunk checks them.
     sku_ids = related_skus(catalog, [item.sku_id for item in licenses])
-    pools = await service.lock_pools(
+    pools = await licensing_pools.lock_pools(
         db_session=db_session, tenant_id=tenant_id, sku_ids=list(sku_ids)
     )
     work = _Pass(db_session, catalog, tenant_id, group_id, licenses, chunk, country)
@@ -702,7 +702,7 @@ async def process_group(
                         limit=chunk_size,
                     )
                     if last is not None:
-                        await service.lock_pools(db_session=db_session, tenant_id=tenant_id)
+                        await licensing_pools.lock_pools(db_session=db_session, tenant_id=tenant_id)
                         tally.removed += await remove_stale(
                             db_session,
                             tenant_id=tenant_id,

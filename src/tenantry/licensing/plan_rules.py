@@ -81,7 +81,7 @@ def has_rules(catalog: Catalog) -> bool:
 def related_skus(catalog: Catalog, sku_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     """The SKUs whose plans a rule ties to a plan of these SKUs (either way), these included.
 
-    Whoever checks the rules for a user holds these SKUs' pools (`service.lock_pools`):
+    Whoever checks the rules for a user holds these SKUs' pools (`pools.lock_pools`):
     the rows a check reads can then not change under it.
     """
     wanted = set(sku_ids)
