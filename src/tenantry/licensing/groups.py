@@ -31,10 +31,10 @@ from tenantry.core.errors import Conflict, InvalidRequest
 from tenantry.directory import events
 from tenantry.directory.models import Group, GroupMember, User
 from tenantry.licensing import assignments as licensing_assignments
-from tenantry.licensing import group_processing
+from tenantry.licensing import group_chunks, group_processing
 from tenantry.licensing import pools as licensing_pools
 from tenantry.licensing.exceptions import LicenseNotAssigned, UnknownSku
-from tenantry.licensing.group_processing import Chunk, GroupSku, Tally
+from tenantry.licensing.group_chunks import Chunk, Tally
 from tenantry.licensing.models import (
     ACTIVE_WITH_ERROR,
     DELETED,
@@ -44,6 +44,7 @@ from tenantry.licensing.models import (
     LicenseAssignment,
     SubscribedSku,
 )
+from tenantry.licensing.plan_rules import GroupSku
 
 ERROR_STATES = (ERROR, ACTIVE_WITH_ERROR)
 
@@ -398,25 +399,23 @@ async def reprocess_user(
         | set((await db_session.scalars(with_rows)).all())
     )
     licenses = {
-        group_id: await group_processing.group_skus(
-            db_session, tenant_id=tenant_id, group_id=group_id
-        )
+        group_id: await group_chunks.group_skus(db_session, tenant_id=tenant_id, group_id=group_id)
         for group_id in group_ids
     }
     # Every pool this may touch, held up front in SKU order (see the module docstring).
     await licensing_pools.lock_pools(db_session=db_session, tenant_id=tenant_id)
-    country = await group_processing.tenant_country(db_session, tenant_id=tenant_id)
+    country = await group_chunks.tenant_country(db_session, tenant_id=tenant_id)
     chunk = Chunk(user_id=user.id)
     total = Tally()
     for group_id in group_ids:
-        total.removed += await group_processing.remove_stale(
+        total.removed += await group_chunks.remove_stale(
             db_session,
             tenant_id=tenant_id,
             group_id=group_id,
             licenses=licenses[group_id],
             chunk=chunk,
         )
-        done = await group_processing.apply(
+        done = await group_chunks.apply(
             db_session,
             catalog=catalog,
             tenant_id=tenant_id,
@@ -506,12 +505,12 @@ async def unlicense_leavers(
 ) -> None:
     """Members who left lose the group's licenses now (a unit returns unless the user
     holds the SKU from another source: directly or from another group)."""
-    licenses = await group_processing.group_skus(db_session, tenant_id=tenant_id, group_id=group_id)
+    licenses = await group_chunks.group_skus(db_session, tenant_id=tenant_id, group_id=group_id)
     if not licenses and not await _has_rows(db_session, tenant_id, group_id):
         return  # a group that gives no license (and is not taking any back)
     await licensing_pools.lock_pools(db_session=db_session, tenant_id=tenant_id)
     for user_id in sorted(user_ids):
-        removed = await group_processing.remove_stale(
+        removed = await group_chunks.remove_stale(
             db_session,
             tenant_id=tenant_id,
             group_id=group_id,

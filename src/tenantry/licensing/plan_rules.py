@@ -2,7 +2,7 @@
 the SQL that checks a user's license rows against them.
 
 One implementation serves both ways of licensing: group processing asks the
-probes below for every member of a chunk at once (`group_processing`), direct
+probes below for every member of a chunk at once (`group_chunks`), direct
 assignment asks them for one user (`breaches`), after writing the request's
 changes in its unit of work, so that what is checked is what the user would
 hold. A plan is held when one of the user's rows of a SKU with that plan is in
