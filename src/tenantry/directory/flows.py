@@ -36,7 +36,7 @@ from tenantry.directory.exceptions import (
     UserAlreadyExists,
 )
 from tenantry.directory.models import User
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import assignments as licensing_assignments
 from tenantry.signup.exceptions import WeakPassword
 from tenantry.signup.flows import check_password_strength
 from tenantry.tenants import service as tenant_service
@@ -130,7 +130,7 @@ async def create_user(
     )
     if licenses:
         # As one assignLicense request: the catalog's plan rules see all the licenses at once.
-        await licensing_service.change_licenses(
+        await licensing_assignments.change_licenses(
             db_session=db_session,
             catalog=catalog,
             actor=actor,
@@ -170,7 +170,7 @@ async def delete_user(*, db_session: AsyncSession, actor: audit.Actor, user: Use
     # Tenant row first, then the user's (as blocking a Global Administrator does):
     # the same lock order everywhere, so two admins never deadlock on each other.
     await tenant_service.get_for_update(db_session=db_session, tenant_id=user.tenant_id)
-    await licensing_service.release_user(
+    await licensing_assignments.release_user(
         db_session=db_session, actor=actor, tenant_id=user.tenant_id, user_id=user.id
     )
     await directory_service.delete_user(db_session=db_session, actor=actor, user=user)

@@ -74,8 +74,8 @@ from tenantry.directory.schemas import (
     role_view,
     user_view,
 )
+from tenantry.licensing import entitlements as licensing_entitlements
 from tenantry.licensing import groups as group_licensing
-from tenantry.licensing import service as licensing_service
 from tenantry.licensing.group_schemas import (
     GroupLicensesView,
     UserLicensesView,
@@ -142,7 +142,7 @@ async def me(
     roles = await directory_service.roles_of(
         db_session=db_session, tenant_id=user.tenant_id, user_id=user.id
     )
-    entitlements = await licensing_service.entitlements_of(
+    entitlements = await licensing_entitlements.entitlements_of(
         db_session=db_session, catalog=catalog, user_id=user.id, with_changes=True
     )
     view = user_view(user)

@@ -12,7 +12,7 @@ other): the group's processing row, then a user's row (direct assignment,
 reprocessing a user), then license pools by SKU id. The pool is what
 serializes the counting of units: whoever reads a user's rows to decide
 whether a unit is taken or given back holds the SKU's pool first
-(`service.lock_pools`).
+(`pools.lock_pools`).
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ from tenantry.core.clock import clock
 from tenantry.core.errors import Conflict, InvalidRequest
 from tenantry.directory import events
 from tenantry.directory.models import Group, GroupMember, User
-from tenantry.licensing import group_processing, service
+from tenantry.licensing import assignments as licensing_assignments
+from tenantry.licensing import group_chunks, group_processing
+from tenantry.licensing import pools as licensing_pools
 from tenantry.licensing.exceptions import LicenseNotAssigned, UnknownSku
-from tenantry.licensing.group_processing import Chunk, GroupSku, Tally
+from tenantry.licensing.group_chunks import Chunk, Tally
 from tenantry.licensing.models import (
     ACTIVE_WITH_ERROR,
     DELETED,
@@ -42,6 +44,7 @@ from tenantry.licensing.models import (
     LicenseAssignment,
     SubscribedSku,
 )
+from tenantry.licensing.plan_rules import GroupSku
 
 ERROR_STATES = (ERROR, ACTIVE_WITH_ERROR)
 
@@ -191,7 +194,7 @@ async def license_states_of(
 ) -> tuple[list[LicenseAssignment], set[uuid.UUID]]:
     """A user's license rows (every source) and the SKUs among them that give no access now
     (subscription suspended): two queries."""
-    rows = await service.assignments_of(db_session=db_session, user_id=user_id)
+    rows = await licensing_assignments.assignments_of(db_session=db_session, user_id=user_id)
     sku_ids = {row.sku_id for row in rows}
     if not sku_ids:
         return rows, set()
@@ -201,7 +204,7 @@ async def license_states_of(
                 select(SubscribedSku.sku_id).where(
                     SubscribedSku.tenant_id == tenant_id,
                     SubscribedSku.sku_id.in_(sku_ids),
-                    service.ASSIGNABLE_UNITS == 0,
+                    licensing_pools.ASSIGNABLE_UNITS == 0,
                 )
             )
         ).all()
@@ -219,13 +222,13 @@ async def _check_sku(
     sku = catalog.sku_by_id(sku_id)
     if sku is None:
         raise UnknownSku(f"There is no product with skuId {sku_id}.", target="skuId")
-    pool = await service.get_pool(db_session=db_session, tenant_id=tenant_id, sku_id=sku_id)
+    pool = await licensing_pools.get_pool(db_session=db_session, tenant_id=tenant_id, sku_id=sku_id)
     if (
         pool is None
-        or service.capability_status(pool) == DELETED
+        or licensing_pools.capability_status(pool) == DELETED
         or pool.enabled_units + pool.warning_units == 0
     ):
-        raise await service._refusal(db_session=db_session, tenant_id=tenant_id, sku=sku)
+        raise await licensing_pools.refusal(db_session=db_session, tenant_id=tenant_id, sku=sku)
     return sku
 
 
@@ -297,7 +300,7 @@ async def set_licenses(
     wanted: dict[uuid.UUID, list[str]] = {}
     for sku_id, plans in add:
         sku = await _check_sku(db_session, catalog, tenant_id, sku_id)
-        wanted[sku_id] = service._plan_ids(sku, plans)
+        wanted[sku_id] = licensing_assignments._plan_ids(sku, plans)
     after_change = [
         GroupSku(sku_id, wanted.get(sku_id, list(row.disabled_plans or ())))
         for sku_id, row in current.items()
@@ -372,7 +375,9 @@ async def reprocess_user(
     """Apply again, now, every group license of a user: errors are retried (after buying
     more licenses, for instance), rules re-checked, what no longer applies removed."""
     tenant_id = user.tenant_id
-    await service.lock_user(db_session=db_session, tenant_id=tenant_id, user_id=user.id)
+    await licensing_assignments.lock_user(
+        db_session=db_session, tenant_id=tenant_id, user_id=user.id
+    )
     member_of = select(GroupMember.group_id).where(
         GroupMember.tenant_id == tenant_id, GroupMember.user_id == user.id
     )
@@ -394,25 +399,23 @@ async def reprocess_user(
         | set((await db_session.scalars(with_rows)).all())
     )
     licenses = {
-        group_id: await group_processing.group_skus(
-            db_session, tenant_id=tenant_id, group_id=group_id
-        )
+        group_id: await group_chunks.group_skus(db_session, tenant_id=tenant_id, group_id=group_id)
         for group_id in group_ids
     }
     # Every pool this may touch, held up front in SKU order (see the module docstring).
-    await service.lock_pools(db_session=db_session, tenant_id=tenant_id)
-    country = await group_processing.tenant_country(db_session, tenant_id=tenant_id)
+    await licensing_pools.lock_pools(db_session=db_session, tenant_id=tenant_id)
+    country = await group_chunks.tenant_country(db_session, tenant_id=tenant_id)
     chunk = Chunk(user_id=user.id)
     total = Tally()
     for group_id in group_ids:
-        total.removed += await group_processing.remove_stale(
+        total.removed += await group_chunks.remove_stale(
             db_session,
             tenant_id=tenant_id,
             group_id=group_id,
             licenses=licenses[group_id],
             chunk=chunk,
         )
-        done = await group_processing.apply(
+        done = await group_chunks.apply(
             db_session,
             catalog=catalog,
             tenant_id=tenant_id,
@@ -502,12 +505,12 @@ async def unlicense_leavers(
 ) -> None:
     """Members who left lose the group's licenses now (a unit returns unless the user
     holds the SKU from another source: directly or from another group)."""
-    licenses = await group_processing.group_skus(db_session, tenant_id=tenant_id, group_id=group_id)
+    licenses = await group_chunks.group_skus(db_session, tenant_id=tenant_id, group_id=group_id)
     if not licenses and not await _has_rows(db_session, tenant_id, group_id):
         return  # a group that gives no license (and is not taking any back)
-    await service.lock_pools(db_session=db_session, tenant_id=tenant_id)
+    await licensing_pools.lock_pools(db_session=db_session, tenant_id=tenant_id)
     for user_id in sorted(user_ids):
-        removed = await group_processing.remove_stale(
+        removed = await group_chunks.remove_stale(
             db_session,
             tenant_id=tenant_id,
             group_id=group_id,

@@ -3,7 +3,7 @@
 When a user (through an app holding their token) asks about themselves, one
 indexed statement on a raw connection (`core.hotread`) finds the token's user
 and that user's active offers and licenses that give access; the rules of
-`auth.service.token_accepted` and `service.compute_entitlements` then apply as
+`auth.service.token_accepted` and `entitlements.compute_entitlements` then apply as
 on the ordinary path. Anything else (an admin asking about another user, a
 user named by sign-in address, an unknown token, a database hiccup) returns
 None and the route takes the ordinary path, which answers with the full rules
@@ -29,8 +29,8 @@ from tenantry.catalog import Catalog, days_since
 from tenantry.core.clock import clock
 from tenantry.core.hotread import HotReader, HotReadError, as_datetime, as_json, as_uuid
 from tenantry.core.security import bearer_token_of, token_digest
+from tenantry.licensing.entitlements import Entitlements, compute_entitlements
 from tenantry.licensing.schemas import EntitlementCheck, check_view
-from tenantry.licensing.service import Entitlements, compute_entitlements
 
 # Three branches, each entered through the token's primary key and then the
 # indexes of its user's rows: the cost does not grow with the tenant's size.

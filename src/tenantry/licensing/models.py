@@ -3,7 +3,7 @@
 The seat invariant lives in `subscribed_skus`: one row per (tenant, SKU) holding
 the prepaid units by state and `consumed_units`. A unit is taken only by a
 conditional `UPDATE … SET consumed_units = consumed_units + n WHERE
-consumed_units + n <= enabled_units + warning_units` (see `service.take_seats`),
+consumed_units + n <= enabled_units + warning_units` (see `pools.take_seats`),
 so the database, not Python, decides who gets the last seat.
 
 `consumed_units` counts users, not assignment rows: a user who holds a SKU from
@@ -11,7 +11,7 @@ several sources (directly and from one or more groups) consumes one unit. A user
 consumes a unit of a SKU exactly while at least one of their `license_assignments`
 rows for it is in a consuming state (`Active`, `ActiveWithError`); services that
 add or remove rows keep the counter in step in the same transaction, holding the
-user's row lock (`service.lock_user`) so that two sources of one user never race.
+user's row lock (`assignments.lock_user`) so that two sources of one user never race.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ class LicenseAssignment(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
-    # No cascade: deleting a user must go through `service.release_user` so the seats return.
+    # No cascade: deleting a user must go through `assignments.release_user` so the seats return.
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     sku_id: Mapped[uuid.UUID]
     assigned_by_group: Mapped[uuid.UUID | None]

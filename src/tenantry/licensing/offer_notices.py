@@ -29,10 +29,14 @@ from tenantry.core.config import Settings
 from tenantry.core.i18n import format_date, translate
 from tenantry.core.mail import enqueue_translated
 from tenantry.directory.models import User
+from tenantry.licensing.entitlements import (
+    EntitlementChange,
+    compute_entitlements,
+    upcoming_changes,
+)
+from tenantry.licensing.entitlements import entitlement_sources as load_sources
 from tenantry.licensing.models import OfferAssignment
 from tenantry.licensing.schemas import limit_label, limit_text
-from tenantry.licensing.service import EntitlementChange, compute_entitlements, upcoming_changes
-from tenantry.licensing.service import entitlement_sources as load_sources
 from tenantry.tenants.models import MANAGED, Tenant
 
 

@@ -2,7 +2,7 @@
 the SQL that checks a user's license rows against them.
 
 One implementation serves both ways of licensing: group processing asks the
-probes below for every member of a chunk at once (`group_processing`), direct
+probes below for every member of a chunk at once (`group_chunks`), direct
 assignment asks them for one user (`breaches`), after writing the request's
 changes in its unit of work, so that what is checked is what the user would
 hold. A plan is held when one of the user's rows of a SKU with that plan is in
@@ -81,7 +81,7 @@ def has_rules(catalog: Catalog) -> bool:
 def related_skus(catalog: Catalog, sku_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     """The SKUs whose plans a rule ties to a plan of these SKUs (either way), these included.
 
-    Whoever checks the rules for a user holds these SKUs' pools (`service.lock_pools`):
+    Whoever checks the rules for a user holds these SKUs' pools (`pools.lock_pools`):
     the rows a check reads can then not change under it.
     """
     wanted = set(sku_ids)

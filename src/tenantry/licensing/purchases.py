@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.catalog import Catalog
 from tenantry.core import audit, idempotency
-from tenantry.licensing import service
+from tenantry.licensing import subscriptions as licensing_subscriptions
 from tenantry.licensing.constants import (
     ADD_LICENSES_SCOPE,
     PURCHASE_SCOPE,
@@ -38,7 +38,7 @@ async def purchase(
     """Buy a subscription (201 with it), once per key."""
 
     async def buy() -> tuple[int, dict[str, Any]]:
-        subscription = await service.purchase(
+        subscription = await licensing_subscriptions.purchase(
             db_session=db_session,
             catalog=catalog,
             actor=actor,
@@ -69,7 +69,7 @@ async def add_licenses(
 ) -> idempotency.StoredResponse:
     """Buy more licenses on a subscription (200 with it), once per key."""
     return await _change_quantity(
-        service.add_licenses,
+        licensing_subscriptions.add_licenses,
         ADD_LICENSES_SCOPE,
         db_session=db_session,
         actor=actor,
@@ -91,7 +91,7 @@ async def remove_licenses(
 ) -> idempotency.StoredResponse:
     """Remove licenses from a subscription, never below those assigned (200 with it)."""
     return await _change_quantity(
-        service.remove_licenses,
+        licensing_subscriptions.remove_licenses,
         REMOVE_LICENSES_SCOPE,
         db_session=db_session,
         actor=actor,

@@ -44,7 +44,11 @@ from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
 from tenantry.directory.models import User
 from tenantry.directory.schemas import user_view
-from tenantry.licensing import purchases, service, tokens
+from tenantry.licensing import assignments as licensing_assignments
+from tenantry.licensing import entitlements as licensing_entitlements
+from tenantry.licensing import pools as licensing_pools
+from tenantry.licensing import purchases, tokens
+from tenantry.licensing import subscriptions as licensing_subscriptions
 from tenantry.licensing.constants import (
     BUYERS,
     LICENSE_ADMINS,
@@ -122,7 +126,9 @@ async def list_subscriptions(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The organization's subscriptions, newest first."""
-    subscriptions = await service.get_all(db_session=db_session, tenant_id=principal.tenant.id)
+    subscriptions = await licensing_subscriptions.get_all(
+        db_session=db_session, tenant_id=principal.tenant.id
+    )
     return {"value": [subscription_view(s) for s in subscriptions]}
 
 
@@ -133,7 +139,7 @@ async def get_subscription(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """One subscription."""
-    subscription = await service.get(
+    subscription = await licensing_subscriptions.get(
         db_session=db_session,
         tenant_id=principal.tenant.id,
         subscription_id=_subscription_id(subscription_id),
@@ -150,7 +156,7 @@ async def update_subscription(
     db_session: AsyncSession = WriteDb,
 ) -> dict[str, Any]:
     """Turn recurring billing (`autoRenew`) on or off."""
-    subscription = await service.set_auto_renew(
+    subscription = await licensing_subscriptions.set_auto_renew(
         db_session=db_session,
         actor=actor_of(request, principal),
         tenant_id=principal.tenant.id,
@@ -213,7 +219,7 @@ async def cancel_subscription(
     catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """Cancel: Suspended at once (users lose access), deleted after the SKU's suspendedDays."""
-    subscription = await service.cancel(
+    subscription = await licensing_subscriptions.cancel(
         db_session=db_session,
         catalog=catalog,
         actor=actor_of(request, principal),
@@ -232,7 +238,7 @@ async def reactivate_subscription(
     catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """Reactivate an expired (Warning) or Suspended subscription for a new term."""
-    subscription = await service.reactivate(
+    subscription = await licensing_subscriptions.reactivate(
         db_session=db_session,
         catalog=catalog,
         actor=actor_of(request, principal),
@@ -249,7 +255,7 @@ async def subscribed_skus(
     catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """The organization's SKUs: prepaid units by state, consumed units, service plans."""
-    pools = await service.get_pools(db_session=db_session, tenant_id=principal.tenant.id)
+    pools = await licensing_pools.get_pools(db_session=db_session, tenant_id=principal.tenant.id)
     return {"value": [subscribed_sku_view(pool, catalog) for pool in pools]}
 
 
@@ -267,7 +273,9 @@ async def subscribed_sku(
     except ValueError:
         sku_id = None
     pool = (
-        await service.get_pool(db_session=db_session, tenant_id=principal.tenant.id, sku_id=sku_id)
+        await licensing_pools.get_pool(
+            db_session=db_session, tenant_id=principal.tenant.id, sku_id=sku_id
+        )
         if sku_id
         else None
     )
@@ -309,7 +317,7 @@ async def assign_license(
     user = await directory_service.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_ref
     )
-    await service.change_licenses(
+    await licensing_assignments.change_licenses(
         db_session=db_session,
         catalog=catalog,
         actor=actor_of(request, principal),
@@ -318,14 +326,14 @@ async def assign_license(
         add=[(item.sku_id, item.disabled_plans) for item in body.add_licenses],
         remove=body.remove_licenses,
     )
-    rows = await service.assignments_of(db_session=db_session, user_id=user.id)
+    rows = await licensing_assignments.assignments_of(db_session=db_session, user_id=user.id)
     return user_view(user) | license_states_view(rows)
 
 
 async def _license_details(
     db_session: AsyncSession, catalog: Catalog, user: User
 ) -> dict[str, Any]:
-    details = await service.license_details_of(
+    details = await licensing_assignments.license_details_of(
         db_session=db_session, catalog=catalog, user_id=user.id
     )
     return {"value": [license_details_view(user.id, detail) for detail in details]}
@@ -367,7 +375,7 @@ async def user_entitlements(
 ) -> dict[str, Any]:
     """A user's effective named limits and enabled service plans, from offers and licenses."""
     user = await _target_user(request, principal, db_session, user_ref, *LICENSE_ADMINS)
-    found = await service.entitlements_of(
+    found = await licensing_entitlements.entitlements_of(
         db_session=db_session, catalog=catalog, user_id=user.id, with_changes=True
     )
     return entitlements_view(user.id, found)
@@ -380,13 +388,15 @@ async def my_entitlements(
     catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """The signed-in user's entitlements."""
-    found = await service.entitlements_of(
+    found = await licensing_entitlements.entitlements_of(
         db_session=db_session, catalog=catalog, user_id=principal.user.id, with_changes=True
     )
     return entitlements_view(principal.user.id, found)
 
 
-def _check_result(found: service.Entitlements, body: EntitlementCheck) -> JSONResponse:
+def _check_result(
+    found: licensing_entitlements.Entitlements, body: EntitlementCheck
+) -> JSONResponse:
     return JSONResponse(check_view(found, body))
 
 
@@ -402,7 +412,7 @@ async def _checked(request: Request, body: EntitlementCheck, user_ref: str | Non
             if user_ref is None
             else await _target_user(request, principal, db_session, user_ref, *LICENSE_ADMINS)
         )
-        found = await service.entitlements_of(
+        found = await licensing_entitlements.entitlements_of(
             db_session=db_session, catalog=catalog, user_id=user.id
         )
     return _check_result(found, body)
@@ -458,7 +468,7 @@ async def entitlement_token(
     settings: Settings = Depends(get_settings),
 ) -> dict[str, Any]:
     """A short-lived signed token of the caller's entitlements, verifiable offline (JWKS)."""
-    found = await service.entitlements_of(
+    found = await licensing_entitlements.entitlements_of(
         db_session=db_session, catalog=catalog, user_id=principal.user.id
     )
     token = tokens.issue(

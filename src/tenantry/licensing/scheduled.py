@@ -18,7 +18,8 @@ from tenantry.core import idempotency
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
-from tenantry.licensing import offer_notices, service
+from tenantry.licensing import offer_notices
+from tenantry.licensing import subscriptions as licensing_subscriptions
 
 log = logging.getLogger("tenantry.licensing")
 
@@ -27,7 +28,9 @@ async def tick(database: Database, catalog: Catalog, settings: Settings) -> dict
     """Move every due subscription along its lifecycle, purge old idempotency keys, and tell
     people whose free offer steps down soon (`offer_notices`)."""
     async with database.unit_of_work() as db_session:
-        transitions = await service.advance_lifecycles(db_session=db_session, catalog=catalog)
+        transitions = await licensing_subscriptions.advance_lifecycles(
+            db_session=db_session, catalog=catalog
+        )
         purged = await idempotency.purge_expired(db_session=db_session)
     async with database.unit_of_work() as db_session:
         notices = await offer_notices.send_step_down_notices(

@@ -11,6 +11,8 @@ from pydantic import Field
 from tenantry.catalog import UNLIMITED, Catalog, EntitlementValue
 from tenantry.core.i18n import has_message, translate
 from tenantry.core.schemas import ApiModel
+from tenantry.licensing.assignments import LicenseDetail
+from tenantry.licensing.entitlements import Entitlements
 from tenantry.licensing.models import (
     CONSUMING_STATES,
     ENABLED,
@@ -19,12 +21,8 @@ from tenantry.licensing.models import (
     SubscribedSku,
     Subscription,
 )
-from tenantry.licensing.service import (
-    MAX_QUANTITY,
-    Entitlements,
-    LicenseDetail,
-    capability_status,
-)
+from tenantry.licensing.pools import capability_status
+from tenantry.licensing.subscriptions import MAX_QUANTITY
 
 # --- requests -----------------------------------------------------------------------------
 

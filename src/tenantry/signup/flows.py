@@ -21,7 +21,7 @@ from tenantry.directory import service as directory_service
 from tenantry.directory.models import User
 from tenantry.domains import service as domain_service
 from tenantry.domains.models import Domain
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import offers as licensing_offers
 from tenantry.signup import service as signup_service
 from tenantry.signup.exceptions import (
     CodeExpired,
@@ -173,7 +173,7 @@ async def verify(
         # Already a member: only the self-service offer setting applies.
         signup_service.ensure_tenant_accepts(tenant, managed=False, domain=signup.domain)
     tenant_actor = audit.Actor(user.id, tenant.id, actor.client_address)
-    await licensing_service.add_offer(
+    await licensing_offers.add_offer(
         db_session=db_session,
         actor=tenant_actor,
         tenant_id=tenant.id,

@@ -32,7 +32,9 @@ from tenantry.domains import flows as domain_flows
 from tenantry.domains import service as domain_service
 from tenantry.domains.exceptions import DomainAlreadyVerified
 from tenantry.domains.models import Domain
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import assignments as licensing_assignments
+from tenantry.licensing import offers as licensing_offers
+from tenantry.licensing import subscriptions as licensing_subscriptions
 from tenantry.licensing import transfer as licensing_transfer
 from tenantry.tenants import messaging
 from tenantry.tenants import service as tenant_service
@@ -265,7 +267,7 @@ async def complete(
         user_id=user.id,
         role=Role.GLOBAL_ADMINISTRATOR,
     )
-    await licensing_service.purchase(
+    await licensing_subscriptions.purchase(
         db_session=db_session,
         catalog=catalog,
         actor=actor,
@@ -278,7 +280,7 @@ async def complete(
         if member.usage_location is None and tenant.country_letter_code:
             member.usage_location = tenant.country_letter_code
         # The self-service access people had carries over: no usage-location gate here.
-        await licensing_service.assign_license(
+        await licensing_assignments.assign_license(
             db_session=db_session,
             catalog=catalog,
             actor=actor,
@@ -287,7 +289,7 @@ async def complete(
             sku_id=sku.sku_id,
             check_usage_location=False,
         )
-    await licensing_service.move_offers_to_subscription(
+    await licensing_offers.move_offers_to_subscription(
         db_session=db_session, actor=actor, tenant_id=tenant.id, sku=sku
     )
     claim.status = COMPLETED

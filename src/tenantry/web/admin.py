@@ -28,7 +28,8 @@ from tenantry.domains import service as domain_service
 from tenantry.domains.exceptions import VerificationRecordNotFound
 from tenantry.domains.models import Domain
 from tenantry.licensing import overview
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import pools as licensing_pools
+from tenantry.licensing import subscriptions as licensing_subscriptions
 from tenantry.licensing.constants import BUYERS, SUBSCRIPTION_READERS
 from tenantry.licensing.models import DELETED, SUSPENDED, WARNING
 from tenantry.web.admin_views import format_date, pool_view, sku_name, user_row
@@ -91,10 +92,10 @@ async def admin_home(
         )
         pools, subscriptions, problems, in_error = [], [], [], []
         if sees_licenses:
-            pools = await licensing_service.get_pools(
+            pools = await licensing_pools.get_pools(
                 db_session=db_session, tenant_id=admin.tenant.id
             )
-            subscriptions = await licensing_service.get_all(
+            subscriptions = await licensing_subscriptions.get_all(
                 db_session=db_session, tenant_id=admin.tenant.id
             )
             problems = await overview.problems(db_session=db_session, tenant_id=admin.tenant.id)

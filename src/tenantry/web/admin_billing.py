@@ -21,8 +21,9 @@ from tenantry.core import idempotency
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import Principal, actor_of, parse_id, web_principal
+from tenantry.licensing import pools as licensing_pools
 from tenantry.licensing import purchases
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import subscriptions as licensing_subscriptions
 from tenantry.licensing.constants import (
     BUYERS,
     SUBSCRIPTION_READERS,
@@ -87,8 +88,8 @@ async def _billing_page(
     catalog = _catalog(request)
     language = language_of(request)
     async with read_unit_of_work(request) as db_session:
-        pools = await licensing_service.get_pools(db_session=db_session, tenant_id=admin.tenant.id)
-        subscriptions = await licensing_service.get_all(
+        pools = await licensing_pools.get_pools(db_session=db_session, tenant_id=admin.tenant.id)
+        subscriptions = await licensing_subscriptions.get_all(
             db_session=db_session, tenant_id=admin.tenant.id
         )
     held = await held_roles(request, admin)
@@ -212,7 +213,7 @@ async def _change(
     params: dict[str, Any] = {}
     try:
         async with unit_of_work(request) as db_session:
-            subscription = await licensing_service.get(
+            subscription = await licensing_subscriptions.get(
                 db_session=db_session, tenant_id=admin.tenant.id, subscription_id=target
             )
             sku = catalog.sku_by_id(subscription.sku_id)
@@ -229,7 +230,7 @@ async def _change(
                 )
                 notice, params["quantity"] = "web.billing.added", body.quantity
             elif change == "remove":
-                await licensing_service.remove_licenses(
+                await licensing_subscriptions.remove_licenses(
                     db_session=db_session,
                     actor=actor,
                     tenant_id=admin.tenant.id,
@@ -239,7 +240,7 @@ async def _change(
                 notice, params["quantity"] = "web.billing.removed", body.quantity
             elif change == "renew":
                 auto_renew = text(form, "auto_renew") == "true"
-                await licensing_service.set_auto_renew(
+                await licensing_subscriptions.set_auto_renew(
                     db_session=db_session,
                     actor=actor,
                     tenant_id=admin.tenant.id,
@@ -248,7 +249,7 @@ async def _change(
                 )
                 notice = "web.billing.renew_on" if auto_renew else "web.billing.renew_off"
             else:
-                await licensing_service.reactivate(
+                await licensing_subscriptions.reactivate(
                     db_session=db_session,
                     catalog=catalog,
                     actor=actor,

@@ -32,7 +32,7 @@ from tenantry.directory.exceptions import NotAMember
 from tenantry.directory.models import Group
 from tenantry.directory.query import ListParams
 from tenantry.licensing import groups as group_licensing
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import pools as licensing_pools
 from tenantry.licensing.constants import GROUP_LICENSE_ADMINS
 from tenantry.licensing.models import PROCESSING_COMPLETE
 from tenantry.web.admin_views import (
@@ -205,7 +205,7 @@ async def _group_licensing(request: Request, group: Group, held: frozenset[str])
         in_error, more = await group_licensing.members_with_errors(
             db_session=db_session, tenant_id=group.tenant_id, group_id=group.id, top=ERRORS_SHOWN
         )
-        pools = await licensing_service.get_pools(db_session=db_session, tenant_id=group.tenant_id)
+        pools = await licensing_pools.get_pools(db_session=db_session, tenant_id=group.tenant_id)
     licenses = []
     for item in licensing.licenses:
         sku = catalog.sku_by_id(item.sku_id)

@@ -41,9 +41,10 @@ from tenantry.directory.query import ListParams
 from tenantry.directory.schemas import OrganizationMessage
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
+from tenantry.licensing import assignments as licensing_assignments
 from tenantry.licensing import groups as group_licensing
 from tenantry.licensing import overview
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import pools as licensing_pools
 from tenantry.licensing.constants import GROUP_LICENSE_ADMINS, LICENSE_ADMINS
 from tenantry.licensing.models import CONSUMING_STATES, DISABLED
 from tenantry.signup.flows import check_password_strength
@@ -208,7 +209,7 @@ async def _new_user_page(
     catalog = _catalog(request)
     async with read_unit_of_work(request) as db_session:
         domains = await domain_service.get_all(db_session=db_session, tenant_id=admin.tenant.id)
-        pools = await licensing_service.get_pools(db_session=db_session, tenant_id=admin.tenant.id)
+        pools = await licensing_pools.get_pools(db_session=db_session, tenant_id=admin.tenant.id)
     verified = [d for d in domains if d.is_verified]
     default = next((d.name for d in verified if d.is_default), verified[0].name if verified else "")
     entered = {
@@ -643,7 +644,7 @@ async def _user_page(
         assignments, inactive = await group_licensing.license_states_of(
             db_session=db_session, tenant_id=admin.tenant.id, user_id=user.id
         )
-        pools = await licensing_service.get_pools(db_session=db_session, tenant_id=admin.tenant.id)
+        pools = await licensing_pools.get_pools(db_session=db_session, tenant_id=admin.tenant.id)
     licenses = _license_rows(
         language, catalog, assignments, {group.id: group.display_name for group in groups}
     )
@@ -864,7 +865,7 @@ async def assign_license(
     try:
         async with unit_of_work(request) as db_session:
             user = await user_of(db_session, admin, user_id)
-            await licensing_service.change_licenses(
+            await licensing_assignments.change_licenses(
                 db_session=db_session,
                 catalog=catalog,
                 actor=actor_of(request, admin),
@@ -904,7 +905,7 @@ async def remove_license(
     try:
         async with unit_of_work(request) as db_session:
             user = await user_of(db_session, admin, user_id)
-            await licensing_service.change_licenses(
+            await licensing_assignments.change_licenses(
                 db_session=db_session,
                 catalog=catalog,
                 actor=actor_of(request, admin),

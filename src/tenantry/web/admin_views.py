@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 from tenantry.catalog import Catalog, ServicePlan, Sku
 from tenantry.core.i18n import format_date, has_message, translate
 from tenantry.directory.models import User
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import pools as licensing_pools
 from tenantry.licensing.models import DELETED, SubscribedSku
 
 USERS = "/admin/users"
@@ -111,7 +111,7 @@ def pool_view(pool: SubscribedSku, catalog: Catalog) -> dict[str, Any]:
         "sku_id": str(pool.sku_id),
         "part_number": pool.sku_part_number,
         "name": sku.display_name if sku else pool.sku_part_number,
-        "status": licensing_service.capability_status(pool),
+        "status": licensing_pools.capability_status(pool),
         "enabled": pool.enabled_units,
         "warning": pool.warning_units,
         "suspended": pool.suspended_units,

@@ -27,7 +27,7 @@ from tenantry.directory.constants import Role
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
 from tenantry.domains.exceptions import VerificationRecordNotFound
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import pools as licensing_pools
 from tenantry.tenants import flows
 from tenantry.tenants.exceptions import (
     BecomeAdminNotStarted,
@@ -346,7 +346,7 @@ async def done(request: Request, principal: Principal | None = Depends(web_princ
     catalog = _catalog(request)
     async with read_unit_of_work(request) as db_session:
         domains = await domain_service.get_all(db_session=db_session, tenant_id=principal.tenant.id)
-        pools = await licensing_service.get_pools(
+        pools = await licensing_pools.get_pools(
             db_session=db_session, tenant_id=principal.tenant.id
         )
     licenses = [

@@ -42,7 +42,7 @@ from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
-from tenantry.licensing import service as licensing_service
+from tenantry.licensing import entitlements as licensing_entitlements
 from tenantry.licensing.schemas import limit_label, limit_text
 from tenantry.signup import flows
 from tenantry.signup import service as signup_service
@@ -137,7 +137,7 @@ async def home(request: Request, principal: Principal | None = Depends(web_princ
     catalog: Catalog = request.app.state.catalog
     language = language_of(request)
     async with read_unit_of_work(request) as db_session:
-        entitlements = await licensing_service.entitlements_of(
+        entitlements = await licensing_entitlements.entitlements_of(
             db_session=db_session, catalog=catalog, user_id=principal.user.id, with_changes=True
         )
         domains = await domain_service.get_all(db_session=db_session, tenant_id=principal.tenant.id)
