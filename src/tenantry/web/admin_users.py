@@ -25,7 +25,7 @@ from starlette.datastructures import FormData, UploadFile
 from tenantry.catalog import Catalog
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
-from tenantry.dependencies import SESSION_COOKIE, Principal, actor_of, web_principal
+from tenantry.dependencies import SESSION_COOKIE, Principal, actor_of
 from tenantry.directory import flows as directory_flows
 from tenantry.directory import passwords
 from tenantry.directory import service as directory_service
@@ -62,10 +62,16 @@ from tenantry.web.admin_views import (
     user_path,
     user_row,
 )
+from tenantry.web.dependencies import (
+    Page,
+    admin_form,
+    admin_page,
+    read_unit_of_work,
+    text,
+    unit_of_work,
+)
 from tenantry.web.rendering import WebRoute, language_of, settings_of
-from tenantry.web.routes import checked_form, read_unit_of_work, text, unit_of_work
 from tenantry.web.shell import (
-    admin_gate,
     held_roles,
     may,
     reason,
@@ -130,13 +136,10 @@ async def users_page(
     status: str = "all",
     location: str = "",
     after: str = "",
-    principal: Principal | None = Depends(web_principal),
+    page: Page = Depends(admin_page(*DIRECTORY_READERS)),
 ) -> Response:
     """The organization's users: search, filters by sign-in status and usage location, pages."""
-    admin = await admin_gate(request, principal, *DIRECTORY_READERS)
-    if isinstance(admin, Response):
-        return admin
-    language = language_of(request)
+    language = page.language
     catalog = _catalog(request)
     search = q.replace('"', " ").strip()[:200]
     status = status if status in STATUSES else "all"
@@ -158,11 +161,11 @@ async def users_page(
         )
         async with read_unit_of_work(request) as db_session:
             found = await directory_service.list_users(
-                db_session=db_session, tenant_id=admin.tenant.id, params=params
+                db_session=db_session, tenant_id=page.principal.tenant.id, params=params
             )
             held = await overview.skus_by_user(
                 db_session=db_session,
-                tenant_id=admin.tenant.id,
+                tenant_id=page.principal.tenant.id,
                 user_ids=[user.id for user in found.items],
             )
         rows = [
@@ -175,11 +178,11 @@ async def users_page(
     except TenantryError as exc:
         error = reason(language, exc, value=location)
         status_code = exc.status_code
-    roles = await held_roles(request, admin)
+    roles = await held_roles(request, page.principal)
     return render_admin(
         request,
         "admin/users.html",
-        principal=admin,
+        principal=page.principal,
         section="users",
         status_code=status_code,
         error=error,
@@ -243,13 +246,10 @@ async def _new_user_page(
 
 @router.get(NEW)
 async def new_user_page(
-    request: Request, principal: Principal | None = Depends(web_principal)
+    request: Request, page: Page = Depends(admin_page(*USER_MANAGERS))
 ) -> Response:
     """The form to add a user: names, address on a verified domain, usage location, password."""
-    admin = await admin_gate(request, principal, *USER_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
-    return await _new_user_page(request, admin)
+    return await _new_user_page(request, page.principal)
 
 
 def _sku_ids(values: list[Any]) -> list[uuid.UUID]:
@@ -274,36 +274,32 @@ def _check_names(language: str, entered: dict[str, Any]) -> str | None:
 
 
 @router.post(USERS)
-async def add_user(
-    request: Request, principal: Principal | None = Depends(web_principal)
-) -> Response:
+async def add_user(request: Request, page: Page = Depends(admin_form(*USER_MANAGERS))) -> Response:
     """Add a user (and the licenses ticked); the page then shows the temporary password once."""
-    form = await checked_form(request)
-    admin = await admin_gate(request, principal, *USER_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
-    language = language_of(request)
+    language = page.language
     entered: dict[str, Any] = {
-        "display_name": text(form, "display_name")[: MAX_NAME + 1],
-        "given_name": text(form, "given_name")[: MAX_PART_NAME + 1],
-        "surname": text(form, "surname")[: MAX_PART_NAME + 1],
-        "username": text(form, "username")[:320],
-        "domain": text(form, "domain")[:253],
-        "usage_location": text(form, "usage_location")[:8],
-        "password_mode": "choose" if text(form, "password_mode") == "choose" else "generate",
-        "force_change": text(form, "force_change") == "on",
-        "skus": [str(sku_id) for sku_id in _sku_ids(form.getlist("sku"))],
+        "display_name": text(page.form, "display_name")[: MAX_NAME + 1],
+        "given_name": text(page.form, "given_name")[: MAX_PART_NAME + 1],
+        "surname": text(page.form, "surname")[: MAX_PART_NAME + 1],
+        "username": text(page.form, "username")[:320],
+        "domain": text(page.form, "domain")[:253],
+        "usage_location": text(page.form, "usage_location")[:8],
+        "password_mode": "choose" if text(page.form, "password_mode") == "choose" else "generate",
+        "force_change": text(page.form, "force_change") == "on",
+        "skus": [str(sku_id) for sku_id in _sku_ids(page.form.getlist("sku"))],
     }
     username = entered["username"]
     address = username if "@" in username else f"{username}@{entered['domain']}"
     password = None
     if entered["password_mode"] == "choose":
-        password = text(form, "password", strip=False)[:256]
+        password = text(page.form, "password", strip=False)[:256]
     problem = _check_names(language, entered)
     if problem is None and password is not None and not password:
         problem = translate(language, "web.users.error.password_missing")
     if problem is not None:
-        return await _new_user_page(request, admin, status_code=400, form=entered, error=problem)
+        return await _new_user_page(
+            request, page.principal, status_code=400, form=entered, error=problem
+        )
     try:
         if password is not None:
             check_password_strength(password, email=address)
@@ -312,8 +308,8 @@ async def add_user(
             user = await directory_flows.create_user(
                 db_session=db_session,
                 catalog=_catalog(request),
-                actor=actor_of(request, admin),
-                tenant_id=admin.tenant.id,
+                actor=actor_of(request, page.principal),
+                tenant_id=page.principal.tenant.id,
                 principal_name=address,
                 display_name=entered["display_name"],
                 password_hash=password_hash,
@@ -331,7 +327,7 @@ async def add_user(
     except TenantryError as error:
         return await _new_user_page(
             request,
-            admin,
+            page.principal,
             status_code=error.status_code,
             form=entered,
             error=reason(language, error, address=address.lower(), value=entered["usage_location"]),
@@ -339,7 +335,7 @@ async def add_user(
     return render_admin(
         request,
         "admin/user_created.html",
-        principal=admin,
+        principal=page.principal,
         section="users",
         status_code=201,
         created=created,
@@ -368,25 +364,21 @@ def _import_page(
 
 @router.get(IMPORT)
 async def import_page(
-    request: Request, principal: Principal | None = Depends(web_principal)
+    request: Request, page: Page = Depends(admin_page(*USER_MANAGERS))
 ) -> Response:
     """Upload a CSV file of users (the columns of `POST /v1/users/import`)."""
-    admin = await admin_gate(request, principal, *USER_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
-    return _import_page(request, admin)
+    return _import_page(request, page.principal)
 
 
 @router.get(IMPORT + "/template.csv")
 async def import_template(
-    request: Request, principal: Principal | None = Depends(web_principal)
+    request: Request, page: Page = Depends(admin_page(*USER_MANAGERS))
 ) -> Response:
     """A CSV file with the import's header and two example rows."""
-    admin = await admin_gate(request, principal, *USER_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
     async with read_unit_of_work(request) as db_session:
-        domains = await domain_service.get_all(db_session=db_session, tenant_id=admin.tenant.id)
+        domains = await domain_service.get_all(
+            db_session=db_session, tenant_id=page.principal.tenant.id
+        )
     domain = next((d.name for d in domains if d.is_default), "contoso.com")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -475,18 +467,17 @@ def _report_download(report: list[dict[str, Any]]) -> str:
 
 @router.post(IMPORT)
 async def import_users(
-    request: Request, principal: Principal | None = Depends(web_principal)
+    request: Request, page: Page = Depends(admin_form(*USER_MANAGERS, read=_import_form))
 ) -> Response:
     """Add the file's users: each row's outcome in a table, a bad row stops nothing."""
-    form = await _import_form(request)
-    admin = await admin_gate(request, principal, *USER_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
-    language = language_of(request)
-    data = await _uploaded(form)
+    language = page.language
+    data = await _uploaded(page.form)
     if data is None:
         return _import_page(
-            request, admin, status_code=400, error=translate(language, "web.import.no_file")
+            request,
+            page.principal,
+            status_code=400,
+            error=translate(language, "web.import.no_file"),
         )
     try:
         rows = directory_flows.read_csv(data)
@@ -496,14 +487,14 @@ async def import_users(
         async with unit_of_work(request) as db_session:
             done = await directory_flows.import_users(
                 db_session=db_session,
-                actor=actor_of(request, admin),
-                tenant_id=admin.tenant.id,
+                actor=actor_of(request, page.principal),
+                tenant_id=page.principal.tenant.id,
                 rows=rows,
             )
     except TenantryError as error:
         return _import_page(
             request,
-            admin,
+            page.principal,
             status_code=error.status_code,
             error=reason(language, error, max=MAX_MEGABYTES),
         )
@@ -512,7 +503,7 @@ async def import_users(
     return render_admin(
         request,
         "admin/import_report.html",
-        principal=admin,
+        principal=page.principal,
         section="users",
         report=report,
         total=len(report),
@@ -548,41 +539,34 @@ async def _message_page(
 
 @router.get(MESSAGE)
 async def message_page(
-    request: Request, principal: Principal | None = Depends(web_principal)
+    request: Request, page: Page = Depends(admin_page(*USER_MANAGERS))
 ) -> Response:
     """The form to email everyone in the organization who can sign in."""
-    admin = await admin_gate(request, principal, *USER_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
-    return await _message_page(request, admin)
+    return await _message_page(request, page.principal)
 
 
 @router.post(MESSAGE)
 async def send_message(
-    request: Request, principal: Principal | None = Depends(web_principal)
+    request: Request, page: Page = Depends(admin_form(*USER_MANAGERS))
 ) -> Response:
     """Email every active user through the outbox, then back to the list with how many."""
-    form = await checked_form(request)
-    admin = await admin_gate(request, principal, *USER_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
-    entered = {"subject": text(form, "subject"), "body": text(form, "body")}
+    entered = {"subject": text(page.form, "subject"), "body": text(page.form, "body")}
     try:
         message = OrganizationMessage(subject=entered["subject"], body=entered["body"])
     except ValidationError:
         return await _message_page(
             request,
-            admin,
+            page.principal,
             status_code=400,
             form=entered,
-            error=translate(language_of(request), "web.message.invalid"),
+            error=translate(page.language, "web.message.invalid"),
         )
     async with unit_of_work(request) as db_session:
         count = await directory_flows.write_to_all_users(
             db_session=db_session,
-            actor=actor_of(request, admin),
-            organization=admin.tenant.display_name,
-            sender=admin.user,
+            actor=actor_of(request, page.principal),
+            organization=page.principal.tenant.display_name,
+            sender=page.principal.user,
             subject=message.subject,
             body=message.body,
         )
@@ -708,42 +692,35 @@ async def _refused(
 
 @router.get(USERS + "/{user_id}")
 async def user_page(
-    user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    user_id: str, request: Request, page: Page = Depends(admin_page(*DIRECTORY_READERS))
 ) -> Response:
     """One user: properties, sign-in, password, groups, roles and licenses with their states."""
-    admin = await admin_gate(request, principal, *DIRECTORY_READERS)
-    if isinstance(admin, Response):
-        return admin
-    return await _user_page(request, admin, user_id)
+    return await _user_page(request, page.principal, user_id)
 
 
 @router.post(USERS + "/{user_id}")
 async def update_user(
-    user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    user_id: str, request: Request, page: Page = Depends(admin_form(*USER_MANAGERS))
 ) -> Response:
     """Change the names and the usage location."""
-    form = await checked_form(request)
-    admin = await admin_gate(request, principal, *USER_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
-    language = language_of(request)
+    language = page.language
     entered = {
-        "display_name": text(form, "display_name")[: MAX_NAME + 1],
-        "given_name": text(form, "given_name")[: MAX_PART_NAME + 1],
-        "surname": text(form, "surname")[: MAX_PART_NAME + 1],
-        "usage_location": text(form, "usage_location")[:8],
+        "display_name": text(page.form, "display_name")[: MAX_NAME + 1],
+        "given_name": text(page.form, "given_name")[: MAX_PART_NAME + 1],
+        "surname": text(page.form, "surname")[: MAX_PART_NAME + 1],
+        "usage_location": text(page.form, "usage_location")[:8],
     }
     problem = _check_names(language, entered)
     if problem is not None:
         return await _user_page(
-            request, admin, user_id, status_code=400, error=problem, form=entered
+            request, page.principal, user_id, status_code=400, error=problem, form=entered
         )
     try:
         async with unit_of_work(request) as db_session:
-            user = await user_of(db_session, admin, user_id)
+            user = await user_of(db_session, page.principal, user_id)
             await directory_service.update(
                 db_session=db_session,
-                actor=actor_of(request, admin),
+                actor=actor_of(request, page.principal),
                 user=user,
                 display_name=entered["display_name"],
                 given_name=entered["given_name"] or None,
@@ -753,129 +730,112 @@ async def update_user(
             name = user.display_name
     except TenantryError as error:
         return await _refused(
-            request, admin, user_id, error, form=entered, value=entered["usage_location"]
+            request, page.principal, user_id, error, form=entered, value=entered["usage_location"]
         )
     return redirect_with_notice(request, user_path(user_id), "web.user.saved", name=name)
 
 
 @router.post(USERS + "/{user_id}/signin")
 async def change_sign_in(
-    user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    user_id: str, request: Request, page: Page = Depends(admin_form(*USER_MANAGERS))
 ) -> Response:
     """Block sign-in (every session ends at once) or allow it again."""
-    form = await checked_form(request)
-    admin = await admin_gate(request, principal, *USER_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
-    enabled = text(form, "enabled") == "true"
+    enabled = text(page.form, "enabled") == "true"
     try:
         async with unit_of_work(request) as db_session:
-            user = await user_of(db_session, admin, user_id)
+            user = await user_of(db_session, page.principal, user_id)
             await directory_service.update(
                 db_session=db_session,
-                actor=actor_of(request, admin),
+                actor=actor_of(request, page.principal),
                 user=user,
                 account_enabled=enabled,
             )
             name = user.display_name
     except TenantryError as error:
-        return await _refused(request, admin, user_id, error)
+        return await _refused(request, page.principal, user_id, error)
     key = "web.user.unblocked" if enabled else "web.user.blocked"
     return redirect_with_notice(request, user_path(user_id), key, name=name)
 
 
 @router.post(USERS + "/{user_id}/password")
 async def reset_password(
-    user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    user_id: str, request: Request, page: Page = Depends(admin_form(*USER_MANAGERS))
 ) -> Response:
     """A temporary password, shown once on the answer; the user changes it at next sign-in."""
-    await checked_form(request)
-    admin = await admin_gate(request, principal, *USER_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
     temporary = passwords.generate()
     password_hash = await passwords.hash_generated(temporary)
     try:
         async with unit_of_work(request) as db_session:
-            user = await user_of(db_session, admin, user_id)
+            user = await user_of(db_session, page.principal, user_id)
             await directory_service.reset_password(
                 db_session=db_session,
-                actor=actor_of(request, admin),
+                actor=actor_of(request, page.principal),
                 user=user,
                 password_hash=password_hash,
             )
     except TenantryError as error:
-        return await _refused(request, admin, user_id, error)
-    return await _user_page(request, admin, user_id, temporary_password=temporary)
+        return await _refused(request, page.principal, user_id, error)
+    return await _user_page(request, page.principal, user_id, temporary_password=temporary)
 
 
 @router.get(USERS + "/{user_id}/delete")
 async def delete_page(
-    user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    user_id: str, request: Request, page: Page = Depends(admin_page(*USER_MANAGERS))
 ) -> Response:
     """Ask before deleting a user."""
-    admin = await admin_gate(request, principal, *USER_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
-    return await _user_page(request, admin, user_id, template="admin/user_delete.html")
+    return await _user_page(request, page.principal, user_id, template="admin/user_delete.html")
 
 
 @router.post(USERS + "/{user_id}/delete")
 async def delete_user(
-    user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    user_id: str, request: Request, page: Page = Depends(admin_form(*USER_MANAGERS))
 ) -> Response:
     """Delete the user for good: their licenses return to the pool."""
-    await checked_form(request)
-    admin = await admin_gate(request, principal, *USER_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
     try:
         async with unit_of_work(request) as db_session:
-            user = await user_of(db_session, admin, user_id)
+            user = await user_of(db_session, page.principal, user_id)
             name = user.display_name
             await directory_flows.delete_user(
-                db_session=db_session, actor=actor_of(request, admin), user=user
+                db_session=db_session, actor=actor_of(request, page.principal), user=user
             )
     except TenantryError as error:
-        return await _refused(request, admin, user_id, error, template="admin/user_delete.html")
+        return await _refused(
+            request, page.principal, user_id, error, template="admin/user_delete.html"
+        )
     return redirect_with_notice(request, USERS, "web.user.deleted", name=name)
 
 
 @router.post(USERS + "/{user_id}/licenses")
 async def assign_license(
-    user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    user_id: str, request: Request, page: Page = Depends(admin_form(*LICENSE_ADMINS))
 ) -> Response:
     """Give a license directly, or change which of its service plans are on (`assignLicense`)."""
-    form = await checked_form(request)
-    admin = await admin_gate(request, principal, *LICENSE_ADMINS)
-    if isinstance(admin, Response):
-        return admin
     catalog = _catalog(request)
-    sku = chosen_sku(catalog, form)
+    sku = chosen_sku(catalog, page.form)
     if sku is None:
         return await _user_page(
             request,
-            admin,
+            page.principal,
             user_id,
             status_code=400,
-            error=translate(language_of(request), "web.user.license.choose"),
+            error=translate(page.language, "web.user.license.choose"),
         )
-    disabled = disabled_plans(sku, form)
+    disabled = disabled_plans(sku, page.form)
     try:
         async with unit_of_work(request) as db_session:
-            user = await user_of(db_session, admin, user_id)
+            user = await user_of(db_session, page.principal, user_id)
             await licensing_service.change_licenses(
                 db_session=db_session,
                 catalog=catalog,
-                actor=actor_of(request, admin),
-                tenant_id=admin.tenant.id,
+                actor=actor_of(request, page.principal),
+                tenant_id=page.principal.tenant.id,
                 user=user,
                 add=[(sku.sku_id, disabled)],
                 remove=[],
             )
             name = user.display_name
     except TenantryError as error:
-        return await _refused(request, admin, user_id, error, sku=sku.display_name)
+        return await _refused(request, page.principal, user_id, error, sku=sku.display_name)
     return redirect_with_notice(
         request, user_path(user_id), "web.user.license.assigned", name=name, sku=sku.display_name
     )
@@ -883,39 +843,35 @@ async def assign_license(
 
 @router.post(USERS + "/{user_id}/licenses/remove")
 async def remove_license(
-    user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    user_id: str, request: Request, page: Page = Depends(admin_form(*LICENSE_ADMINS))
 ) -> Response:
     """Take a direct license away (inherited ones go with the group)."""
-    form = await checked_form(request)
-    admin = await admin_gate(request, principal, *LICENSE_ADMINS)
-    if isinstance(admin, Response):
-        return admin
     catalog = _catalog(request)
-    chosen = _sku_ids([text(form, "sku")])
+    chosen = _sku_ids([text(page.form, "sku")])
     if not chosen:
         return await _user_page(
             request,
-            admin,
+            page.principal,
             user_id,
             status_code=400,
-            error=translate(language_of(request), "web.user.license.choose"),
+            error=translate(page.language, "web.user.license.choose"),
         )
     shown = sku_name(catalog, chosen[0])
     try:
         async with unit_of_work(request) as db_session:
-            user = await user_of(db_session, admin, user_id)
+            user = await user_of(db_session, page.principal, user_id)
             await licensing_service.change_licenses(
                 db_session=db_session,
                 catalog=catalog,
-                actor=actor_of(request, admin),
-                tenant_id=admin.tenant.id,
+                actor=actor_of(request, page.principal),
+                tenant_id=page.principal.tenant.id,
                 user=user,
                 add=[],
                 remove=chosen,
             )
             name = user.display_name
     except TenantryError as error:
-        return await _refused(request, admin, user_id, error, sku=shown)
+        return await _refused(request, page.principal, user_id, error, sku=shown)
     return redirect_with_notice(
         request, user_path(user_id), "web.user.license.removed", name=name, sku=shown
     )
@@ -923,24 +879,20 @@ async def remove_license(
 
 @router.post(USERS + "/{user_id}/reprocess")
 async def reprocess_user(
-    user_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    user_id: str, request: Request, page: Page = Depends(admin_form(*GROUP_LICENSE_ADMINS))
 ) -> Response:
     """Apply the user's group licenses again now (errors retried, e.g. after buying more)."""
-    await checked_form(request)
-    admin = await admin_gate(request, principal, *GROUP_LICENSE_ADMINS)
-    if isinstance(admin, Response):
-        return admin
     try:
         async with unit_of_work(request) as db_session:
-            user = await user_of(db_session, admin, user_id)
+            user = await user_of(db_session, page.principal, user_id)
             tally = await group_licensing.reprocess_user(
                 db_session=db_session,
                 catalog=_catalog(request),
-                actor=actor_of(request, admin),
+                actor=actor_of(request, page.principal),
                 user=user,
             )
             name = user.display_name
     except TenantryError as error:
-        return await _refused(request, admin, user_id, error)
+        return await _refused(request, page.principal, user_id, error)
     key = "web.user.license.reprocessed_errors" if tally.failed else "web.user.license.reprocessed"
     return redirect_with_notice(request, user_path(user_id), key, name=name)

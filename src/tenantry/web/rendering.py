@@ -139,6 +139,19 @@ async def error_page(request: Request, error: TenantryError) -> Response:
     return response
 
 
+class PageRefused(Exception):
+    """A page guard's refusal (`web.dependencies`): `WebRoute` sends `response` instead of the page.
+
+    The sign-in page for a signed-out visitor, the unmanaged organization's page,
+    the 403 page for someone without the role: pages, not errors, so they are
+    built where the refusal is decided and sent as they are.
+    """
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
 def change_password_first(request: Request) -> Response:
     """Send someone who must change a temporary password to do so, then on where they were going.
 
@@ -154,8 +167,9 @@ def change_password_first(request: Request) -> Response:
 class WebRoute(APIRoute):
     """A page route: errors become HTML pages instead of the API's JSON.
 
-    `passwordChangeRequired` (`dependencies.web_principal` after a reset) sends
-    the person to the change-password page instead, as the API refuses them.
+    A guard's `PageRefused` sends the page it carries. `passwordChangeRequired`
+    (`dependencies.web_principal` after a reset) sends the person to the
+    change-password page instead, as the API refuses them.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -164,6 +178,8 @@ class WebRoute(APIRoute):
         async def page_handler(request: Request) -> Response:
             try:
                 return await handler(request)
+            except PageRefused as refused:
+                return refused.response
             except PasswordChangeRequired:
                 return change_password_first(request)
             except TenantryError as error:

@@ -10,14 +10,12 @@ count an attempt).
 from __future__ import annotations
 
 import uuid
-from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import FormData
 
 from tenantry.auth import service as auth_service
 from tenantry.auth.limits import limit_password_changes, limit_sign_ins
@@ -31,11 +29,8 @@ from tenantry.dependencies import (
     Principal,
     actor_of,
     client_address,
-    get_db,
-    get_read_db,
     parse_id,
     web_principal,
-    web_signed_in_principal,
 )
 from tenantry.directory import flows as directory_flows
 from tenantry.directory import service as directory_service
@@ -50,7 +45,15 @@ from tenantry.signup.exceptions import SignupAlreadyCompleted, SignupNotFound
 from tenantry.signup.limits import limit_signups
 from tenantry.signup.models import Signup
 from tenantry.tenants.models import MANAGED
-from tenantry.web import csrf
+from tenantry.web.dependencies import (
+    Page,
+    checked_form,
+    read_unit_of_work,
+    signed_in_form,
+    signed_in_page,
+    text,
+    unit_of_work,
+)
 from tenantry.web.rendering import (
     CHANGE_PASSWORD,
     LANG_COOKIE,
@@ -61,35 +64,12 @@ from tenantry.web.rendering import (
     render,
     settings_of,
 )
-from tenantry.web.shell import redirect_with_notice, render_with_notice, sign_in_first
+from tenantry.web.shell import redirect_with_notice, render_with_notice, see_other
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
-# The API's units of work, used as context managers inside the page handlers.
-unit_of_work = asynccontextmanager(get_db)
-read_unit_of_work = asynccontextmanager(get_read_db)
-
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 MAX_DISPLAY_NAME = 256
-
-
-def _see_other(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
-
-
-def text(form: FormData, name: str, *, strip: bool = True) -> str:
-    """A text field of a posted form, stripped unless `strip` is False ("" when absent)."""
-    value = form.get(name)
-    if not isinstance(value, str):
-        return ""
-    return value.strip() if strip else value
-
-
-async def checked_form(request: Request) -> FormData:
-    """The posted form, once its CSRF token has been checked (403 page otherwise)."""
-    form = await request.form()
-    csrf.verify(request, form, settings_of(request), session_cookie=SESSION_COOKIE)
-    return form
 
 
 def _start_session(response: Response, settings: Settings, token: str) -> None:
@@ -112,7 +92,7 @@ async def switch_language(
     code: str, request: Request, next_path: str = Query("/", alias="next")
 ) -> Response:
     """Remember the chosen language in the `lang` cookie and go back to the page."""
-    response = _see_other(local_path(next_path))
+    response = see_other(local_path(next_path))
     if code in LANGUAGES:
         response.set_cookie(
             LANG_COOKIE,
@@ -234,7 +214,7 @@ async def start_signup(
             error=error_text(language, error, domain=domain),
             form=entered,
         )
-    return _see_other(f"/signup/{signup.id}")
+    return see_other(f"/signup/{signup.id}")
 
 
 async def _pending_signup(request: Request, signup_id: uuid.UUID) -> Signup:
@@ -335,8 +315,8 @@ async def complete_signup(
         # An existing account got the offer; the code proves the address, not the
         # password typed here, so the person signs in with their own password.
         query = urlencode({"existing": 1, "email": result.user.user_principal_name})
-        return _see_other(f"/signin?{query}")
-    response = _see_other("/")
+        return see_other(f"/signin?{query}")
+    response = see_other("/")
     _start_session(response, settings, issued.token)
     return response
 
@@ -366,7 +346,7 @@ async def resend_code(
             status_code=error.status_code,
             error=error_text(language_of(request), error),
         )
-    return _see_other(f"/signup/{signup_uuid}?resent=1")
+    return see_other(f"/signup/{signup_uuid}?resent=1")
 
 
 # --- sign-in ----------------------------------------------------------------------------
@@ -382,7 +362,7 @@ async def signin_page(
 ) -> Response:
     """The sign-in form."""
     if principal is not None:
-        return _see_other(local_path(next_path))
+        return see_other(local_path(next_path))
     notice = translate(language_of(request), "web.signin.existing") if existing else None
     return render(
         request,
@@ -434,7 +414,7 @@ async def sign_in(request: Request) -> Response:
         )
     if must_change_password:  # a temporary password: the person chooses their own first
         next_path = f"{CHANGE_PASSWORD}?{urlencode({'next': next_path})}"
-    response = _see_other(next_path)
+    response = see_other(next_path)
     _start_session(response, settings, issued.token)
     return response
 
@@ -449,7 +429,7 @@ async def sign_out(request: Request) -> Response:
             await auth_service.revoke(
                 db_session=db_session, token=token, actor=actor_of(request, None)
             )
-    response = _see_other("/")
+    response = see_other("/")
     response.delete_cookie(
         SESSION_COOKIE,
         path="/",
@@ -486,36 +466,31 @@ def _password_page(
 async def password_page(
     request: Request,
     next_path: str = Query("/", alias="next"),
-    principal: Principal | None = Depends(web_signed_in_principal),
+    page: Page = Depends(signed_in_page(temporary_password=True)),
 ) -> Response:
     """Choose a new password: required after an admin reset it, open to anyone signed in."""
-    if principal is None:
-        return sign_in_first(request)
-    return _password_page(request, principal, next_path=local_path(next_path))
+    return _password_page(request, page.principal, next_path=local_path(next_path))
 
 
 @router.post(CHANGE_PASSWORD)
 async def change_password(
-    request: Request, principal: Principal | None = Depends(web_signed_in_principal)
+    request: Request, page: Page = Depends(signed_in_form(temporary_password=True))
 ) -> Response:
     """Check the current password and the new one typed twice, as `POST /v1/me/changePassword`
     does (and throttled alike); then on to where the person was going."""
-    form = await checked_form(request)
-    if principal is None:
-        return sign_in_first(request)
-    language = language_of(request)
-    next_path = local_path(text(form, "next"))
-    current = text(form, "current_password", strip=False)
-    new = text(form, "new_password", strip=False)
+    language = page.language
+    next_path = local_path(text(page.form, "next"))
+    current = text(page.form, "current_password", strip=False)
+    new = text(page.form, "new_password", strip=False)
     problem = None
-    if new != text(form, "confirm_password", strip=False):
+    if new != text(page.form, "confirm_password", strip=False):
         problem = "web.password.mismatch"
     elif new and new == current:
         problem = "web.password.same"
     if problem is not None:
         return _password_page(
             request,
-            principal,
+            page.principal,
             next_path=next_path,
             status_code=400,
             error=translate(language, problem),
@@ -525,25 +500,25 @@ async def change_password(
             request.app.state.database,
             settings_of(request),
             client_address(request),
-            principal.user.id,
+            page.principal.user.id,
         )
         password_hash = await directory_flows.hash_new_password(
-            user=principal.user, current_password=current, new_password=new
+            user=page.principal.user, current_password=current, new_password=new
         )
         async with unit_of_work(request) as db_session:
             await directory_service.change_password(
                 db_session=db_session,
-                actor=actor_of(request, principal),
-                tenant_id=principal.tenant.id,
-                user_id=principal.user.id,
+                actor=actor_of(request, page.principal),
+                tenant_id=page.principal.tenant.id,
+                user_id=page.principal.user.id,
                 password_hash=password_hash,
-                keep_token=principal.token,
-                replacing=principal.user.password_hash,
+                keep_token=page.principal.token,
+                replacing=page.principal.user.password_hash,
             )
     except TenantryError as error:
         return _password_page(
             request,
-            principal,
+            page.principal,
             next_path=next_path,
             status_code=error.status_code,
             error=error_text(language, error),

@@ -1,4 +1,4 @@
-"""The admin center's frame: who may enter, its left navigation, how its pages are rendered."""
+"""The admin center's frame: its left navigation, how its pages are rendered, their notices."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from tenantry.core.errors import Forbidden, TenantryError
+from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import has_message, translate
-from tenantry.dependencies import Principal, ensure_role, parse_id
+from tenantry.dependencies import Principal, parse_id
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
 from tenantry.directory.models import User
-from tenantry.tenants.exceptions import TenantUnmanaged
 from tenantry.web import flash
 from tenantry.web.rendering import error_text, language_of, local_path, render, settings_of
 
@@ -50,39 +49,6 @@ def sign_in_first(request: Request) -> RedirectResponse:
     """Send a signed-out visitor to sign in, then back here."""
     here = local_path(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     return see_other("/signin?" + urlencode({"next": here}))
-
-
-async def admin_gate(
-    request: Request, principal: Principal | None, *roles: Role
-) -> Principal | Response:
-    """The admin, or the page to show instead of an admin page.
-
-    Signed out: the sign-in page. A member of an unmanaged organization: why
-    nobody can manage it yet, with the way to become its admin (403). Anyone
-    else without one of `roles` (Global Administrator is always admitted): 403.
-    """
-    if principal is None:
-        return sign_in_first(request)
-    try:
-        await ensure_role(request, principal, *roles)
-    except TenantUnmanaged as error:
-        return render(
-            request,
-            "admin/unmanaged.html",
-            principal=principal,
-            status_code=error.status_code,
-            reason=error_text(language_of(request), error),
-        )
-    except Forbidden:
-        return render(
-            request,
-            "error.html",
-            principal=principal,
-            status_code=403,
-            error_message=translate(language_of(request), "web.admin.denied"),
-            error_status=403,
-        )
-    return principal
 
 
 async def held_roles(request: Request, principal: Principal) -> frozenset[str]:
