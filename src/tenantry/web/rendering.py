@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -46,9 +46,15 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 
+# Django's layout: a domain's pages keep their templates beside them, in
+# `<domain>/templates/<domain>/<name>.html`, rendered by name as "<domain>/<name>.html".
+# web's own folder holds what every page shares: the layout, the admin center's
+# frame, the error pages, the partials of more than one domain.
+TEMPLATE_PACKAGES = ("tenantry.web",)
+
 templates = Jinja2Templates(
     env=Environment(
-        loader=PackageLoader("tenantry.web", "templates"),
+        loader=ChoiceLoader([PackageLoader(package, "templates") for package in TEMPLATE_PACKAGES]),
         autoescape=select_autoescape(default=True),
         trim_blocks=True,
         lstrip_blocks=True,
