@@ -131,7 +131,7 @@ def _wizard_page(
         chosen = entry if entry in flows.ENTRY_POINTS else "admin"
         return render_with_notice(
             request,
-            "admin/become.html",
+            "tenants/become.html",
             principal=principal,
             status_code=status_code,
             step=2,
@@ -145,7 +145,7 @@ def _wizard_page(
     switch_to = entry if entry in flows.ENTRY_POINTS and entry != state.claim.entry_point else None
     return render_with_notice(
         request,
-        "admin/become.html",
+        "tenants/become.html",
         principal=principal,
         status_code=status_code,
         step=step,
@@ -173,7 +173,7 @@ async def _already_managed(request: Request, principal: Principal) -> Response:
         for user in holders.get(Role.GLOBAL_ADMINISTRATOR, [])
     ]
     return render_with_notice(
-        request, "admin/become.html", principal=principal, step=None, managed=True, admins=admins
+        request, "tenants/become.html", principal=principal, step=None, managed=True, admins=admins
     )
 
 
@@ -354,7 +354,7 @@ async def done(request: Request, page: Page = Depends(signed_in_page())) -> Resp
     verified = [names.display(d.name) for d in domains if d.is_verified and not d.is_initial]
     return render_with_notice(
         request,
-        "admin/become_done.html",
+        "tenants/become_done.html",
         principal=page.principal,
         licenses=licenses,
         verified_domains=verified,
