@@ -33,10 +33,11 @@ from tenantry.licensing.router import hot_router, well_known_router
 from tenantry.licensing.router import router as licensing_router
 from tenantry.licensing.scheduled import LifecycleWorker
 from tenantry.signup.router import router as signup_router
+from tenantry.tenants.pages import audit as audit_pages
 from tenantry.tenants.pages import become as become_pages
 from tenantry.tenants.router import router as tenants_router
 from tenantry.web import admin as web_admin
-from tenantry.web import admin_audit, admin_billing, admin_groups, admin_roles, admin_users
+from tenantry.web import admin_billing, admin_groups, admin_roles, admin_users
 from tenantry.web import routes as web_routes
 
 
@@ -134,7 +135,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.include_router(web_routes.router)
     app.include_router(become_pages.router)
     app.include_router(web_admin.router)
-    for admin_router in (admin_users, admin_groups, admin_billing, admin_roles, admin_audit):
+    for admin_router in (admin_users, admin_groups, admin_billing, admin_roles, audit_pages):
         app.include_router(admin_router.router)
     app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")
     return app

@@ -104,7 +104,7 @@ async def audit_page(
     kept = {name: value for name, value in shown.items() if value}
     return render_admin(
         request,
-        "admin/audit.html",
+        "tenants/audit.html",
         principal=page.principal,
         section="audit",
         status_code=status_code,
