@@ -27,6 +27,7 @@ from tenantry.core.mail import OutboxWorker
 from tenantry.directory.router import router as directory_router
 from tenantry.domains import names
 from tenantry.domains.router import router as domains_router
+from tenantry.licensing import pages as licensing_pages
 from tenantry.licensing.group_router import router as group_licensing_router
 from tenantry.licensing.hot import HotEntitlementChecks
 from tenantry.licensing.router import hot_router, well_known_router
@@ -37,7 +38,7 @@ from tenantry.tenants.pages import audit as audit_pages
 from tenantry.tenants.pages import become as become_pages
 from tenantry.tenants.router import router as tenants_router
 from tenantry.web import admin as web_admin
-from tenantry.web import admin_billing, admin_groups, admin_roles, admin_users
+from tenantry.web import admin_groups, admin_roles, admin_users
 from tenantry.web import routes as web_routes
 
 
@@ -135,7 +136,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.include_router(web_routes.router)
     app.include_router(become_pages.router)
     app.include_router(web_admin.router)
-    for admin_router in (admin_users, admin_groups, admin_billing, admin_roles, audit_pages):
+    for admin_router in (admin_users, admin_groups, licensing_pages, admin_roles, audit_pages):
         app.include_router(admin_router.router)
     app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")
     return app

@@ -104,7 +104,7 @@ async def _billing_page(
     ordered = sorted(subscriptions, key=lambda s: s.status == DELETED)
     return render_admin(
         request,
-        "admin/billing.html",
+        "licensing/billing.html",
         principal=admin,
         section="billing",
         status_code=status_code,
