@@ -26,6 +26,7 @@ from tenantry.core.jobs import JobWorker
 from tenantry.core.mail import OutboxWorker
 from tenantry.directory.router import router as directory_router
 from tenantry.domains import names
+from tenantry.domains import pages as domain_pages
 from tenantry.domains.router import router as domains_router
 from tenantry.licensing import pages as licensing_pages
 from tenantry.licensing.group_router import router as group_licensing_router
@@ -36,8 +37,8 @@ from tenantry.licensing.scheduled import LifecycleWorker
 from tenantry.signup.router import router as signup_router
 from tenantry.tenants.pages import audit as audit_pages
 from tenantry.tenants.pages import become as become_pages
+from tenantry.tenants.pages import home as home_pages
 from tenantry.tenants.router import router as tenants_router
-from tenantry.web import admin as web_admin
 from tenantry.web import admin_groups, admin_roles, admin_users
 from tenantry.web import routes as web_routes
 
@@ -135,7 +136,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         app.include_router(router)
     app.include_router(web_routes.router)
     app.include_router(become_pages.router)
-    app.include_router(web_admin.router)
+    app.include_router(home_pages.router)
+    app.include_router(domain_pages.router)
     for admin_router in (admin_users, admin_groups, licensing_pages, admin_roles, audit_pages):
         app.include_router(admin_router.router)
     app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")

@@ -50,7 +50,12 @@ PAGE_HEADERS = {
 # `<domain>/templates/<domain>/<name>.html`, rendered by name as "<domain>/<name>.html".
 # web's own folder holds what every page shares: the layout, the admin center's
 # frame, the error pages, the partials of more than one domain.
-TEMPLATE_PACKAGES = ("tenantry.web", "tenantry.tenants", "tenantry.licensing")
+TEMPLATE_PACKAGES = (
+    "tenantry.web",
+    "tenantry.tenants",
+    "tenantry.domains",
+    "tenantry.licensing",
+)
 
 templates = Jinja2Templates(
     env=Environment(
