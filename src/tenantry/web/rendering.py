@@ -54,6 +54,7 @@ TEMPLATE_PACKAGES = (
     "tenantry.web",
     "tenantry.tenants",
     "tenantry.domains",
+    "tenantry.directory",
     "tenantry.licensing",
 )
 

@@ -181,7 +181,7 @@ async def users_page(
     roles = await held_roles(request, page.principal)
     return render_admin(
         request,
-        "admin/users.html",
+        "directory/users.html",
         principal=page.principal,
         section="users",
         status_code=status_code,
@@ -228,7 +228,7 @@ async def _new_user_page(
     entered.update(form or {})
     return render_admin(
         request,
-        "admin/user_new.html",
+        "directory/user_new.html",
         principal=admin,
         section="users",
         status_code=status_code,
@@ -334,7 +334,7 @@ async def add_user(request: Request, page: Page = Depends(admin_form(*USER_MANAG
         )
     return render_admin(
         request,
-        "admin/user_created.html",
+        "directory/user_created.html",
         principal=page.principal,
         section="users",
         status_code=201,
@@ -352,7 +352,7 @@ def _import_page(
 ) -> Response:
     return render_admin(
         request,
-        "admin/import.html",
+        "directory/import.html",
         principal=admin,
         section="users",
         status_code=status_code,
@@ -502,7 +502,7 @@ async def import_users(
     created = sum(1 for entry in report if entry["created"])
     return render_admin(
         request,
-        "admin/import_report.html",
+        "directory/import_report.html",
         principal=page.principal,
         section="users",
         report=report,
@@ -528,7 +528,7 @@ async def _message_page(
         )
     return render_admin(
         request,
-        "admin/message.html",
+        "directory/message.html",
         principal=admin,
         section="users",
         status_code=status_code,
@@ -611,7 +611,7 @@ async def _user_page(
     user_id: str,
     *,
     status_code: int = 200,
-    template: str = "admin/user.html",
+    template: str = "directory/user.html",
     **context: Any,
 ) -> Response:
     language = language_of(request)
@@ -672,7 +672,7 @@ async def _refused(
     user_id: str,
     error: TenantryError,
     *,
-    template: str = "admin/user.html",
+    template: str = "directory/user.html",
     form: dict[str, Any] | None = None,
     **params: Any,
 ) -> Response:
@@ -783,7 +783,7 @@ async def delete_page(
     user_id: str, request: Request, page: Page = Depends(admin_page(*USER_MANAGERS))
 ) -> Response:
     """Ask before deleting a user."""
-    return await _user_page(request, page.principal, user_id, template="admin/user_delete.html")
+    return await _user_page(request, page.principal, user_id, template="directory/user_delete.html")
 
 
 @router.post(USERS + "/{user_id}/delete")
@@ -800,7 +800,7 @@ async def delete_user(
             )
     except TenantryError as error:
         return await _refused(
-            request, page.principal, user_id, error, template="admin/user_delete.html"
+            request, page.principal, user_id, error, template="directory/user_delete.html"
         )
     return redirect_with_notice(request, USERS, "web.user.deleted", name=name)
 
