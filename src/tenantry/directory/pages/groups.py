@@ -133,7 +133,7 @@ async def _groups_page(
     held = await held_roles(request, admin)
     return render_admin(
         request,
-        "admin/groups.html",
+        "directory/groups.html",
         principal=admin,
         section="groups",
         status_code=status_code,
@@ -247,7 +247,7 @@ async def _group_page(
     *,
     after: str = "",
     status_code: int = 200,
-    template: str = "admin/group.html",
+    template: str = "directory/group.html",
     **context: Any,
 ) -> Response:
     async with read_unit_of_work(request) as db_session:
@@ -394,7 +394,9 @@ async def delete_page(
     group_id: str, request: Request, page: Page = Depends(admin_page(*GROUP_MANAGERS))
 ) -> Response:
     """Ask before deleting a group (its members stay)."""
-    return await _group_page(request, page.principal, group_id, template="admin/group_delete.html")
+    return await _group_page(
+        request, page.principal, group_id, template="directory/group_delete.html"
+    )
 
 
 @router.post(GROUPS + "/{group_id}/delete")
@@ -418,7 +420,7 @@ async def delete_group(
             request,
             page.principal,
             group_id,
-            template="admin/group_delete.html",
+            template="directory/group_delete.html",
             status_code=error.status_code,
             error=reason(page.language, error),
         )
