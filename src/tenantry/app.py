@@ -25,6 +25,7 @@ from tenantry.core.housekeeping import Housekeeper
 from tenantry.core.jobs import JobWorker
 from tenantry.core.mail import OutboxWorker
 from tenantry.directory.pages import groups as groups_pages
+from tenantry.directory.pages import roles as roles_pages
 from tenantry.directory.pages import users as users_pages
 from tenantry.directory.router import router as directory_router
 from tenantry.domains import names
@@ -41,7 +42,6 @@ from tenantry.tenants.pages import audit as audit_pages
 from tenantry.tenants.pages import become as become_pages
 from tenantry.tenants.pages import home as home_pages
 from tenantry.tenants.router import router as tenants_router
-from tenantry.web import admin_roles
 from tenantry.web import routes as web_routes
 
 
@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.include_router(become_pages.router)
     app.include_router(home_pages.router)
     app.include_router(domain_pages.router)
-    for admin_router in (users_pages, groups_pages, licensing_pages, admin_roles, audit_pages):
+    for admin_router in (users_pages, groups_pages, licensing_pages, roles_pages, audit_pages):
         app.include_router(admin_router.router)
     app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")
     return app

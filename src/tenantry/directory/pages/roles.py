@@ -51,7 +51,7 @@ async def _roles_page(
     held = await held_roles(request, admin)
     return render_admin(
         request,
-        "admin/roles.html",
+        "directory/roles.html",
         principal=admin,
         section="roles",
         status_code=status_code,
