@@ -26,6 +26,8 @@ from tenantry.core.jobs import JobWorker
 from tenantry.core.mail import OutboxWorker
 from tenantry.directory.pages import groups as groups_pages
 from tenantry.directory.pages import roles as roles_pages
+from tenantry.directory.pages import user as user_pages
+from tenantry.directory.pages import user_import as user_import_pages
 from tenantry.directory.pages import users as users_pages
 from tenantry.directory.router import router as directory_router
 from tenantry.domains import names
@@ -140,7 +142,15 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.include_router(become_pages.router)
     app.include_router(home_pages.router)
     app.include_router(domain_pages.router)
-    for admin_router in (users_pages, groups_pages, licensing_pages, roles_pages, audit_pages):
+    for admin_router in (
+        users_pages,
+        user_import_pages,
+        user_pages,  # after the two above: its /admin/users/{id} would take /admin/users/new
+        groups_pages,
+        licensing_pages,
+        roles_pages,
+        audit_pages,
+    ):
         app.include_router(admin_router.router)
     app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")
     return app

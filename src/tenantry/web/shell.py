@@ -6,16 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import has_message, translate
-from tenantry.dependencies import Principal, parse_id
+from tenantry.dependencies import Principal
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
-from tenantry.directory.models import User
 from tenantry.web import flash
 from tenantry.web.rendering import error_text, language_of, local_path, render, settings_of
 
@@ -59,13 +57,6 @@ async def held_roles(request: Request, principal: Principal) -> frozenset[str]:
             db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
         )
     return frozenset(roles)
-
-
-async def user_of(db_session: AsyncSession, admin: Principal, user_id: str) -> User:
-    """The user of the admin's organization whose id the page's path carries (404 otherwise)."""
-    return await directory_service.get(
-        db_session=db_session, tenant_id=admin.tenant.id, user_id=parse_id(user_id, what="user")
-    )
 
 
 def may(held: frozenset[str], *roles: Role) -> bool:

@@ -30,6 +30,7 @@ from tenantry.directory import service as directory_service
 from tenantry.directory.constants import DIRECTORY_READERS, GROUP_MANAGERS
 from tenantry.directory.exceptions import NotAMember
 from tenantry.directory.models import Group
+from tenantry.directory.pages.common import user_of
 from tenantry.directory.query import ListParams
 from tenantry.licensing import groups as group_licensing
 from tenantry.licensing import service as licensing_service
@@ -55,14 +56,7 @@ from tenantry.web.dependencies import (
     unit_of_work,
 )
 from tenantry.web.rendering import WebRoute, language_of
-from tenantry.web.shell import (
-    held_roles,
-    may,
-    reason,
-    redirect_with_notice,
-    render_admin,
-    user_of,
-)
+from tenantry.web.shell import held_roles, may, reason, redirect_with_notice, render_admin
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 

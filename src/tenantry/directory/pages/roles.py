@@ -17,6 +17,7 @@ from tenantry.core.i18n import translate
 from tenantry.dependencies import Principal, actor_of
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import DIRECTORY_READERS
+from tenantry.directory.pages.common import user_of
 from tenantry.web.admin_views import user_path
 from tenantry.web.dependencies import (
     Page,
@@ -27,14 +28,7 @@ from tenantry.web.dependencies import (
     unit_of_work,
 )
 from tenantry.web.rendering import WebRoute
-from tenantry.web.shell import (
-    held_roles,
-    may,
-    reason,
-    redirect_with_notice,
-    render_admin,
-    user_of,
-)
+from tenantry.web.shell import held_roles, may, reason, redirect_with_notice, render_admin
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 

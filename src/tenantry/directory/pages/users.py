@@ -1,18 +1,15 @@
-"""The admin center's Users pages: list, add, details, licenses, CSV import, write to everyone.
+"""The admin center's Users pages: the list, adding a user, writing to everyone.
 
 Each page admits the roles of the API route it stands for (`/v1/users`,
-`/v1/users/import`, `/v1/users/{id}/assignLicense`, `/v1/organization/sendMessage`)
-and calls the same services and flows. A refused form comes back with its input
-and the reason in the page language. Passwords the server generates (a new
-user's, a reset, an import's) are shown once, on the page that answers the
-form, and never travel in a redirect or a cookie.
+`/v1/organization/sendMessage`) and calls the same services and flows. A
+refused form comes back with its input and the reason in the page language.
+A new user's generated password is shown once, on the page that answers the
+form, and never travels in a redirect or a cookie. One user's pages are in
+`directory.pages.user`, the CSV import in `directory.pages.user_import`.
 """
 
 from __future__ import annotations
 
-import base64
-import csv
-import io
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -20,48 +17,28 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from starlette.datastructures import FormData, UploadFile
 
-from tenantry.catalog import Catalog
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
-from tenantry.dependencies import SESSION_COOKIE, Principal, actor_of
+from tenantry.dependencies import Principal, actor_of, get_catalog
 from tenantry.directory import flows as directory_flows
-from tenantry.directory import passwords
 from tenantry.directory import service as directory_service
-from tenantry.directory.constants import (
-    DIRECTORY_READERS,
-    MAX_IMPORT_BYTES,
-    USAGE_LOCATIONS,
-    USER_MANAGERS,
-    Source,
+from tenantry.directory.constants import DIRECTORY_READERS, USER_MANAGERS
+from tenantry.directory.pages.common import (
+    MAX_NAME,
+    MAX_PART_NAME,
+    check_names,
+    location_choices,
+    sku_ids,
 )
-from tenantry.directory.exceptions import RequestTooLarge
 from tenantry.directory.query import ListParams
 from tenantry.directory.schemas import OrganizationMessage
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
-from tenantry.licensing import groups as group_licensing
 from tenantry.licensing import overview
 from tenantry.licensing import service as licensing_service
-from tenantry.licensing.constants import GROUP_LICENSE_ADMINS, LICENSE_ADMINS
-from tenantry.licensing.models import CONSUMING_STATES, DISABLED
 from tenantry.signup.flows import check_password_strength
-from tenantry.web import csrf
-from tenantry.web.admin_views import (
-    USERS,
-    assignable_pools,
-    chosen_sku,
-    disabled_plans,
-    format_date,
-    format_time,
-    group_path,
-    plan_states,
-    pool_view,
-    sku_name,
-    user_path,
-    user_row,
-)
+from tenantry.web.admin_views import USERS, pool_view, sku_name, user_row
 from tenantry.web.dependencies import (
     Page,
     admin_form,
@@ -70,43 +47,15 @@ from tenantry.web.dependencies import (
     text,
     unit_of_work,
 )
-from tenantry.web.rendering import WebRoute, language_of, settings_of
-from tenantry.web.shell import (
-    held_roles,
-    may,
-    reason,
-    redirect_with_notice,
-    render_admin,
-    user_of,
-)
+from tenantry.web.rendering import WebRoute
+from tenantry.web.shell import held_roles, may, reason, redirect_with_notice, render_admin
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
 PAGE_SIZE = 25
-IMPORT = USERS + "/import"
 MESSAGE = USERS + "/message"
 NEW = USERS + "/new"
 STATUSES = ("all", "enabled", "blocked")
-TEMPLATE_COLUMNS = (
-    "userPrincipalName",
-    "displayName",
-    "givenName",
-    "surname",
-    "usageLocation",
-    "password",
-    "accountEnabled",
-)
-MAX_NAME = 256
-MAX_MEGABYTES = MAX_IMPORT_BYTES // 1024 // 1024
-MAX_PART_NAME = 128
-
-
-def _catalog(request: Request) -> Catalog:
-    return request.app.state.catalog
-
-
-def _location_choices() -> list[str]:
-    return sorted(USAGE_LOCATIONS)
 
 
 # --- the list -------------------------------------------------------------------------------
@@ -140,7 +89,7 @@ async def users_page(
 ) -> Response:
     """The organization's users: search, filters by sign-in status and usage location, pages."""
     language = page.language
-    catalog = _catalog(request)
+    catalog = get_catalog(request)
     search = q.replace('"', " ").strip()[:200]
     status = status if status in STATUSES else "all"
     location = location.strip()[:8]
@@ -192,7 +141,7 @@ async def users_page(
         filtered=bool(search or status != "all" or location),
         next_path=next_path,
         first_path=_list_query(**shown) if after else None,
-        locations=_location_choices(),
+        locations=location_choices(),
         can_manage=may(roles, *USER_MANAGERS),
     )
 
@@ -208,7 +157,7 @@ async def _new_user_page(
     form: dict[str, Any] | None = None,
     **context: Any,
 ) -> Response:
-    catalog = _catalog(request)
+    catalog = get_catalog(request)
     async with read_unit_of_work(request) as db_session:
         domains = await domain_service.get_all(db_session=db_session, tenant_id=admin.tenant.id)
         pools = await licensing_service.get_pools(db_session=db_session, tenant_id=admin.tenant.id)
@@ -239,7 +188,7 @@ async def _new_user_page(
             for view in (pool_view(pool, catalog) for pool in pools)
             if view["status"] != "Deleted"
         ],
-        locations=_location_choices(),
+        locations=location_choices(),
         **context,
     )
 
@@ -250,27 +199,6 @@ async def new_user_page(
 ) -> Response:
     """The form to add a user: names, address on a verified domain, usage location, password."""
     return await _new_user_page(request, page.principal)
-
-
-def _sku_ids(values: list[Any]) -> list[uuid.UUID]:
-    chosen: list[uuid.UUID] = []
-    for value in values[:20]:
-        try:
-            sku_id = uuid.UUID(str(value))
-        except ValueError:
-            continue
-        if sku_id not in chosen:
-            chosen.append(sku_id)
-    return chosen
-
-
-def _check_names(language: str, entered: dict[str, Any]) -> str | None:
-    """Why the names cannot be used, or None."""
-    if not entered["display_name"] or len(entered["display_name"]) > MAX_NAME:
-        return translate(language, "web.users.error.display_name", max=MAX_NAME)
-    if len(entered["given_name"]) > MAX_PART_NAME or len(entered["surname"]) > MAX_PART_NAME:
-        return translate(language, "web.users.error.name_too_long", max=MAX_PART_NAME)
-    return None
 
 
 @router.post(USERS)
@@ -286,14 +214,14 @@ async def add_user(request: Request, page: Page = Depends(admin_form(*USER_MANAG
         "usage_location": text(page.form, "usage_location")[:8],
         "password_mode": "choose" if text(page.form, "password_mode") == "choose" else "generate",
         "force_change": text(page.form, "force_change") == "on",
-        "skus": [str(sku_id) for sku_id in _sku_ids(page.form.getlist("sku"))],
+        "skus": [str(sku_id) for sku_id in sku_ids(page.form.getlist("sku"))],
     }
     username = entered["username"]
     address = username if "@" in username else f"{username}@{entered['domain']}"
     password = None
     if entered["password_mode"] == "choose":
         password = text(page.form, "password", strip=False)[:256]
-    problem = _check_names(language, entered)
+    problem = check_names(language, entered)
     if problem is None and password is not None and not password:
         problem = translate(language, "web.users.error.password_missing")
     if problem is not None:
@@ -307,7 +235,7 @@ async def add_user(request: Request, page: Page = Depends(admin_form(*USER_MANAG
         async with unit_of_work(request) as db_session:
             user = await directory_flows.create_user(
                 db_session=db_session,
-                catalog=_catalog(request),
+                catalog=get_catalog(request),
                 actor=actor_of(request, page.principal),
                 tenant_id=page.principal.tenant.id,
                 principal_name=address,
@@ -323,7 +251,7 @@ async def add_user(request: Request, page: Page = Depends(admin_form(*USER_MANAG
                 ],
             )
             created = user_row(user)
-            licensed = [sku_name(_catalog(request), uuid.UUID(s)) for s in entered["skus"]]
+            licensed = [sku_name(get_catalog(request), uuid.UUID(s)) for s in entered["skus"]]
     except TenantryError as error:
         return await _new_user_page(
             request,
@@ -341,176 +269,6 @@ async def add_user(request: Request, page: Page = Depends(admin_form(*USER_MANAG
         created=created,
         licenses=licensed,
         temporary_password=generated,
-    )
-
-
-# --- CSV import -----------------------------------------------------------------------------
-
-
-def _import_page(
-    request: Request, admin: Principal, *, status_code: int = 200, error: str | None = None
-) -> Response:
-    return render_admin(
-        request,
-        "directory/import.html",
-        principal=admin,
-        section="users",
-        status_code=status_code,
-        error=error,
-        columns=TEMPLATE_COLUMNS,
-        max_megabytes=MAX_MEGABYTES,
-    )
-
-
-@router.get(IMPORT)
-async def import_page(
-    request: Request, page: Page = Depends(admin_page(*USER_MANAGERS))
-) -> Response:
-    """Upload a CSV file of users (the columns of `POST /v1/users/import`)."""
-    return _import_page(request, page.principal)
-
-
-@router.get(IMPORT + "/template.csv")
-async def import_template(
-    request: Request, page: Page = Depends(admin_page(*USER_MANAGERS))
-) -> Response:
-    """A CSV file with the import's header and two example rows."""
-    async with read_unit_of_work(request) as db_session:
-        domains = await domain_service.get_all(
-            db_session=db_session, tenant_id=page.principal.tenant.id
-        )
-    domain = next((d.name for d in domains if d.is_default), "contoso.com")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(TEMPLATE_COLUMNS)
-    writer.writerow([f"alain@{domain}", "Alain Martin", "Alain", "Martin", "FR", "", "Yes"])
-    writer.writerow([f"chloe@{domain}", "Chloé Dubois", "Chloé", "Dubois", "BE", "", "Yes"])
-    return Response(
-        buffer.getvalue().encode("utf-8-sig"),  # with a BOM, so Excel reads the accents
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": 'attachment; filename="tenantry-users.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
-
-
-async def _import_form(request: Request) -> FormData:
-    """The upload form, size-capped, once its CSRF token has been checked."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES + 64 * 1024:
-        raise RequestTooLarge(f"The file is larger than {MAX_MEGABYTES} MB.")
-    form = await request.form(max_files=1, max_fields=10)
-    csrf.verify(request, form, settings_of(request), session_cookie=SESSION_COOKIE)
-    return form
-
-
-async def _uploaded(form: FormData) -> bytes | None:
-    """The uploaded file's bytes; None when no file was chosen."""
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return None
-    data = await upload.read(MAX_IMPORT_BYTES + 1)
-    await form.close()
-    if len(data) > MAX_IMPORT_BYTES:
-        raise RequestTooLarge(f"The file is larger than {MAX_MEGABYTES} MB.")
-    return data
-
-
-def _report_rows(language: str, rows: list[directory_flows.ImportRow]) -> list[dict[str, Any]]:
-    report = []
-    for row in rows:
-        created = row.user is not None
-        report.append(
-            {
-                "row": row.row,
-                "address": row.principal_name or "",
-                "name": row.values.get("displayName", ""),
-                "created": created,
-                "path": user_path(row.user.id) if row.user is not None else None,
-                "password": row.generated_password if created else None,
-                "code": row.error.code if row.error is not None and not created else "",
-                "message": (
-                    reason(
-                        language,
-                        row.error,
-                        address=row.principal_name or "",
-                        value=row.values.get("usageLocation", ""),
-                    )
-                    if row.error is not None and not created
-                    else ""
-                ),
-            }
-        )
-    return report
-
-
-def _report_download(report: list[dict[str, Any]]) -> str:
-    """The report as a CSV `data:` link: the temporary passwords exist only on this page."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["row", "userPrincipalName", "status", "error", "message", "temporaryPassword"])
-    for entry in report:
-        writer.writerow(
-            [
-                entry["row"],
-                entry["address"],
-                "created" if entry["created"] else "failed",
-                entry["code"],
-                entry["message"],
-                entry["password"] or "",
-            ]
-        )
-    encoded = base64.b64encode(buffer.getvalue().encode("utf-8-sig")).decode()
-    return f"data:text/csv;charset=utf-8;base64,{encoded}"
-
-
-@router.post(IMPORT)
-async def import_users(
-    request: Request, page: Page = Depends(admin_form(*USER_MANAGERS, read=_import_form))
-) -> Response:
-    """Add the file's users: each row's outcome in a table, a bad row stops nothing."""
-    language = page.language
-    data = await _uploaded(page.form)
-    if data is None:
-        return _import_page(
-            request,
-            page.principal,
-            status_code=400,
-            error=translate(language, "web.import.no_file"),
-        )
-    try:
-        rows = directory_flows.read_csv(data)
-        for row in rows:
-            directory_flows.check_row(row)
-        await directory_flows.hash_rows(rows)  # before the transaction: no lock waits on argon2
-        async with unit_of_work(request) as db_session:
-            done = await directory_flows.import_users(
-                db_session=db_session,
-                actor=actor_of(request, page.principal),
-                tenant_id=page.principal.tenant.id,
-                rows=rows,
-            )
-    except TenantryError as error:
-        return _import_page(
-            request,
-            page.principal,
-            status_code=error.status_code,
-            error=reason(language, error, max=MAX_MEGABYTES),
-        )
-    report = _report_rows(language, done)
-    created = sum(1 for entry in report if entry["created"])
-    return render_admin(
-        request,
-        "directory/import_report.html",
-        principal=page.principal,
-        section="users",
-        report=report,
-        total=len(report),
-        created=created,
-        failed=len(report) - created,
-        passwords=any(entry["password"] for entry in report),
-        download=_report_download(report),
     )
 
 
@@ -572,327 +330,3 @@ async def send_message(
         )
     key = "web.message.sent.one" if count == 1 else "web.message.sent.other"
     return redirect_with_notice(request, USERS, key, count=count)
-
-
-# --- one user -------------------------------------------------------------------------------
-
-
-def _license_rows(
-    language: str,
-    catalog: Catalog,
-    rows: list[Any],
-    group_names: dict[uuid.UUID, str],
-) -> list[dict[str, Any]]:
-    """Each source of each license (Graph `licenseAssignmentStates`), for the table."""
-    result = []
-    for row in rows:
-        sku = catalog.sku_by_id(row.sku_id)
-        plans = plan_states(language, sku, row.disabled_plans or ())
-        group = row.assigned_by_group
-        result.append(
-            {
-                "sku_id": str(row.sku_id),
-                "name": sku.display_name if sku else str(row.sku_id),
-                "direct": group is None,
-                "group": group_names.get(group, str(group)) if group else None,
-                "group_path": group_path(group) if group else None,
-                "plans": plans,
-                "disabled": [plan["label"] for plan in plans if not plan["enabled"]],
-                "state": row.state,
-                "error": row.error if row.error and row.error != "None" else None,
-            }
-        )
-    return result
-
-
-async def _user_page(
-    request: Request,
-    admin: Principal,
-    user_id: str,
-    *,
-    status_code: int = 200,
-    template: str = "directory/user.html",
-    **context: Any,
-) -> Response:
-    language = language_of(request)
-    catalog = _catalog(request)
-    async with read_unit_of_work(request) as db_session:
-        user = await user_of(db_session, admin, user_id)
-        roles = await directory_service.roles_of(
-            db_session=db_session, tenant_id=admin.tenant.id, user_id=user.id
-        )
-        groups = await directory_service.groups_of(
-            db_session=db_session, tenant_id=admin.tenant.id, user_id=user.id
-        )
-        assignments, inactive = await group_licensing.license_states_of(
-            db_session=db_session, tenant_id=admin.tenant.id, user_id=user.id
-        )
-        pools = await licensing_service.get_pools(db_session=db_session, tenant_id=admin.tenant.id)
-    licenses = _license_rows(
-        language, catalog, assignments, {group.id: group.display_name for group in groups}
-    )
-    for entry in licenses:
-        # As Graph says it: a license of a suspended subscription gives no access now.
-        if uuid.UUID(entry["sku_id"]) in inactive and entry["state"] in CONSUMING_STATES:
-            entry["state"] = DISABLED
-    direct = {entry["sku_id"] for entry in licenses if entry["direct"]}
-    assignable = assignable_pools(language, catalog, pools, direct)
-    held = await held_roles(request, admin)
-    return render_admin(
-        request,
-        template,
-        principal=admin,
-        section="users",
-        status_code=status_code,
-        user=user_row(user)
-        | {
-            "given_name": user.given_name or "",
-            "surname": user.surname or "",
-            "created": format_date(language, user.created_at),
-            "last_sign_in": format_time(language, user.last_sign_in_at),
-            "must_change_password": user.must_change_password,
-            "synced": user.source == Source.SYNCED.value,
-        },
-        user_roles=[translate(language, f"web.role.{role}") for role in roles],
-        groups=[{"name": g.display_name, "path": group_path(g.id)} for g in groups],
-        licenses=licenses,
-        assignable=assignable,
-        group_errors=any(not entry["direct"] and entry["error"] for entry in licenses),
-        is_me=user.id == admin.user.id,
-        can_manage=may(held, *USER_MANAGERS),
-        can_license=may(held, *LICENSE_ADMINS),
-        locations=_location_choices(),
-        **context,
-    )
-
-
-async def _refused(
-    request: Request,
-    admin: Principal,
-    user_id: str,
-    error: TenantryError,
-    *,
-    template: str = "directory/user.html",
-    form: dict[str, Any] | None = None,
-    **params: Any,
-) -> Response:
-    """The user's page again, saying why its form was refused; a user who is not there: 404."""
-    if error.status_code == 404:
-        raise error
-    return await _user_page(
-        request,
-        admin,
-        user_id,
-        template=template,
-        status_code=error.status_code,
-        error=reason(language_of(request), error, **params),
-        **({} if form is None else {"form": form}),
-    )
-
-
-@router.get(USERS + "/{user_id}")
-async def user_page(
-    user_id: str, request: Request, page: Page = Depends(admin_page(*DIRECTORY_READERS))
-) -> Response:
-    """One user: properties, sign-in, password, groups, roles and licenses with their states."""
-    return await _user_page(request, page.principal, user_id)
-
-
-@router.post(USERS + "/{user_id}")
-async def update_user(
-    user_id: str, request: Request, page: Page = Depends(admin_form(*USER_MANAGERS))
-) -> Response:
-    """Change the names and the usage location."""
-    language = page.language
-    entered = {
-        "display_name": text(page.form, "display_name")[: MAX_NAME + 1],
-        "given_name": text(page.form, "given_name")[: MAX_PART_NAME + 1],
-        "surname": text(page.form, "surname")[: MAX_PART_NAME + 1],
-        "usage_location": text(page.form, "usage_location")[:8],
-    }
-    problem = _check_names(language, entered)
-    if problem is not None:
-        return await _user_page(
-            request, page.principal, user_id, status_code=400, error=problem, form=entered
-        )
-    try:
-        async with unit_of_work(request) as db_session:
-            user = await user_of(db_session, page.principal, user_id)
-            await directory_service.update(
-                db_session=db_session,
-                actor=actor_of(request, page.principal),
-                user=user,
-                display_name=entered["display_name"],
-                given_name=entered["given_name"] or None,
-                surname=entered["surname"] or None,
-                usage_location=entered["usage_location"] or None,
-            )
-            name = user.display_name
-    except TenantryError as error:
-        return await _refused(
-            request, page.principal, user_id, error, form=entered, value=entered["usage_location"]
-        )
-    return redirect_with_notice(request, user_path(user_id), "web.user.saved", name=name)
-
-
-@router.post(USERS + "/{user_id}/signin")
-async def change_sign_in(
-    user_id: str, request: Request, page: Page = Depends(admin_form(*USER_MANAGERS))
-) -> Response:
-    """Block sign-in (every session ends at once) or allow it again."""
-    enabled = text(page.form, "enabled") == "true"
-    try:
-        async with unit_of_work(request) as db_session:
-            user = await user_of(db_session, page.principal, user_id)
-            await directory_service.update(
-                db_session=db_session,
-                actor=actor_of(request, page.principal),
-                user=user,
-                account_enabled=enabled,
-            )
-            name = user.display_name
-    except TenantryError as error:
-        return await _refused(request, page.principal, user_id, error)
-    key = "web.user.unblocked" if enabled else "web.user.blocked"
-    return redirect_with_notice(request, user_path(user_id), key, name=name)
-
-
-@router.post(USERS + "/{user_id}/password")
-async def reset_password(
-    user_id: str, request: Request, page: Page = Depends(admin_form(*USER_MANAGERS))
-) -> Response:
-    """A temporary password, shown once on the answer; the user changes it at next sign-in."""
-    temporary = passwords.generate()
-    password_hash = await passwords.hash_generated(temporary)
-    try:
-        async with unit_of_work(request) as db_session:
-            user = await user_of(db_session, page.principal, user_id)
-            await directory_service.reset_password(
-                db_session=db_session,
-                actor=actor_of(request, page.principal),
-                user=user,
-                password_hash=password_hash,
-            )
-    except TenantryError as error:
-        return await _refused(request, page.principal, user_id, error)
-    return await _user_page(request, page.principal, user_id, temporary_password=temporary)
-
-
-@router.get(USERS + "/{user_id}/delete")
-async def delete_page(
-    user_id: str, request: Request, page: Page = Depends(admin_page(*USER_MANAGERS))
-) -> Response:
-    """Ask before deleting a user."""
-    return await _user_page(request, page.principal, user_id, template="directory/user_delete.html")
-
-
-@router.post(USERS + "/{user_id}/delete")
-async def delete_user(
-    user_id: str, request: Request, page: Page = Depends(admin_form(*USER_MANAGERS))
-) -> Response:
-    """Delete the user for good: their licenses return to the pool."""
-    try:
-        async with unit_of_work(request) as db_session:
-            user = await user_of(db_session, page.principal, user_id)
-            name = user.display_name
-            await directory_flows.delete_user(
-                db_session=db_session, actor=actor_of(request, page.principal), user=user
-            )
-    except TenantryError as error:
-        return await _refused(
-            request, page.principal, user_id, error, template="directory/user_delete.html"
-        )
-    return redirect_with_notice(request, USERS, "web.user.deleted", name=name)
-
-
-@router.post(USERS + "/{user_id}/licenses")
-async def assign_license(
-    user_id: str, request: Request, page: Page = Depends(admin_form(*LICENSE_ADMINS))
-) -> Response:
-    """Give a license directly, or change which of its service plans are on (`assignLicense`)."""
-    catalog = _catalog(request)
-    sku = chosen_sku(catalog, page.form)
-    if sku is None:
-        return await _user_page(
-            request,
-            page.principal,
-            user_id,
-            status_code=400,
-            error=translate(page.language, "web.user.license.choose"),
-        )
-    disabled = disabled_plans(sku, page.form)
-    try:
-        async with unit_of_work(request) as db_session:
-            user = await user_of(db_session, page.principal, user_id)
-            await licensing_service.change_licenses(
-                db_session=db_session,
-                catalog=catalog,
-                actor=actor_of(request, page.principal),
-                tenant_id=page.principal.tenant.id,
-                user=user,
-                add=[(sku.sku_id, disabled)],
-                remove=[],
-            )
-            name = user.display_name
-    except TenantryError as error:
-        return await _refused(request, page.principal, user_id, error, sku=sku.display_name)
-    return redirect_with_notice(
-        request, user_path(user_id), "web.user.license.assigned", name=name, sku=sku.display_name
-    )
-
-
-@router.post(USERS + "/{user_id}/licenses/remove")
-async def remove_license(
-    user_id: str, request: Request, page: Page = Depends(admin_form(*LICENSE_ADMINS))
-) -> Response:
-    """Take a direct license away (inherited ones go with the group)."""
-    catalog = _catalog(request)
-    chosen = _sku_ids([text(page.form, "sku")])
-    if not chosen:
-        return await _user_page(
-            request,
-            page.principal,
-            user_id,
-            status_code=400,
-            error=translate(page.language, "web.user.license.choose"),
-        )
-    shown = sku_name(catalog, chosen[0])
-    try:
-        async with unit_of_work(request) as db_session:
-            user = await user_of(db_session, page.principal, user_id)
-            await licensing_service.change_licenses(
-                db_session=db_session,
-                catalog=catalog,
-                actor=actor_of(request, page.principal),
-                tenant_id=page.principal.tenant.id,
-                user=user,
-                add=[],
-                remove=chosen,
-            )
-            name = user.display_name
-    except TenantryError as error:
-        return await _refused(request, page.principal, user_id, error, sku=shown)
-    return redirect_with_notice(
-        request, user_path(user_id), "web.user.license.removed", name=name, sku=shown
-    )
-
-
-@router.post(USERS + "/{user_id}/reprocess")
-async def reprocess_user(
-    user_id: str, request: Request, page: Page = Depends(admin_form(*GROUP_LICENSE_ADMINS))
-) -> Response:
-    """Apply the user's group licenses again now (errors retried, e.g. after buying more)."""
-    try:
-        async with unit_of_work(request) as db_session:
-            user = await user_of(db_session, page.principal, user_id)
-            tally = await group_licensing.reprocess_user(
-                db_session=db_session,
-                catalog=_catalog(request),
-                actor=actor_of(request, page.principal),
-                user=user,
-            )
-            name = user.display_name
-    except TenantryError as error:
-        return await _refused(request, page.principal, user_id, error)
-    key = "web.user.license.reprocessed_errors" if tally.failed else "web.user.license.reprocessed"
-    return redirect_with_notice(request, user_path(user_id), key, name=name)
