@@ -39,12 +39,12 @@ from tenantry.licensing.hot import HotEntitlementChecks
 from tenantry.licensing.router import hot_router, well_known_router
 from tenantry.licensing.router import router as licensing_router
 from tenantry.licensing.scheduled import LifecycleWorker
+from tenantry.signup import pages as signup_pages
 from tenantry.signup.router import router as signup_router
 from tenantry.tenants.pages import audit as audit_pages
 from tenantry.tenants.pages import become as become_pages
 from tenantry.tenants.pages import home as home_pages
 from tenantry.tenants.router import router as tenants_router
-from tenantry.web import routes as web_routes
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         well_known_router,
     ):
         app.include_router(router)
-    app.include_router(web_routes.router)
+    app.include_router(signup_pages.router)
     app.include_router(become_pages.router)
     app.include_router(home_pages.router)
     app.include_router(domain_pages.router)

@@ -170,7 +170,7 @@ async def signup_page(
     request: Request, principal: Principal | None = Depends(web_principal)
 ) -> Response:
     """The sign-up form: a work email and a name."""
-    return render(request, "signup.html", principal=principal)
+    return render(request, "signup/signup.html", principal=principal)
 
 
 @router.post("/signup")
@@ -185,7 +185,7 @@ async def start_signup(
     if not entered["display_name"] or len(entered["display_name"]) > MAX_DISPLAY_NAME:
         return render(
             request,
-            "signup.html",
+            "signup/signup.html",
             principal=principal,
             status_code=400,
             error=translate(language, "web.form.display_name_invalid", max=MAX_DISPLAY_NAME),
@@ -208,7 +208,7 @@ async def start_signup(
         domain = entered["email"].rpartition("@")[2].lower()
         return render(
             request,
-            "signup.html",
+            "signup/signup.html",
             principal=principal,
             status_code=error.status_code,
             error=error_text(language, error, domain=domain),
@@ -238,7 +238,7 @@ async def _code_page(
     signup = await _pending_signup(request, signup_id)
     return render(
         request,
-        "verify.html",
+        "signup/verify.html",
         principal=principal,
         status_code=status_code,
         signup=signup,
