@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from tenantry import __version__, catalog
+from tenantry.auth import pages as auth_pages
 from tenantry.auth.router import router as auth_router
 from tenantry.core import security
 from tenantry.core.config import Settings, get_settings
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     ):
         app.include_router(router)
     app.include_router(signup_pages.router)
+    app.include_router(auth_pages.router)
     app.include_router(become_pages.router)
     app.include_router(home_pages.router)
     app.include_router(domain_pages.router)

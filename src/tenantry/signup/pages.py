@@ -18,21 +18,17 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.auth import service as auth_service
-from tenantry.auth.limits import limit_password_changes, limit_sign_ins
 from tenantry.catalog import Catalog
-from tenantry.core.config import Settings
 from tenantry.core.errors import NotFound, TenantryError
 from tenantry.core.i18n import LANGUAGES, format_date, translate
 from tenantry.core.mail import mailbox
 from tenantry.dependencies import (
-    SESSION_COOKIE,
     Principal,
     actor_of,
     client_address,
     parse_id,
     web_principal,
 )
-from tenantry.directory import flows as directory_flows
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
 from tenantry.domains import names
@@ -45,17 +41,14 @@ from tenantry.signup.exceptions import SignupAlreadyCompleted, SignupNotFound
 from tenantry.signup.limits import limit_signups
 from tenantry.signup.models import Signup
 from tenantry.tenants.models import MANAGED
+from tenantry.web import session
 from tenantry.web.dependencies import (
-    Page,
     checked_form,
     read_unit_of_work,
-    signed_in_form,
-    signed_in_page,
     text,
     unit_of_work,
 )
 from tenantry.web.rendering import (
-    CHANGE_PASSWORD,
     LANG_COOKIE,
     WebRoute,
     error_text,
@@ -64,24 +57,12 @@ from tenantry.web.rendering import (
     render,
     settings_of,
 )
-from tenantry.web.shell import redirect_with_notice, render_with_notice, see_other
+from tenantry.web.shell import render_with_notice, see_other
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 MAX_DISPLAY_NAME = 256
-
-
-def _start_session(response: Response, settings: Settings, token: str) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=settings.session_ttl_seconds,
-        httponly=True,
-        samesite="lax",
-        secure=settings.cookie_secure,
-        path="/",
-    )
 
 
 # --- language ---------------------------------------------------------------------------
@@ -317,7 +298,7 @@ async def complete_signup(
         query = urlencode({"existing": 1, "email": result.user.user_principal_name})
         return see_other(f"/signin?{query}")
     response = see_other("/")
-    _start_session(response, settings, issued.token)
+    session.start(response, settings, issued.token)
     return response
 
 
@@ -347,183 +328,6 @@ async def resend_code(
             error=error_text(language_of(request), error),
         )
     return see_other(f"/signup/{signup_uuid}?resent=1")
-
-
-# --- sign-in ----------------------------------------------------------------------------
-
-
-@router.get("/signin")
-async def signin_page(
-    request: Request,
-    email: str = "",
-    existing: bool = False,
-    next_path: str = Query("/", alias="next"),
-    principal: Principal | None = Depends(web_principal),
-) -> Response:
-    """The sign-in form."""
-    if principal is not None:
-        return see_other(local_path(next_path))
-    notice = translate(language_of(request), "web.signin.existing") if existing else None
-    return render(
-        request,
-        "signin.html",
-        notice=notice,
-        form={"email": email[:320]},
-        next_path=local_path(next_path),
-    )
-
-
-@router.post("/signin")
-async def sign_in(request: Request) -> Response:
-    """Check the address and password, then open a web session."""
-    form = await checked_form(request)
-    settings = settings_of(request)
-    email = text(form, "email")
-    next_path = local_path(text(form, "next"))
-    actor = actor_of(request, None)
-    previous = request.cookies.get(SESSION_COOKIE)
-    try:
-        await limit_sign_ins(request.app.state.database, settings, client_address(request))
-        async with unit_of_work(request) as db_session:
-            user = await auth_service.sign_in(
-                database=request.app.state.database,
-                db_session=db_session,
-                settings=settings,
-                actor=actor,
-                username=email,
-                password=text(form, "password", strip=False),
-            )
-            if previous:
-                await auth_service.revoke(db_session=db_session, token=previous, actor=actor)
-            issued = await auth_service.issue(
-                db_session=db_session,
-                user=user,
-                kind="web",
-                ttl_seconds=settings.session_ttl_seconds,
-                actor=actor,
-            )
-            must_change_password = user.must_change_password
-    except TenantryError as error:
-        return render(
-            request,
-            "signin.html",
-            status_code=error.status_code,
-            error=error_text(language_of(request), error),
-            form={"email": email},
-            next_path=next_path,
-        )
-    if must_change_password:  # a temporary password: the person chooses their own first
-        next_path = f"{CHANGE_PASSWORD}?{urlencode({'next': next_path})}"
-    response = see_other(next_path)
-    _start_session(response, settings, issued.token)
-    return response
-
-
-@router.post("/signout")
-async def sign_out(request: Request) -> Response:
-    """End the web session."""
-    await checked_form(request)
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        async with unit_of_work(request) as db_session:
-            await auth_service.revoke(
-                db_session=db_session, token=token, actor=actor_of(request, None)
-            )
-    response = see_other("/")
-    response.delete_cookie(
-        SESSION_COOKIE,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=settings_of(request).cookie_secure,
-    )
-    return response
-
-
-# --- password ---------------------------------------------------------------------------
-
-
-def _password_page(
-    request: Request,
-    principal: Principal,
-    *,
-    next_path: str,
-    status_code: int = 200,
-    error: str | None = None,
-) -> Response:
-    return render(
-        request,
-        "password.html",
-        principal=principal,
-        status_code=status_code,
-        error=error,
-        next_path=next_path,
-        required=principal.user.must_change_password,
-    )
-
-
-@router.get(CHANGE_PASSWORD)
-async def password_page(
-    request: Request,
-    next_path: str = Query("/", alias="next"),
-    page: Page = Depends(signed_in_page(temporary_password=True)),
-) -> Response:
-    """Choose a new password: required after an admin reset it, open to anyone signed in."""
-    return _password_page(request, page.principal, next_path=local_path(next_path))
-
-
-@router.post(CHANGE_PASSWORD)
-async def change_password(
-    request: Request, page: Page = Depends(signed_in_form(temporary_password=True))
-) -> Response:
-    """Check the current password and the new one typed twice, as `POST /v1/me/changePassword`
-    does (and throttled alike); then on to where the person was going."""
-    language = page.language
-    next_path = local_path(text(page.form, "next"))
-    current = text(page.form, "current_password", strip=False)
-    new = text(page.form, "new_password", strip=False)
-    problem = None
-    if new != text(page.form, "confirm_password", strip=False):
-        problem = "web.password.mismatch"
-    elif new and new == current:
-        problem = "web.password.same"
-    if problem is not None:
-        return _password_page(
-            request,
-            page.principal,
-            next_path=next_path,
-            status_code=400,
-            error=translate(language, problem),
-        )
-    try:
-        await limit_password_changes(
-            request.app.state.database,
-            settings_of(request),
-            client_address(request),
-            page.principal.user.id,
-        )
-        password_hash = await directory_flows.hash_new_password(
-            user=page.principal.user, current_password=current, new_password=new
-        )
-        async with unit_of_work(request) as db_session:
-            await directory_service.change_password(
-                db_session=db_session,
-                actor=actor_of(request, page.principal),
-                tenant_id=page.principal.tenant.id,
-                user_id=page.principal.user.id,
-                password_hash=password_hash,
-                keep_token=page.principal.token,
-                replacing=page.principal.user.password_hash,
-            )
-    except TenantryError as error:
-        return _password_page(
-            request,
-            page.principal,
-            next_path=next_path,
-            status_code=error.status_code,
-            error=error_text(language, error),
-        )
-    return redirect_with_notice(request, next_path, "web.password.changed")
 
 
 # --- development mailbox ----------------------------------------------------------------

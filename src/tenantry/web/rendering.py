@@ -32,7 +32,7 @@ from tenantry.web import csrf
 log = logging.getLogger("tenantry.web")
 
 LANG_COOKIE = "lang"
-# Where a person who signed in with a temporary password chooses their own (signup/pages.py).
+# Where a person who signed in with a temporary password chooses their own (auth/pages.py).
 CHANGE_PASSWORD = "/account/password"
 
 # Pages carry personal data and form tokens: never cached, never framed, no scripts at all.
@@ -52,6 +52,7 @@ PAGE_HEADERS = {
 # frame, the error pages, the partials of more than one domain.
 TEMPLATE_PACKAGES = (
     "tenantry.web",
+    "tenantry.auth",
     "tenantry.signup",
     "tenantry.tenants",
     "tenantry.domains",
