@@ -18,9 +18,8 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.auth import service as auth_service
-from tenantry.catalog import Catalog
 from tenantry.core.errors import NotFound, TenantryError
-from tenantry.core.i18n import LANGUAGES, format_date, translate
+from tenantry.core.i18n import LANGUAGES, translate
 from tenantry.core.mail import mailbox
 from tenantry.dependencies import (
     Principal,
@@ -29,18 +28,11 @@ from tenantry.dependencies import (
     parse_id,
     web_principal,
 )
-from tenantry.directory import service as directory_service
-from tenantry.directory.constants import Role
-from tenantry.domains import names
-from tenantry.domains import service as domain_service
-from tenantry.licensing import service as licensing_service
-from tenantry.licensing.schemas import limit_label, limit_text
 from tenantry.signup import flows
 from tenantry.signup import service as signup_service
 from tenantry.signup.exceptions import SignupAlreadyCompleted, SignupNotFound
 from tenantry.signup.limits import limit_signups
 from tenantry.signup.models import Signup
-from tenantry.tenants.models import MANAGED
 from tenantry.web import session
 from tenantry.web.dependencies import (
     checked_form,
@@ -57,7 +49,7 @@ from tenantry.web.rendering import (
     render,
     settings_of,
 )
-from tenantry.web.shell import render_with_notice, see_other
+from tenantry.web.shell import see_other
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
@@ -85,62 +77,6 @@ async def switch_language(
             path="/",
         )
     return response
-
-
-# --- home -------------------------------------------------------------------------------
-
-
-@router.get("/")
-async def home(request: Request, principal: Principal | None = Depends(web_principal)) -> Response:
-    """The signed-in person and their organization; a welcome page for everyone else."""
-    if principal is None:
-        return render(request, "welcome.html")
-    catalog: Catalog = request.app.state.catalog
-    language = language_of(request)
-    async with read_unit_of_work(request) as db_session:
-        entitlements = await licensing_service.entitlements_of(
-            db_session=db_session, catalog=catalog, user_id=principal.user.id, with_changes=True
-        )
-        domains = await domain_service.get_all(db_session=db_session, tenant_id=principal.tenant.id)
-        roles = await directory_service.roles_of(
-            db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
-        )
-
-    coming = {change.name: change for change in entitlements.changes}
-    limits = [
-        {
-            "name": name,
-            "label": limit_label(language, name),
-            "value": limit_text(language, value),
-            "change": translate(
-                language,
-                "web.home.entitlement_change",
-                value=limit_text(language, coming[name].value),
-                date=format_date(language, coming[name].effective_at),
-            )
-            if name in coming
-            else None,
-        }
-        for name, value in entitlements.limits.items()
-    ]
-    offers = [
-        offer.display_name
-        for offer in (catalog.offer(part) for part in entitlements.sources)
-        if offer is not None
-    ]
-    return render_with_notice(
-        request,
-        "home.html",
-        principal=principal,
-        limits=limits,
-        offers=offers,
-        domains=[
-            {"name": names.display(d.name), "initial": d.is_initial, "verified": d.is_verified}
-            for d in sorted(domains, key=lambda d: d.is_initial)  # its own domain first
-        ],
-        managed=principal.tenant.state == MANAGED,
-        is_admin=Role.GLOBAL_ADMINISTRATOR.value in roles,
-    )
 
 
 # --- sign-up ----------------------------------------------------------------------------

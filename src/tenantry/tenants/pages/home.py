@@ -1,4 +1,4 @@
-"""The admin center's home: the organization at a glance for anyone holding an admin role."""
+"""The organization's two homes: the page its people land on, and the admin center's."""
 
 from __future__ import annotations
 
@@ -6,21 +6,83 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from tenantry.catalog import Catalog
-from tenantry.core.i18n import translate
+from tenantry.core.i18n import format_date, translate
+from tenantry.dependencies import Principal, web_principal
 from tenantry.directory import service as directory_service
-from tenantry.directory.constants import DIRECTORY_READERS, GROUP_MANAGERS, USER_MANAGERS
+from tenantry.directory.constants import DIRECTORY_READERS, GROUP_MANAGERS, USER_MANAGERS, Role
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
 from tenantry.licensing import overview
 from tenantry.licensing import service as licensing_service
 from tenantry.licensing.constants import BUYERS, SUBSCRIPTION_READERS
 from tenantry.licensing.models import DELETED, SUSPENDED, WARNING
-from tenantry.web.admin_views import format_date, pool_view, sku_name, user_row
+from tenantry.licensing.schemas import limit_label, limit_text
+from tenantry.tenants.models import MANAGED
+from tenantry.web.admin_views import pool_view, sku_name, user_row
 from tenantry.web.dependencies import Page, admin_page, read_unit_of_work
-from tenantry.web.rendering import WebRoute
-from tenantry.web.shell import held_roles, may, render_admin
+from tenantry.web.rendering import WebRoute, language_of, render
+from tenantry.web.shell import held_roles, may, render_admin, render_with_notice
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
+
+
+# --- the person's home -----------------------------------------------------------------
+
+
+@router.get("/")
+async def home(request: Request, principal: Principal | None = Depends(web_principal)) -> Response:
+    """The signed-in person and their organization; a welcome page for everyone else."""
+    if principal is None:
+        return render(request, "tenants/welcome.html")
+    catalog: Catalog = request.app.state.catalog
+    language = language_of(request)
+    async with read_unit_of_work(request) as db_session:
+        entitlements = await licensing_service.entitlements_of(
+            db_session=db_session, catalog=catalog, user_id=principal.user.id, with_changes=True
+        )
+        domains = await domain_service.get_all(db_session=db_session, tenant_id=principal.tenant.id)
+        roles = await directory_service.roles_of(
+            db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
+        )
+
+    coming = {change.name: change for change in entitlements.changes}
+    limits = [
+        {
+            "name": name,
+            "label": limit_label(language, name),
+            "value": limit_text(language, value),
+            "change": translate(
+                language,
+                "web.home.entitlement_change",
+                value=limit_text(language, coming[name].value),
+                date=format_date(language, coming[name].effective_at),
+            )
+            if name in coming
+            else None,
+        }
+        for name, value in entitlements.limits.items()
+    ]
+    offers = [
+        offer.display_name
+        for offer in (catalog.offer(part) for part in entitlements.sources)
+        if offer is not None
+    ]
+    return render_with_notice(
+        request,
+        "tenants/home.html",
+        principal=principal,
+        limits=limits,
+        offers=offers,
+        domains=[
+            {"name": names.display(d.name), "initial": d.is_initial, "verified": d.is_verified}
+            for d in sorted(domains, key=lambda d: d.is_initial)  # its own domain first
+        ],
+        managed=principal.tenant.state == MANAGED,
+        is_admin=Role.GLOBAL_ADMINISTRATOR.value in roles,
+    )
+
+
+# --- the admin center's home ---------------------------------------------------------------
 
 
 @router.get("/admin")
