@@ -46,6 +46,7 @@ from tenantry.tenants.pages import audit as audit_pages
 from tenantry.tenants.pages import become as become_pages
 from tenantry.tenants.pages import home as home_pages
 from tenantry.tenants.router import router as tenants_router
+from tenantry.web import pages as web_pages
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         well_known_router,
     ):
         app.include_router(router)
+    app.include_router(web_pages.router)
     app.include_router(signup_pages.router)
     app.include_router(auth_pages.router)
     app.include_router(become_pages.router)

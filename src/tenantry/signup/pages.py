@@ -1,10 +1,8 @@
-"""Web pages: sign-up, code entry, sign-in, home, password change, language, the dev mailbox.
+"""The sign-up pages: a work email and a name, then the emailed code and a password.
 
-The pages call the same services as the API and open the same unit of work
-(`dependencies.get_db`: one commit, the outbox worker woken), but outside the
-handler's dependencies, so that a refused form can be shown again with its
-message after the transaction has been rolled back (or kept, for errors that
-count an attempt).
+They call `signup.service` and `signup.flows` as `/v1/signups` does, throttled
+alike (`signup:` and `verify:` buckets per client address). A refused address
+or code shows the form again with the translated reason and the input kept.
 """
 
 from __future__ import annotations
@@ -13,73 +11,28 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
 
 from tenantry.auth import service as auth_service
-from tenantry.core.errors import NotFound, TenantryError
-from tenantry.core.i18n import LANGUAGES, translate
-from tenantry.core.mail import mailbox
-from tenantry.dependencies import (
-    Principal,
-    actor_of,
-    client_address,
-    parse_id,
-    web_principal,
-)
+from tenantry.core.errors import TenantryError
+from tenantry.core.i18n import translate
+from tenantry.dependencies import Principal, actor_of, client_address, parse_id, web_principal
 from tenantry.signup import flows
 from tenantry.signup import service as signup_service
 from tenantry.signup.exceptions import SignupAlreadyCompleted, SignupNotFound
 from tenantry.signup.limits import limit_signups
 from tenantry.signup.models import Signup
 from tenantry.web import session
-from tenantry.web.dependencies import (
-    checked_form,
-    read_unit_of_work,
-    text,
-    unit_of_work,
-)
-from tenantry.web.rendering import (
-    LANG_COOKIE,
-    WebRoute,
-    error_text,
-    language_of,
-    local_path,
-    render,
-    settings_of,
-)
+from tenantry.web.dependencies import checked_form, read_unit_of_work, text, unit_of_work
+from tenantry.web.rendering import WebRoute, error_text, language_of, render, settings_of
 from tenantry.web.shell import see_other
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
-LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 MAX_DISPLAY_NAME = 256
-
-
-# --- language ---------------------------------------------------------------------------
-
-
-@router.get("/lang/{code}")
-async def switch_language(
-    code: str, request: Request, next_path: str = Query("/", alias="next")
-) -> Response:
-    """Remember the chosen language in the `lang` cookie and go back to the page."""
-    response = see_other(local_path(next_path))
-    if code in LANGUAGES:
-        response.set_cookie(
-            LANG_COOKIE,
-            code,
-            max_age=LANG_COOKIE_MAX_AGE,
-            httponly=True,
-            samesite="lax",
-            secure=settings_of(request).cookie_secure,
-            path="/",
-        )
-    return response
-
-
-# --- sign-up ----------------------------------------------------------------------------
 
 
 @router.get("/signup")
@@ -92,10 +45,11 @@ async def signup_page(
 
 @router.post("/signup")
 async def start_signup(
-    request: Request, principal: Principal | None = Depends(web_principal)
+    request: Request,
+    principal: Principal | None = Depends(web_principal),
+    form: FormData = Depends(checked_form),
 ) -> Response:
     """Check the address and email it a code, then ask for the code."""
-    form = await checked_form(request)
     settings = settings_of(request)
     language = language_of(request)
     entered = {"email": text(form, "email"), "display_name": text(form, "display_name")}
@@ -132,6 +86,11 @@ async def start_signup(
             form=entered,
         )
     return see_other(f"/signup/{signup.id}")
+
+
+async def _signup_id(signup_id: str) -> uuid.UUID:
+    """The sign-up the path names (a path that is no id names none: 404)."""
+    return parse_id(signup_id, what="sign-up")
 
 
 async def _pending_signup(request: Request, signup_id: uuid.UUID) -> Signup:
@@ -173,16 +132,17 @@ async def code_page(
 ) -> Response:
     """Where the person enters the emailed code and chooses a password."""
     notice = translate(language_of(request), "web.verify.resent") if resent else None
-    return await _code_page(request, principal, parse_id(signup_id, what="sign-up"), notice=notice)
+    return await _code_page(request, principal, await _signup_id(signup_id), notice=notice)
 
 
 @router.post("/signup/{signup_id}")
 async def complete_signup(
-    signup_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    request: Request,
+    principal: Principal | None = Depends(web_principal),
+    signup_uuid: uuid.UUID = Depends(_signup_id),
+    form: FormData = Depends(checked_form),
 ) -> Response:
     """Accept the code and the password: the person lands in their tenant, signed in."""
-    signup_uuid = parse_id(signup_id, what="sign-up")
-    form = await checked_form(request)
     settings = settings_of(request)
     language = language_of(request)
     code = text(form, "code")
@@ -240,11 +200,12 @@ async def complete_signup(
 
 @router.post("/signup/{signup_id}/resend")
 async def resend_code(
-    signup_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    request: Request,
+    principal: Principal | None = Depends(web_principal),
+    signup_uuid: uuid.UUID = Depends(_signup_id),
+    form: FormData = Depends(checked_form),  # only its CSRF token counts
 ) -> Response:
     """Email a new code (throttled like the API)."""
-    signup_uuid = parse_id(signup_id, what="sign-up")
-    await checked_form(request)
     try:
         async with unit_of_work(request) as db_session:
             await signup_service.resend(
@@ -264,22 +225,3 @@ async def resend_code(
             error=error_text(language_of(request), error),
         )
     return see_other(f"/signup/{signup_uuid}?resent=1")
-
-
-# --- development mailbox ----------------------------------------------------------------
-
-
-@router.get("/dev/mailbox")
-async def dev_mailbox(
-    request: Request,
-    to: str = "",
-    principal: Principal | None = Depends(web_principal),
-) -> Response:
-    """The emails Tenantry sent, newest first (only when the development mailbox is on)."""
-    if not settings_of(request).dev_mailbox_enabled:
-        raise NotFound("The resource does not exist.")
-    recipient = to.strip()[:320]
-    messages = await mailbox(request.app.state.database, recipient=recipient or None, limit=100)
-    return render(
-        request, "mailbox.html", principal=principal, messages=messages, recipient=recipient
-    )
