@@ -140,13 +140,15 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         well_known_router,
     ):
         app.include_router(router)
-    app.include_router(web_pages.router)
-    app.include_router(signup_pages.router)
-    app.include_router(auth_pages.router)
-    app.include_router(become_pages.router)
-    app.include_router(home_pages.router)
-    app.include_router(domain_pages.router)
-    for admin_router in (
+    # The web pages, each domain's beside its API (`<domain>/pages.py`, its templates
+    # beside it); web/ holds what they share.
+    for pages in (
+        web_pages,
+        signup_pages,
+        auth_pages,
+        home_pages,
+        become_pages,
+        domain_pages,
         users_pages,
         user_import_pages,
         user_pages,  # after the two above: its /admin/users/{id} would take /admin/users/new
@@ -155,6 +157,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         roles_pages,
         audit_pages,
     ):
-        app.include_router(admin_router.router)
+        app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")
     return app
