@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from tenantry import __version__, catalog
+from tenantry.auth import pages as auth_pages
 from tenantry.auth.router import router as auth_router
 from tenantry.core import security
 from tenantry.core.config import Settings, get_settings
@@ -24,20 +25,28 @@ from tenantry.core.hotread import HotReader
 from tenantry.core.housekeeping import Housekeeper
 from tenantry.core.jobs import JobWorker
 from tenantry.core.mail import OutboxWorker
+from tenantry.directory.pages import groups as groups_pages
+from tenantry.directory.pages import roles as roles_pages
+from tenantry.directory.pages import user as user_pages
+from tenantry.directory.pages import user_import as user_import_pages
+from tenantry.directory.pages import users as users_pages
 from tenantry.directory.router import router as directory_router
 from tenantry.domains import names
+from tenantry.domains import pages as domain_pages
 from tenantry.domains.router import router as domains_router
+from tenantry.licensing import pages as licensing_pages
 from tenantry.licensing.group_router import router as group_licensing_router
 from tenantry.licensing.hot import HotEntitlementChecks
 from tenantry.licensing.router import hot_router, well_known_router
 from tenantry.licensing.router import router as licensing_router
 from tenantry.licensing.scheduled import LifecycleWorker
+from tenantry.signup import pages as signup_pages
 from tenantry.signup.router import router as signup_router
+from tenantry.tenants.pages import audit as audit_pages
+from tenantry.tenants.pages import become as become_pages
+from tenantry.tenants.pages import home as home_pages
 from tenantry.tenants.router import router as tenants_router
-from tenantry.web import admin as web_admin
-from tenantry.web import admin_audit, admin_billing, admin_groups, admin_roles, admin_users
-from tenantry.web import become as web_become
-from tenantry.web import routes as web_routes
+from tenantry.web import pages as web_pages
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
@@ -131,10 +140,23 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         well_known_router,
     ):
         app.include_router(router)
-    app.include_router(web_routes.router)
-    app.include_router(web_become.router)
-    app.include_router(web_admin.router)
-    for admin_router in (admin_users, admin_groups, admin_billing, admin_roles, admin_audit):
-        app.include_router(admin_router.router)
+    # The web pages, each domain's beside its API (`<domain>/pages.py`, its templates
+    # beside it); web/ holds what they share.
+    for pages in (
+        web_pages,
+        signup_pages,
+        auth_pages,
+        home_pages,
+        become_pages,
+        domain_pages,
+        users_pages,
+        user_import_pages,
+        user_pages,  # after the two above: its /admin/users/{id} would take /admin/users/new
+        groups_pages,
+        licensing_pages,
+        roles_pages,
+        audit_pages,
+    ):
+        app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")
     return app

@@ -1,1 +1,5 @@
-"""Server-rendered web pages (Jinja2, no build step)."""
+"""What every web page shares: layout, admin center frame, guards, rendering, CSRF, notices.
+
+The pages themselves live beside their domain (`signup/pages.py`, `directory/pages/`, …),
+their templates in `<domain>/templates/<domain>/`.
+"""

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -32,7 +32,7 @@ from tenantry.web import csrf
 log = logging.getLogger("tenantry.web")
 
 LANG_COOKIE = "lang"
-# Where a person who signed in with a temporary password chooses their own (web/routes.py).
+# Where a person who signed in with a temporary password chooses their own (auth/pages.py).
 CHANGE_PASSWORD = "/account/password"
 
 # Pages carry personal data and form tokens: never cached, never framed, no scripts at all.
@@ -46,9 +46,23 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 
+# Django's layout: a domain's pages keep their templates beside them, in
+# `<domain>/templates/<domain>/<name>.html`, rendered by name as "<domain>/<name>.html".
+# web's own folder holds what every page shares: the layout, the admin center's
+# frame, the error pages, the partials of more than one domain.
+TEMPLATE_PACKAGES = (
+    "tenantry.web",
+    "tenantry.auth",
+    "tenantry.signup",
+    "tenantry.tenants",
+    "tenantry.domains",
+    "tenantry.directory",
+    "tenantry.licensing",
+)
+
 templates = Jinja2Templates(
     env=Environment(
-        loader=PackageLoader("tenantry.web", "templates"),
+        loader=ChoiceLoader([PackageLoader(package, "templates") for package in TEMPLATE_PACKAGES]),
         autoescape=select_autoescape(default=True),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -139,6 +153,19 @@ async def error_page(request: Request, error: TenantryError) -> Response:
     return response
 
 
+class PageRefused(Exception):
+    """A page guard's refusal (`web.dependencies`): `WebRoute` sends `response` instead of the page.
+
+    The sign-in page for a signed-out visitor, the unmanaged organization's page,
+    the 403 page for someone without the role: pages, not errors, so they are
+    built where the refusal is decided and sent as they are.
+    """
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
 def change_password_first(request: Request) -> Response:
     """Send someone who must change a temporary password to do so, then on where they were going.
 
@@ -154,8 +181,9 @@ def change_password_first(request: Request) -> Response:
 class WebRoute(APIRoute):
     """A page route: errors become HTML pages instead of the API's JSON.
 
-    `passwordChangeRequired` (`dependencies.web_principal` after a reset) sends
-    the person to the change-password page instead, as the API refuses them.
+    A guard's `PageRefused` sends the page it carries. `passwordChangeRequired`
+    (`dependencies.web_principal` after a reset) sends the person to the
+    change-password page instead, as the API refuses them.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -164,6 +192,8 @@ class WebRoute(APIRoute):
         async def page_handler(request: Request) -> Response:
             try:
                 return await handler(request)
+            except PageRefused as refused:
+                return refused.response
             except PasswordChangeRequired:
                 return change_password_first(request)
             except TenantryError as error:

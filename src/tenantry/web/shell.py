@@ -1,4 +1,4 @@
-"""The admin center's frame: who may enter, its left navigation, how its pages are rendered."""
+"""The admin center's frame: its left navigation, how its pages are rendered, their notices."""
 
 from __future__ import annotations
 
@@ -6,17 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from tenantry.core.errors import Forbidden, TenantryError
+from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import has_message, translate
-from tenantry.dependencies import Principal, ensure_role, parse_id
+from tenantry.dependencies import Principal
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
-from tenantry.directory.models import User
-from tenantry.tenants.exceptions import TenantUnmanaged
 from tenantry.web import flash
 from tenantry.web.rendering import error_text, language_of, local_path, render, settings_of
 
@@ -52,39 +49,6 @@ def sign_in_first(request: Request) -> RedirectResponse:
     return see_other("/signin?" + urlencode({"next": here}))
 
 
-async def admin_gate(
-    request: Request, principal: Principal | None, *roles: Role
-) -> Principal | Response:
-    """The admin, or the page to show instead of an admin page.
-
-    Signed out: the sign-in page. A member of an unmanaged organization: why
-    nobody can manage it yet, with the way to become its admin (403). Anyone
-    else without one of `roles` (Global Administrator is always admitted): 403.
-    """
-    if principal is None:
-        return sign_in_first(request)
-    try:
-        await ensure_role(request, principal, *roles)
-    except TenantUnmanaged as error:
-        return render(
-            request,
-            "admin/unmanaged.html",
-            principal=principal,
-            status_code=error.status_code,
-            reason=error_text(language_of(request), error),
-        )
-    except Forbidden:
-        return render(
-            request,
-            "error.html",
-            principal=principal,
-            status_code=403,
-            error_message=translate(language_of(request), "web.admin.denied"),
-            error_status=403,
-        )
-    return principal
-
-
 async def held_roles(request: Request, principal: Principal) -> frozenset[str]:
     """The admin roles the signed-in person holds (to show only the forms they may use)."""
     database = request.app.state.database
@@ -93,13 +57,6 @@ async def held_roles(request: Request, principal: Principal) -> frozenset[str]:
             db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
         )
     return frozenset(roles)
-
-
-async def user_of(db_session: AsyncSession, admin: Principal, user_id: str) -> User:
-    """The user of the admin's organization whose id the page's path carries (404 otherwise)."""
-    return await directory_service.get(
-        db_session=db_session, tenant_id=admin.tenant.id, user_id=parse_id(user_id, what="user")
-    )
 
 
 def may(held: frozenset[str], *roles: Role) -> bool:

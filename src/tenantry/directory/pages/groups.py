@@ -25,11 +25,12 @@ from fastapi.responses import Response
 from tenantry.catalog import Catalog
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
-from tenantry.dependencies import Principal, actor_of, web_principal
+from tenantry.dependencies import Principal, actor_of
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import DIRECTORY_READERS, GROUP_MANAGERS
 from tenantry.directory.exceptions import NotAMember
 from tenantry.directory.models import Group
+from tenantry.directory.pages.common import user_of
 from tenantry.directory.query import ListParams
 from tenantry.licensing import groups as group_licensing
 from tenantry.licensing import pools as licensing_pools
@@ -46,17 +47,16 @@ from tenantry.web.admin_views import (
     sku_name,
     user_row,
 )
-from tenantry.web.rendering import WebRoute, language_of
-from tenantry.web.routes import checked_form, read_unit_of_work, text, unit_of_work
-from tenantry.web.shell import (
-    admin_gate,
-    held_roles,
-    may,
-    reason,
-    redirect_with_notice,
-    render_admin,
-    user_of,
+from tenantry.web.dependencies import (
+    Page,
+    admin_form,
+    admin_page,
+    read_unit_of_work,
+    text,
+    unit_of_work,
 )
+from tenantry.web.rendering import WebRoute, language_of
+from tenantry.web.shell import held_roles, may, reason, redirect_with_notice, render_admin
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
@@ -127,7 +127,7 @@ async def _groups_page(
     held = await held_roles(request, admin)
     return render_admin(
         request,
-        "admin/groups.html",
+        "directory/groups.html",
         principal=admin,
         section="groups",
         status_code=status_code,
@@ -147,34 +147,27 @@ async def groups_page(
     request: Request,
     q: str = "",
     after: str = "",
-    principal: Principal | None = Depends(web_principal),
+    page: Page = Depends(admin_page(*DIRECTORY_READERS)),
 ) -> Response:
     """The organization's groups with their member counts, and the form to create one."""
-    admin = await admin_gate(request, principal, *DIRECTORY_READERS)
-    if isinstance(admin, Response):
-        return admin
-    return await _groups_page(request, admin, q=q, after=after[:2000])
+    return await _groups_page(request, page.principal, q=q, after=after[:2000])
 
 
 @router.post(GROUPS)
 async def create_group(
-    request: Request, principal: Principal | None = Depends(web_principal)
+    request: Request, page: Page = Depends(admin_form(*GROUP_MANAGERS))
 ) -> Response:
     """Create a security group, then open it to add members."""
-    form = await checked_form(request)
-    admin = await admin_gate(request, principal, *GROUP_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
     entered = {
-        "display_name": text(form, "display_name")[:300],
-        "description": text(form, "description")[:1100],
+        "display_name": text(page.form, "display_name")[:300],
+        "description": text(page.form, "description")[:1100],
     }
     try:
         async with unit_of_work(request) as db_session:
             group = await directory_service.create_group(
                 db_session=db_session,
-                actor=actor_of(request, admin),
-                tenant_id=admin.tenant.id,
+                actor=actor_of(request, page.principal),
+                tenant_id=page.principal.tenant.id,
                 display_name=entered["display_name"],
                 description=entered["description"] or None,
             )
@@ -182,9 +175,9 @@ async def create_group(
     except TenantryError as error:
         return await _groups_page(
             request,
-            admin,
+            page.principal,
             status_code=error.status_code,
-            error=reason(language_of(request), error),
+            error=reason(page.language, error),
             form=entered,
         )
     return redirect_with_notice(request, group_path(group_id), "web.group.created", name=name)
@@ -248,7 +241,7 @@ async def _group_page(
     *,
     after: str = "",
     status_code: int = 200,
-    template: str = "admin/group.html",
+    template: str = "directory/group.html",
     **context: Any,
 ) -> Response:
     async with read_unit_of_work(request) as db_session:
@@ -290,13 +283,10 @@ async def group_page(
     group_id: str,
     request: Request,
     after: str = "",
-    principal: Principal | None = Depends(web_principal),
+    page: Page = Depends(admin_page(*DIRECTORY_READERS)),
 ) -> Response:
     """One group: its members (paged), the form to add several by address, its licenses."""
-    admin = await admin_gate(request, principal, *DIRECTORY_READERS)
-    if isinstance(admin, Response):
-        return admin
-    return await _group_page(request, admin, group_id, after=after[:2000])
+    return await _group_page(request, page.principal, group_id, after=after[:2000])
 
 
 def addresses_of(text: str) -> list[str]:
@@ -306,15 +296,11 @@ def addresses_of(text: str) -> list[str]:
 
 @router.post(GROUPS + "/{group_id}/members")
 async def add_members(
-    group_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    group_id: str, request: Request, page: Page = Depends(admin_form(*GROUP_MANAGERS))
 ) -> Response:
     """Add users by sign-in address; all or nothing, like `POST /v1/groups/{id}/members`."""
-    form = await checked_form(request)
-    admin = await admin_gate(request, principal, *GROUP_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
-    language = language_of(request)
-    typed = text(form, "addresses")[:20_000]
+    language = page.language
+    typed = text(page.form, "addresses")[:20_000]
     addresses = addresses_of(typed)
     problem = None
     if not addresses:
@@ -323,21 +309,26 @@ async def add_members(
         problem = translate(language, "web.group.members.too_many", max=MAX_ADDRESSES)
     if problem is not None:
         return await _group_page(
-            request, admin, group_id, status_code=400, error=problem, form={"addresses": typed}
+            request,
+            page.principal,
+            group_id,
+            status_code=400,
+            error=problem,
+            form={"addresses": typed},
         )
     async with unit_of_work(request) as db_session:
         group = await directory_service.resolve_group(
-            db_session=db_session, tenant_id=admin.tenant.id, key=group_id
+            db_session=db_session, tenant_id=page.principal.tenant.id, key=group_id
         )
         found = await directory_service.get_many_by_principal_name(
-            db_session=db_session, tenant_id=admin.tenant.id, principal_names=addresses
+            db_session=db_session, tenant_id=page.principal.tenant.id, principal_names=addresses
         )
         unknown = [address for address in addresses if address not in found]
         added: list[uuid.UUID] = []
         if not unknown:
             added = await directory_service.add_members(
                 db_session=db_session,
-                actor=actor_of(request, admin),
+                actor=actor_of(request, page.principal),
                 group=group,
                 user_ids=[found[address].id for address in addresses],
             )
@@ -345,7 +336,7 @@ async def add_members(
     if unknown:
         return await _group_page(
             request,
-            admin,
+            page.principal,
             group_id,
             status_code=404,
             error=translate(language, "web.group.members.unknown", addresses=", ".join(unknown)),
@@ -363,30 +354,29 @@ async def remove_member(
     group_id: str,
     user_id: str,
     request: Request,
-    principal: Principal | None = Depends(web_principal),
+    page: Page = Depends(admin_form(*GROUP_MANAGERS)),
 ) -> Response:
     """Take a user out of the group."""
-    await checked_form(request)
-    admin = await admin_gate(request, principal, *GROUP_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
     try:
         async with unit_of_work(request) as db_session:
             group = await directory_service.resolve_group(
-                db_session=db_session, tenant_id=admin.tenant.id, key=group_id
+                db_session=db_session, tenant_id=page.principal.tenant.id, key=group_id
             )
-            user = await user_of(db_session, admin, user_id)
+            user = await user_of(db_session, page.principal, user_id)
             await directory_service.remove_member(
-                db_session=db_session, actor=actor_of(request, admin), group=group, user_id=user.id
+                db_session=db_session,
+                actor=actor_of(request, page.principal),
+                group=group,
+                user_id=user.id,
             )
             name, group_name = user.display_name, group.display_name
     except NotAMember as error:
         return await _group_page(
             request,
-            admin,
+            page.principal,
             group_id,
             status_code=error.status_code,
-            error=reason(language_of(request), error),
+            error=reason(page.language, error),
         )
     return redirect_with_notice(
         request, group_path(group_id), "web.group.members.removed", name=name, group=group_name
@@ -395,43 +385,38 @@ async def remove_member(
 
 @router.get(GROUPS + "/{group_id}/delete")
 async def delete_page(
-    group_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    group_id: str, request: Request, page: Page = Depends(admin_page(*GROUP_MANAGERS))
 ) -> Response:
     """Ask before deleting a group (its members stay)."""
-    admin = await admin_gate(request, principal, *GROUP_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
-    return await _group_page(request, admin, group_id, template="admin/group_delete.html")
+    return await _group_page(
+        request, page.principal, group_id, template="directory/group_delete.html"
+    )
 
 
 @router.post(GROUPS + "/{group_id}/delete")
 async def delete_group(
-    group_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    group_id: str, request: Request, page: Page = Depends(admin_form(*GROUP_MANAGERS))
 ) -> Response:
     """Delete the group and its memberships; a group that gives licenses is refused."""
-    await checked_form(request)
-    admin = await admin_gate(request, principal, *GROUP_MANAGERS)
-    if isinstance(admin, Response):
-        return admin
     try:
         async with unit_of_work(request) as db_session:
             group = await directory_service.resolve_group(
-                db_session=db_session, tenant_id=admin.tenant.id, key=group_id
+                db_session=db_session, tenant_id=page.principal.tenant.id, key=group_id
             )
             name = group.display_name
             await directory_service.delete_group(
-                db_session=db_session, actor=actor_of(request, admin), group=group
+                db_session=db_session, actor=actor_of(request, page.principal), group=group
             )
     except TenantryError as error:
         if error.status_code == 404:
             raise
         return await _group_page(
             request,
-            admin,
+            page.principal,
             group_id,
-            template="admin/group_delete.html",
+            template="directory/group_delete.html",
             status_code=error.status_code,
-            error=reason(language_of(request), error),
+            error=reason(page.language, error),
         )
     return redirect_with_notice(request, GROUPS, "web.group.deleted", name=name)
 
@@ -441,24 +426,20 @@ async def delete_group(
 
 async def _change_licensing(
     request: Request,
-    principal: Principal | None,
+    page: Page,
     group_id: str,
     change: str,
 ) -> Response:
     """Give a license to the group (or change its apps), take one back, or reprocess."""
-    form = await checked_form(request)
-    admin = await admin_gate(request, principal, *GROUP_LICENSE_ADMINS)
-    if isinstance(admin, Response):
-        return admin
-    language = language_of(request)
+    language = page.language
     catalog: Catalog = request.app.state.catalog
     sku = None
     if change != "reprocess":
-        sku = chosen_sku(catalog, form)
+        sku = chosen_sku(catalog, page.form)
         if sku is None:
             return await _group_page(
                 request,
-                admin,
+                page.principal,
                 group_id,
                 status_code=400,
                 error=translate(language, "web.user.license.choose"),
@@ -466,10 +447,10 @@ async def _change_licensing(
     try:
         async with unit_of_work(request) as db_session:
             group = await directory_service.resolve_group(
-                db_session=db_session, tenant_id=admin.tenant.id, key=group_id
+                db_session=db_session, tenant_id=page.principal.tenant.id, key=group_id
             )
             name = group.display_name
-            actor = actor_of(request, admin)
+            actor = actor_of(request, page.principal)
             if sku is None:
                 await group_licensing.reprocess_group(
                     db_session=db_session, actor=actor, group=group
@@ -480,7 +461,7 @@ async def _change_licensing(
                     catalog=catalog,
                     actor=actor,
                     group=group,
-                    add=[(sku.sku_id, disabled_plans(sku, form))],
+                    add=[(sku.sku_id, disabled_plans(sku, page.form))],
                     remove=[],
                 )
             else:
@@ -497,7 +478,7 @@ async def _change_licensing(
             raise
         return await _group_page(
             request,
-            admin,
+            page.principal,
             group_id,
             status_code=error.status_code,
             error=reason(language, error, sku=sku.display_name if sku else ""),
@@ -512,23 +493,23 @@ async def _change_licensing(
 
 @router.post(GROUPS + "/{group_id}/licenses")
 async def assign_group_license(
-    group_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    group_id: str, request: Request, page: Page = Depends(admin_form(*GROUP_LICENSE_ADMINS))
 ) -> Response:
     """Give the group's members a license (or change its apps), as the group's assignLicense."""
-    return await _change_licensing(request, principal, group_id, "add")
+    return await _change_licensing(request, page, group_id, "add")
 
 
 @router.post(GROUPS + "/{group_id}/licenses/remove")
 async def remove_group_license(
-    group_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    group_id: str, request: Request, page: Page = Depends(admin_form(*GROUP_LICENSE_ADMINS))
 ) -> Response:
     """Take a license back from the group: its members lose it unless they hold it otherwise."""
-    return await _change_licensing(request, principal, group_id, "remove")
+    return await _change_licensing(request, page, group_id, "remove")
 
 
 @router.post(GROUPS + "/{group_id}/reprocess")
 async def reprocess_group(
-    group_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    group_id: str, request: Request, page: Page = Depends(admin_form(*GROUP_LICENSE_ADMINS))
 ) -> Response:
     """Process the group's licenses again for every member, retrying the errors."""
-    return await _change_licensing(request, principal, group_id, "reprocess")
+    return await _change_licensing(request, page, group_id, "reprocess")

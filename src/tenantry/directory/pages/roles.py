@@ -14,21 +14,21 @@ from fastapi.responses import Response
 
 from tenantry.core.errors import NotFound, TenantryError
 from tenantry.core.i18n import translate
-from tenantry.dependencies import Principal, actor_of, web_principal
+from tenantry.dependencies import Principal, actor_of
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import DIRECTORY_READERS
+from tenantry.directory.pages.common import user_of
 from tenantry.web.admin_views import user_path
-from tenantry.web.rendering import WebRoute, language_of
-from tenantry.web.routes import checked_form, read_unit_of_work, text, unit_of_work
-from tenantry.web.shell import (
-    admin_gate,
-    held_roles,
-    may,
-    reason,
-    redirect_with_notice,
-    render_admin,
-    user_of,
+from tenantry.web.dependencies import (
+    Page,
+    admin_form,
+    admin_page,
+    read_unit_of_work,
+    text,
+    unit_of_work,
 )
+from tenantry.web.rendering import WebRoute
+from tenantry.web.shell import held_roles, may, reason, redirect_with_notice, render_admin
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
@@ -45,7 +45,7 @@ async def _roles_page(
     held = await held_roles(request, admin)
     return render_admin(
         request,
-        "admin/roles.html",
+        "directory/roles.html",
         principal=admin,
         section="roles",
         status_code=status_code,
@@ -73,42 +73,35 @@ async def _roles_page(
 
 @router.get(ROLES)
 async def roles_page(
-    request: Request, principal: Principal | None = Depends(web_principal)
+    request: Request, page: Page = Depends(admin_page(*DIRECTORY_READERS))
 ) -> Response:
     """The admin roles, what each may do, and who holds it."""
-    admin = await admin_gate(request, principal, *DIRECTORY_READERS)
-    if isinstance(admin, Response):
-        return admin
-    return await _roles_page(request, admin)
+    return await _roles_page(request, page.principal)
 
 
 @router.post(ROLES + "/{role_id}/members")
 async def add_member(
-    role_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    role_id: str, request: Request, page: Page = Depends(admin_form())
 ) -> Response:
     """Give the role to a user of the organization, by sign-in address."""
-    form = await checked_form(request)
-    admin = await admin_gate(request, principal)
-    if isinstance(admin, Response):
-        return admin
     role = directory_service.resolve_role(role_id)
-    address = text(form, "address")[:320].lower()
-    language = language_of(request)
+    address = text(page.form, "address")[:320].lower()
+    language = page.language
     try:
         async with unit_of_work(request) as db_session:
             user = await directory_service.get_by_principal_name(
                 db_session=db_session, principal_name=address
             )
-            if user is None or user.tenant_id != admin.tenant.id:
+            if user is None or user.tenant_id != page.principal.tenant.id:
                 raise NotFound("The user does not exist.", code="userNotFound")
             added = await directory_service.add_role_member(
-                db_session=db_session, actor=actor_of(request, admin), role=role, user=user
+                db_session=db_session, actor=actor_of(request, page.principal), role=role, user=user
             )
             name = user.display_name
     except TenantryError as error:
         return await _roles_page(
             request,
-            admin,
+            page.principal,
             status_code=error.status_code,
             error=reason(language, error, address=address),
             form={"role": role.value, "address": address},
@@ -124,27 +117,23 @@ async def remove_member(
     role_id: str,
     user_id: str,
     request: Request,
-    principal: Principal | None = Depends(web_principal),
+    page: Page = Depends(admin_form()),
 ) -> Response:
     """Take the role from a user; never from the last Global Administrator."""
-    await checked_form(request)
-    admin = await admin_gate(request, principal)
-    if isinstance(admin, Response):
-        return admin
     role = directory_service.resolve_role(role_id)
-    language = language_of(request)
+    language = page.language
     try:
         async with unit_of_work(request) as db_session:
-            user = await user_of(db_session, admin, user_id)
+            user = await user_of(db_session, page.principal, user_id)
             await directory_service.remove_role_member(
-                db_session=db_session, actor=actor_of(request, admin), role=role, user=user
+                db_session=db_session, actor=actor_of(request, page.principal), role=role, user=user
             )
             name = user.display_name
     except TenantryError as error:
         if error.status_code == 404 and error.code == "notFound":
             raise
         return await _roles_page(
-            request, admin, status_code=error.status_code, error=reason(language, error)
+            request, page.principal, status_code=error.status_code, error=reason(language, error)
         )
     return redirect_with_notice(
         request,

@@ -21,7 +21,7 @@ from tenantry.core import idempotency
 from tenantry.core.dns import DnsLookupFailed, lookup_txt
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import has_message, translate
-from tenantry.dependencies import Principal, actor_of, web_principal
+from tenantry.dependencies import Principal, actor_of
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import Role
 from tenantry.domains import names
@@ -36,13 +36,19 @@ from tenantry.tenants.exceptions import (
 )
 from tenantry.tenants.models import MANAGED, UNMANAGED
 from tenantry.tenants.schemas import BecomeAdminComplete, organization_view
+from tenantry.web.dependencies import (
+    Page,
+    read_unit_of_work,
+    signed_in_form,
+    signed_in_page,
+    text,
+    unit_of_work,
+)
 from tenantry.web.rendering import WebRoute, error_text, language_of, settings_of
-from tenantry.web.routes import checked_form, read_unit_of_work, text, unit_of_work
 from tenantry.web.shell import (
     redirect_with_notice,
     render_with_notice,
     see_other,
-    sign_in_first,
 )
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
@@ -125,7 +131,7 @@ def _wizard_page(
         chosen = entry if entry in flows.ENTRY_POINTS else "admin"
         return render_with_notice(
             request,
-            "admin/become.html",
+            "tenants/become.html",
             principal=principal,
             status_code=status_code,
             step=2,
@@ -139,7 +145,7 @@ def _wizard_page(
     switch_to = entry if entry in flows.ENTRY_POINTS and entry != state.claim.entry_point else None
     return render_with_notice(
         request,
-        "admin/become.html",
+        "tenants/become.html",
         principal=principal,
         status_code=status_code,
         step=step,
@@ -167,7 +173,7 @@ async def _already_managed(request: Request, principal: Principal) -> Response:
         for user in holders.get(Role.GLOBAL_ADMINISTRATOR, [])
     ]
     return render_with_notice(
-        request, "admin/become.html", principal=principal, step=None, managed=True, admins=admins
+        request, "tenants/become.html", principal=principal, step=None, managed=True, admins=admins
     )
 
 
@@ -175,39 +181,34 @@ async def _already_managed(request: Request, principal: Principal) -> Response:
 async def wizard(
     request: Request,
     entry: str | None = None,
-    principal: Principal | None = Depends(web_principal),
+    page: Page = Depends(signed_in_page()),
 ) -> Response:
     """The wizard where the candidate stopped; `?entry=upgrade` offers the upgrade plans."""
-    if principal is None:
-        return sign_in_first(request)
-    if principal.tenant.state != UNMANAGED:
-        return await _already_managed(request, principal)
-    state = await _current_state(request, principal)
+    if page.principal.tenant.state != UNMANAGED:
+        return await _already_managed(request, page.principal)
+    state = await _current_state(request, page.principal)
     domain = ""
     if state is None:
         async with read_unit_of_work(request) as db_session:
             domains = await domain_service.get_all(
-                db_session=db_session, tenant_id=principal.tenant.id
+                db_session=db_session, tenant_id=page.principal.tenant.id
             )
         domain = next((names.display(d.name) for d in domains if d.is_viral), "")
-    return _wizard_page(request, principal, state, entry=entry, domain=domain)
+    return _wizard_page(request, page.principal, state, entry=entry, domain=domain)
 
 
 @router.post(WIZARD)
-async def start(request: Request, principal: Principal | None = Depends(web_principal)) -> Response:
+async def start(request: Request, page: Page = Depends(signed_in_form())) -> Response:
     """Step 2, "Yes, I want to be the admin": open the wizard (or switch its entry point)."""
-    form = await checked_form(request)
-    if principal is None:
-        return sign_in_first(request)
     try:
         async with unit_of_work(request) as db_session:
             await flows.start(
                 db_session=db_session,
                 catalog=_catalog(request),
-                actor=actor_of(request, principal),
-                user=principal.user,
-                tenant=principal.tenant,
-                entry_point=text(form, "entry") or "admin",
+                actor=actor_of(request, page.principal),
+                user=page.principal.user,
+                tenant=page.principal.tenant,
+                entry_point=text(page.form, "entry") or "admin",
             )
     except TenantAlreadyManaged:
         return see_other(WIZARD)
@@ -215,25 +216,20 @@ async def start(request: Request, principal: Principal | None = Depends(web_prin
 
 
 @router.post(WIZARD + "/verify")
-async def verify(
-    request: Request, principal: Principal | None = Depends(web_principal)
-) -> Response:
+async def verify(request: Request, page: Page = Depends(signed_in_form())) -> Response:
     """Step 3, "I've added the record": look it up in DNS; not found yet is a normal answer."""
-    await checked_form(request)
-    if principal is None:
-        return sign_in_first(request)
-    if principal.tenant.state != UNMANAGED:
+    if page.principal.tenant.state != UNMANAGED:
         return see_other(WIZARD)
-    state = await _current_state(request, principal)
+    state = await _current_state(request, page.principal)
     if state is None:
         return see_other(WIZARD)
-    language = language_of(request)
+    language = page.language
     try:
         lookup = await lookup_txt(settings_of(request), state.domain.name)
     except DnsLookupFailed as error:
         return _wizard_page(
             request,
-            principal,
+            page.principal,
             state,
             status_code=error.status_code,
             error=error_text(language, error, domain=names.display(state.domain.name)),
@@ -243,14 +239,14 @@ async def verify(
             await flows.verify(
                 db_session=db_session,
                 catalog=_catalog(request),
-                actor=actor_of(request, principal),
-                user=principal.user,
-                tenant=principal.tenant,
+                actor=actor_of(request, page.principal),
+                user=page.principal.user,
+                tenant=page.principal.tenant,
                 lookup=lookup,
             )
     except VerificationRecordNotFound:
         # Not an error: DNS takes time. The same step again, saying so, with a retry button.
-        return _wizard_page(request, principal, state, not_found=True)
+        return _wizard_page(request, page.principal, state, not_found=True)
     except (TenantAlreadyManaged, BecomeAdminNotStarted):
         return see_other(WIZARD)
     return redirect_with_notice(
@@ -259,19 +255,14 @@ async def verify(
 
 
 @router.post(WIZARD + "/complete")
-async def complete(
-    request: Request, principal: Principal | None = Depends(web_principal)
-) -> Response:
+async def complete(request: Request, page: Page = Depends(signed_in_form())) -> Response:
     """Step 4: buy the licenses. The form's idempotency key makes a double submit buy once."""
-    form = await checked_form(request)
-    if principal is None:
-        return sign_in_first(request)
-    language = language_of(request)
+    language = page.language
     entered = {
-        "sku": text(form, "sku")[:64],
-        "quantity": text(form, "quantity")[:12],
-        "country": text(form, "country")[:2].upper(),
-        "idempotency_key": text(form, "idempotency_key")[: idempotency.MAX_KEY_LENGTH],
+        "sku": text(page.form, "sku")[:64],
+        "quantity": text(page.form, "quantity")[:12],
+        "country": text(page.form, "country")[:2].upper(),
+        "idempotency_key": text(page.form, "idempotency_key")[: idempotency.MAX_KEY_LENGTH],
     }
     try:
         body = BecomeAdminComplete(
@@ -280,27 +271,27 @@ async def complete(
             country_letter_code=entered["country"] or None,
         )
     except (ValueError, ValidationError):
-        state = await _current_state(request, principal)
-        if state is None or principal.tenant.state != UNMANAGED:
+        state = await _current_state(request, page.principal)
+        if state is None or page.principal.tenant.state != UNMANAGED:
             return see_other(WIZARD)
         return _wizard_page(
             request,
-            principal,
+            page.principal,
             state,
             status_code=400,
             entered=entered,
             error=translate(language, "web.become.purchase_invalid"),
         )
     catalog = _catalog(request)
-    actor = actor_of(request, principal)
+    actor = actor_of(request, page.principal)
 
     async def buy() -> tuple[int, dict[str, Any]]:
         tenant = await flows.complete(
             db_session=db_session,
             catalog=catalog,
             actor=actor,
-            user=principal.user,
-            tenant_id=principal.tenant.id,
+            user=page.principal.user,
+            tenant_id=page.principal.tenant.id,
             sku_part_number=body.sku_part_number,
             quantity=body.quantity,
             country_letter_code=body.country_letter_code,
@@ -312,9 +303,9 @@ async def complete(
         async with unit_of_work(request) as db_session:
             await idempotency.run_once(
                 db_session=db_session,
-                tenant_id=principal.tenant.id,
+                tenant_id=page.principal.tenant.id,
                 # The API's scope: a retry through the API or the page answers alike.
-                scope=flows.completion_scope(principal.user.id),
+                scope=flows.completion_scope(page.principal.user.id),
                 key=idempotency.key_from_header(entered["idempotency_key"], required=False),
                 fingerprint=idempotency.fingerprint(body.model_dump(mode="json")),
                 action=buy,
@@ -322,12 +313,12 @@ async def complete(
     except (TenantAlreadyManaged, BecomeAdminNotStarted, DomainVerificationRequired):
         return see_other(WIZARD)
     except TenantryError as error:
-        state = await _current_state(request, principal)
+        state = await _current_state(request, page.principal)
         if state is None:
             return see_other(WIZARD)
         return _wizard_page(
             request,
-            principal,
+            page.principal,
             state,
             status_code=error.status_code,
             entered=entered,
@@ -337,17 +328,19 @@ async def complete(
 
 
 @router.get(DONE)
-async def done(request: Request, principal: Principal | None = Depends(web_principal)) -> Response:
+async def done(request: Request, page: Page = Depends(signed_in_page())) -> Response:
     """The end of the wizard: the organization is managed and the person its admin."""
-    if principal is None:
-        return sign_in_first(request)
-    if principal.tenant.state != MANAGED or not await _is_global_admin(request, principal):
+    if page.principal.tenant.state != MANAGED or not await _is_global_admin(
+        request, page.principal
+    ):
         return see_other(WIZARD)
     catalog = _catalog(request)
     async with read_unit_of_work(request) as db_session:
-        domains = await domain_service.get_all(db_session=db_session, tenant_id=principal.tenant.id)
+        domains = await domain_service.get_all(
+            db_session=db_session, tenant_id=page.principal.tenant.id
+        )
         pools = await licensing_pools.get_pools(
-            db_session=db_session, tenant_id=principal.tenant.id
+            db_session=db_session, tenant_id=page.principal.tenant.id
         )
     licenses = [
         {
@@ -361,8 +354,8 @@ async def done(request: Request, principal: Principal | None = Depends(web_princ
     verified = [names.display(d.name) for d in domains if d.is_verified and not d.is_initial]
     return render_with_notice(
         request,
-        "admin/become_done.html",
-        principal=principal,
+        "tenants/become_done.html",
+        principal=page.principal,
         licenses=licenses,
         verified_domains=verified,
     )

@@ -1,6 +1,6 @@
-"""The admin center's home (any admin role) and its Domains page (Global Administrators).
+"""The admin center's Domains pages (Global Administrators): list, add, verify, default, remove.
 
-The Domains pages call `domains.service` and `domains.flows` like `/v1/domains`
+They call `domains.service` and `domains.flows` like `/v1/domains`
 does. Verification looks the TXT record up between two units of work (read and
 release, ask DNS, then write), so no transaction waits on DNS. A record not
 found yet is a normal answer shown on the domain's page with a retry button.
@@ -14,28 +14,26 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from tenantry.catalog import Catalog
 from tenantry.core.dns import DnsLookupFailed, lookup_txt
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import has_message, translate
-from tenantry.dependencies import Principal, actor_of, web_principal
-from tenantry.directory import service as directory_service
+from tenantry.dependencies import Principal, actor_of
 from tenantry.directory import transfer
-from tenantry.directory.constants import DIRECTORY_READERS, GROUP_MANAGERS, USER_MANAGERS
 from tenantry.domains import flows as domain_flows
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
 from tenantry.domains.exceptions import VerificationRecordNotFound
 from tenantry.domains.models import Domain
-from tenantry.licensing import overview
-from tenantry.licensing import pools as licensing_pools
-from tenantry.licensing import subscriptions as licensing_subscriptions
-from tenantry.licensing.constants import BUYERS, SUBSCRIPTION_READERS
-from tenantry.licensing.models import DELETED, SUSPENDED, WARNING
-from tenantry.web.admin_views import format_date, pool_view, sku_name, user_row
-from tenantry.web.rendering import WebRoute, error_text, language_of, settings_of
-from tenantry.web.routes import checked_form, read_unit_of_work, text, unit_of_work
-from tenantry.web.shell import admin_gate, held_roles, may, redirect_with_notice, render_admin
+from tenantry.web.dependencies import (
+    Page,
+    admin_form,
+    admin_page,
+    read_unit_of_work,
+    text,
+    unit_of_work,
+)
+from tenantry.web.rendering import WebRoute, error_text, settings_of
+from tenantry.web.shell import redirect_with_notice, render_admin
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
@@ -67,84 +65,6 @@ def _reason(language: str, error: TenantryError, domain: str) -> str:
     return error_text(language, error, domain=domain)
 
 
-# --- home -----------------------------------------------------------------------------------
-
-
-@router.get("/admin")
-async def admin_home(
-    request: Request, principal: Principal | None = Depends(web_principal)
-) -> Response:
-    """The admin center's home: licenses bought and used, what needs attention, quick links.
-
-    Any admin role enters; the licenses and alerts are shown to those who may read
-    subscriptions (`GET /v1/subscribedSkus`).
-    """
-    admin = await admin_gate(request, principal, *DIRECTORY_READERS)
-    if isinstance(admin, Response):
-        return admin
-    catalog: Catalog = request.app.state.catalog
-    held = await held_roles(request, admin)
-    sees_licenses = may(held, *SUBSCRIPTION_READERS)
-    async with read_unit_of_work(request) as db_session:
-        domains = await domain_service.get_all(db_session=db_session, tenant_id=admin.tenant.id)
-        people = await directory_service.count_members(
-            db_session=db_session, tenant_id=admin.tenant.id
-        )
-        pools, subscriptions, problems, in_error = [], [], [], []
-        if sees_licenses:
-            pools = await licensing_pools.get_pools(
-                db_session=db_session, tenant_id=admin.tenant.id
-            )
-            subscriptions = await licensing_subscriptions.get_all(
-                db_session=db_session, tenant_id=admin.tenant.id
-            )
-            problems = await overview.problems(db_session=db_session, tenant_id=admin.tenant.id)
-            in_error = await overview.users_with_problems(
-                db_session=db_session, tenant_id=admin.tenant.id
-            )
-    licenses = [
-        view for view in (pool_view(p, catalog) for p in pools) if view["status"] != DELETED
-    ]
-    default = next((d for d in domains if d.is_default), None)
-    return render_admin(
-        request,
-        "admin/home.html",
-        principal=admin,
-        section="home",
-        licenses=licenses,
-        sees_licenses=sees_licenses,
-        lapsing=[
-            {
-                "name": sku_name(catalog, s.sku_id),
-                "status": s.status,
-                "quantity": s.quantity,
-                "until": format_date(language_of(request), s.next_lifecycle_at),
-            }
-            for s in subscriptions
-            if s.status in (WARNING, SUSPENDED)
-        ],
-        problems=[
-            {
-                "name": sku_name(catalog, problem.sku_id),
-                "error": problem.error,
-                "users": problem.users,
-            }
-            for problem in problems
-        ],
-        in_error=[user_row(user) for user in in_error],
-        full=[view for view in licenses if view["total"] and not view["available"]],
-        people=people,
-        roles=[translate(language_of(request), f"web.role.{role}") for role in sorted(held)],
-        default_domain=names.display(default.name) if default else "",
-        domain_count=len(domains),
-        verified_count=sum(1 for d in domains if d.is_verified),
-        can_manage_users=may(held, *USER_MANAGERS),
-        can_manage_groups=may(held, *GROUP_MANAGERS),
-        can_buy=may(held, *BUYERS),
-        can_manage_domains=may(held),
-    )
-
-
 # --- domains --------------------------------------------------------------------------------
 
 
@@ -155,7 +75,7 @@ async def _domains_page(
         domains = await domain_service.get_all(db_session=db_session, tenant_id=admin.tenant.id)
     return render_admin(
         request,
-        "admin/domains.html",
+        "domains/domains.html",
         principal=admin,
         section="domains",
         status_code=status_code,
@@ -173,7 +93,7 @@ async def _domain_page(
         )
     return render_admin(
         request,
-        "admin/domain.html",
+        "domains/domain.html",
         principal=admin,
         section="domains",
         status_code=status_code,
@@ -184,32 +104,21 @@ async def _domain_page(
 
 
 @router.get(DOMAINS)
-async def domains_page(
-    request: Request, principal: Principal | None = Depends(web_principal)
-) -> Response:
+async def domains_page(request: Request, page: Page = Depends(admin_page())) -> Response:
     """The organization's domains, with what can be done to each, and a form to add one."""
-    admin = await admin_gate(request, principal)
-    if isinstance(admin, Response):
-        return admin
-    return await _domains_page(request, admin)
+    return await _domains_page(request, page.principal)
 
 
 @router.post(DOMAINS)
-async def add_domain(
-    request: Request, principal: Principal | None = Depends(web_principal)
-) -> Response:
+async def add_domain(request: Request, page: Page = Depends(admin_form())) -> Response:
     """Add a domain, then show the TXT record that verifies it."""
-    form = await checked_form(request)
-    admin = await admin_gate(request, principal)
-    if isinstance(admin, Response):
-        return admin
-    entered = text(form, "name")[:MAX_DOMAIN_INPUT]
+    entered = text(page.form, "name")[:MAX_DOMAIN_INPUT]
     try:
         async with unit_of_work(request) as db_session:
             domain = await domain_service.add(
                 db_session=db_session,
-                actor=actor_of(request, admin),
-                tenant_id=admin.tenant.id,
+                actor=actor_of(request, page.principal),
+                tenant_id=page.principal.tenant.id,
                 name=entered,
                 initial_suffix=settings_of(request).initial_domain_suffix,
             )
@@ -217,9 +126,9 @@ async def add_domain(
     except TenantryError as error:
         return await _domains_page(
             request,
-            admin,
+            page.principal,
             status_code=error.status_code,
-            error=_reason(language_of(request), error, entered),
+            error=_reason(page.language, error, entered),
             form={"name": entered},
         )
     if verified:  # under a root verified here: nothing to publish
@@ -232,29 +141,20 @@ async def add_domain(
 
 
 @router.get(DOMAINS + "/{name}")
-async def domain_page(
-    name: str, request: Request, principal: Principal | None = Depends(web_principal)
-) -> Response:
+async def domain_page(name: str, request: Request, page: Page = Depends(admin_page())) -> Response:
     """One domain: its state and, until it is verified, the TXT record to publish."""
-    admin = await admin_gate(request, principal)
-    if isinstance(admin, Response):
-        return admin
-    return await _domain_page(request, admin, name)
+    return await _domain_page(request, page.principal, name)
 
 
 @router.post(DOMAINS + "/{name}/verify")
 async def verify_domain(
-    name: str, request: Request, principal: Principal | None = Depends(web_principal)
+    name: str, request: Request, page: Page = Depends(admin_form())
 ) -> Response:
     """Look the TXT record up and verify; an unmanaged organization of the domain moves in."""
-    await checked_form(request)
-    admin = await admin_gate(request, principal)
-    if isinstance(admin, Response):
-        return admin
-    language = language_of(request)
+    language = page.language
     async with read_unit_of_work(request) as db_session:
         domain = await domain_service.get(
-            db_session=db_session, tenant_id=admin.tenant.id, name=name
+            db_session=db_session, tenant_id=page.principal.tenant.id, name=name
         )
     shown = names.display(domain.name)
     try:
@@ -262,7 +162,7 @@ async def verify_domain(
     except DnsLookupFailed as error:
         return await _domain_page(
             request,
-            admin,
+            page.principal,
             domain.name,
             status_code=error.status_code,
             error=error_text(language, error, domain=shown),
@@ -271,19 +171,19 @@ async def verify_domain(
         async with unit_of_work(request) as db_session:
             result = await domain_flows.verify(
                 db_session=db_session,
-                actor=actor_of(request, admin),
-                tenant=admin.tenant,
+                actor=actor_of(request, page.principal),
+                tenant=page.principal.tenant,
                 name=domain.name,
                 lookup=lookup,
             )
             moved = len(result.moved_users)
             status = result.availability_status
     except VerificationRecordNotFound:
-        return await _domain_page(request, admin, domain.name, not_found=True)
+        return await _domain_page(request, page.principal, domain.name, not_found=True)
     except TenantryError as error:
         return await _domain_page(
             request,
-            admin,
+            page.principal,
             domain.name,
             status_code=error.status_code,
             error=_reason(language, error, shown),
@@ -295,21 +195,15 @@ async def verify_domain(
 
 
 @router.post(DOMAINS + "/{name}/default")
-async def make_default(
-    name: str, request: Request, principal: Principal | None = Depends(web_principal)
-) -> Response:
+async def make_default(name: str, request: Request, page: Page = Depends(admin_form())) -> Response:
     """Make a verified domain the default for new users' addresses."""
-    await checked_form(request)
-    admin = await admin_gate(request, principal)
-    if isinstance(admin, Response):
-        return admin
     try:
         async with unit_of_work(request) as db_session:
             domain = await domain_service.get(
-                db_session=db_session, tenant_id=admin.tenant.id, name=name
+                db_session=db_session, tenant_id=page.principal.tenant.id, name=name
             )
             await domain_service.set_default(
-                db_session=db_session, actor=actor_of(request, admin), domain=domain
+                db_session=db_session, actor=actor_of(request, page.principal), domain=domain
             )
             shown = names.display(domain.name)
     except TenantryError as error:
@@ -317,9 +211,9 @@ async def make_default(
             raise
         return await _domains_page(
             request,
-            admin,
+            page.principal,
             status_code=error.status_code,
-            error=_reason(language_of(request), error, names.display(name)),
+            error=_reason(page.language, error, names.display(name)),
         )
     return redirect_with_notice(request, DOMAINS, "web.domains.now_default", domain=shown)
 
@@ -338,7 +232,7 @@ async def _removal_page(
     initial = next((d for d in domains if d.is_initial), None)
     return render_admin(
         request,
-        "admin/domain_remove.html",
+        "domains/domain_remove.html",
         principal=admin,
         section="domains",
         status_code=status_code,
@@ -351,35 +245,26 @@ async def _removal_page(
 
 
 @router.get(DOMAINS + "/{name}/remove")
-async def removal_page(
-    name: str, request: Request, principal: Principal | None = Depends(web_principal)
-) -> Response:
+async def removal_page(name: str, request: Request, page: Page = Depends(admin_page())) -> Response:
     """Ask before removing a domain; explain the forced removal when people use it."""
-    admin = await admin_gate(request, principal)
-    if isinstance(admin, Response):
-        return admin
-    return await _removal_page(request, admin, name)
+    return await _removal_page(request, page.principal, name)
 
 
 @router.post(DOMAINS + "/{name}/remove")
 async def remove_domain(
-    name: str, request: Request, principal: Principal | None = Depends(web_principal)
+    name: str, request: Request, page: Page = Depends(admin_form())
 ) -> Response:
     """Remove the domain; forced, its users move to the initial domain and are disabled."""
-    form = await checked_form(request)
-    admin = await admin_gate(request, principal)
-    if isinstance(admin, Response):
-        return admin
-    force = text(form, "force") == "on"
+    force = text(page.form, "force") == "on"
     try:
         async with unit_of_work(request) as db_session:
             domain = await domain_service.get(
-                db_session=db_session, tenant_id=admin.tenant.id, name=name
+                db_session=db_session, tenant_id=page.principal.tenant.id, name=name
             )
             shown = names.display(domain.name)
             renamed = await domain_service.remove(
                 db_session=db_session,
-                actor=actor_of(request, admin),
+                actor=actor_of(request, page.principal),
                 domain=domain,
                 force=force,
             )
@@ -388,10 +273,10 @@ async def remove_domain(
             raise
         return await _removal_page(
             request,
-            admin,
+            page.principal,
             name,
             status_code=error.status_code,
-            error=_reason(language_of(request), error, names.display(name)),
+            error=_reason(page.language, error, names.display(name)),
             form={"force": force},
         )
     if renamed:

@@ -20,7 +20,7 @@ from tenantry.catalog import Catalog
 from tenantry.core import idempotency
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
-from tenantry.dependencies import Principal, actor_of, parse_id, web_principal
+from tenantry.dependencies import Principal, actor_of, parse_id
 from tenantry.licensing import pools as licensing_pools
 from tenantry.licensing import purchases
 from tenantry.licensing import subscriptions as licensing_subscriptions
@@ -31,10 +31,16 @@ from tenantry.licensing.constants import (
 from tenantry.licensing.models import DELETED, ENABLED, SUSPENDED, WARNING, Subscription
 from tenantry.licensing.schemas import LicenseQuantity, SubscriptionCreate
 from tenantry.web.admin_views import BILLING, format_date, pool_view
+from tenantry.web.dependencies import (
+    Page,
+    admin_form,
+    admin_page,
+    read_unit_of_work,
+    text,
+    unit_of_work,
+)
 from tenantry.web.rendering import WebRoute, language_of
-from tenantry.web.routes import checked_form, read_unit_of_work, text, unit_of_work
 from tenantry.web.shell import (
-    admin_gate,
     held_roles,
     may,
     reason,
@@ -99,7 +105,7 @@ async def _billing_page(
     ordered = sorted(subscriptions, key=lambda s: s.status == DELETED)
     return render_admin(
         request,
-        "admin/billing.html",
+        "licensing/billing.html",
         principal=admin,
         section="billing",
         status_code=status_code,
@@ -117,13 +123,10 @@ async def _billing_page(
 
 @router.get(BILLING)
 async def billing_page(
-    request: Request, principal: Principal | None = Depends(web_principal)
+    request: Request, page: Page = Depends(admin_page(*SUBSCRIPTION_READERS))
 ) -> Response:
     """Licenses by product (bought, assigned, free), the subscriptions and the purchase form."""
-    admin = await admin_gate(request, principal, *SUBSCRIPTION_READERS)
-    if isinstance(admin, Response):
-        return admin
-    return await _billing_page(request, admin)
+    return await _billing_page(request, page.principal)
 
 
 def _quantity(form_value: str) -> int | None:
@@ -134,17 +137,13 @@ def _quantity(form_value: str) -> int | None:
 
 
 @router.post(BILLING)
-async def buy(request: Request, principal: Principal | None = Depends(web_principal)) -> Response:
+async def buy(request: Request, page: Page = Depends(admin_form(*BUYERS))) -> Response:
     """Buy a subscription; the rendered form's key makes a double submit buy once."""
-    form = await checked_form(request)
-    admin = await admin_gate(request, principal, *BUYERS)
-    if isinstance(admin, Response):
-        return admin
-    language = language_of(request)
+    language = page.language
     entered = {
-        "sku": text(form, "sku")[:64],
-        "quantity": text(form, "quantity")[:12],
-        "idempotency_key": text(form, "idempotency_key")[: idempotency.MAX_KEY_LENGTH],
+        "sku": text(page.form, "sku")[:64],
+        "quantity": text(page.form, "quantity")[:12],
+        "idempotency_key": text(page.form, "idempotency_key")[: idempotency.MAX_KEY_LENGTH],
     }
     try:
         body = SubscriptionCreate(
@@ -153,7 +152,7 @@ async def buy(request: Request, principal: Principal | None = Depends(web_princi
     except ValidationError:
         return await _billing_page(
             request,
-            admin,
+            page.principal,
             status_code=400,
             form=entered,
             error=translate(language, "web.billing.buy.invalid"),
@@ -164,15 +163,15 @@ async def buy(request: Request, principal: Principal | None = Depends(web_princi
             await purchases.purchase(
                 db_session=db_session,
                 catalog=catalog,
-                actor=actor_of(request, admin),
-                tenant_id=admin.tenant.id,
+                actor=actor_of(request, page.principal),
+                tenant_id=page.principal.tenant.id,
                 body=body,
                 key=idempotency.key_from_header(entered["idempotency_key"], required=False),
             )
     except TenantryError as error:
         return await _billing_page(
             request,
-            admin,
+            page.principal,
             status_code=error.status_code,
             form=entered,
             error=reason(language, error),
@@ -187,26 +186,20 @@ async def buy(request: Request, principal: Principal | None = Depends(web_princi
     )
 
 
-async def _change(
-    request: Request, principal: Principal | None, subscription_id: str, change: str
-) -> Response:
+async def _change(request: Request, page: Page, subscription_id: str, change: str) -> Response:
     """Add or remove licenses, turn recurring billing on or off, or reactivate."""
-    form = await checked_form(request)
-    admin = await admin_gate(request, principal, *BUYERS)
-    if isinstance(admin, Response):
-        return admin
-    language = language_of(request)
+    language = page.language
     catalog = _catalog(request)
     target = parse_id(subscription_id, what="subscription")
-    actor = actor_of(request, admin)
-    quantity = _quantity(text(form, "quantity")[:12])
+    actor = actor_of(request, page.principal)
+    quantity = _quantity(text(page.form, "quantity")[:12])
     if change in ("add", "remove"):
         try:
             body = LicenseQuantity(quantity=quantity or 0)
         except ValidationError:
             return await _billing_page(
                 request,
-                admin,
+                page.principal,
                 status_code=400,
                 error=translate(language, "web.billing.quantity_invalid"),
             )
@@ -214,16 +207,16 @@ async def _change(
     try:
         async with unit_of_work(request) as db_session:
             subscription = await licensing_subscriptions.get(
-                db_session=db_session, tenant_id=admin.tenant.id, subscription_id=target
+                db_session=db_session, tenant_id=page.principal.tenant.id, subscription_id=target
             )
             sku = catalog.sku_by_id(subscription.sku_id)
             params["sku"] = sku.display_name if sku else subscription.sku_part_number
             if change == "add":
-                key = text(form, "idempotency_key")[: idempotency.MAX_KEY_LENGTH]
+                key = text(page.form, "idempotency_key")[: idempotency.MAX_KEY_LENGTH]
                 await purchases.add_licenses(
                     db_session=db_session,
                     actor=actor,
-                    tenant_id=admin.tenant.id,
+                    tenant_id=page.principal.tenant.id,
                     subscription_id=target,
                     body=body,
                     key=idempotency.key_from_header(key, required=False),
@@ -233,17 +226,17 @@ async def _change(
                 await licensing_subscriptions.remove_licenses(
                     db_session=db_session,
                     actor=actor,
-                    tenant_id=admin.tenant.id,
+                    tenant_id=page.principal.tenant.id,
                     subscription_id=target,
                     quantity=body.quantity,
                 )
                 notice, params["quantity"] = "web.billing.removed", body.quantity
             elif change == "renew":
-                auto_renew = text(form, "auto_renew") == "true"
+                auto_renew = text(page.form, "auto_renew") == "true"
                 await licensing_subscriptions.set_auto_renew(
                     db_session=db_session,
                     actor=actor,
-                    tenant_id=admin.tenant.id,
+                    tenant_id=page.principal.tenant.id,
                     subscription_id=target,
                     auto_renew=auto_renew,
                 )
@@ -253,7 +246,7 @@ async def _change(
                     db_session=db_session,
                     catalog=catalog,
                     actor=actor,
-                    tenant_id=admin.tenant.id,
+                    tenant_id=page.principal.tenant.id,
                     subscription_id=target,
                 )
                 notice = "web.billing.reactivated"
@@ -262,7 +255,7 @@ async def _change(
             raise
         return await _billing_page(
             request,
-            admin,
+            page.principal,
             status_code=error.status_code,
             error=reason(language, error, **params),
             failed=subscription_id,
@@ -272,31 +265,31 @@ async def _change(
 
 @router.post(BILLING + "/subscriptions/{subscription_id}/add")
 async def add_licenses(
-    subscription_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    subscription_id: str, request: Request, page: Page = Depends(admin_form(*BUYERS))
 ) -> Response:
     """Buy more licenses on an active subscription (a double submit buys once)."""
-    return await _change(request, principal, subscription_id, "add")
+    return await _change(request, page, subscription_id, "add")
 
 
 @router.post(BILLING + "/subscriptions/{subscription_id}/remove")
 async def remove_licenses(
-    subscription_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    subscription_id: str, request: Request, page: Page = Depends(admin_form(*BUYERS))
 ) -> Response:
     """Remove licenses, never below those assigned (the refusal says how many are in use)."""
-    return await _change(request, principal, subscription_id, "remove")
+    return await _change(request, page, subscription_id, "remove")
 
 
 @router.post(BILLING + "/subscriptions/{subscription_id}/renew")
 async def set_auto_renew(
-    subscription_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    subscription_id: str, request: Request, page: Page = Depends(admin_form(*BUYERS))
 ) -> Response:
     """Turn recurring billing on or off."""
-    return await _change(request, principal, subscription_id, "renew")
+    return await _change(request, page, subscription_id, "renew")
 
 
 @router.post(BILLING + "/subscriptions/{subscription_id}/reactivate")
 async def reactivate(
-    subscription_id: str, request: Request, principal: Principal | None = Depends(web_principal)
+    subscription_id: str, request: Request, page: Page = Depends(admin_form(*BUYERS))
 ) -> Response:
     """Bring an expired or suspended subscription back for a new term."""
-    return await _change(request, principal, subscription_id, "reactivate")
+    return await _change(request, page, subscription_id, "reactivate")

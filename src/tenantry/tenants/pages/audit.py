@@ -16,13 +16,12 @@ from fastapi.responses import Response
 
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
-from tenantry.dependencies import Principal, web_principal
 from tenantry.tenants import auditlog
 from tenantry.tenants.constants import AUDIT_LOG_READERS
 from tenantry.web.admin_views import format_time, user_path
-from tenantry.web.rendering import WebRoute, language_of
-from tenantry.web.routes import read_unit_of_work
-from tenantry.web.shell import admin_gate, reason, render_admin
+from tenantry.web.dependencies import Page, admin_page, read_unit_of_work
+from tenantry.web.rendering import WebRoute
+from tenantry.web.shell import reason, render_admin
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
@@ -62,13 +61,10 @@ async def audit_page(
     since: str = "",
     until: str = "",
     after: str = "",
-    principal: Principal | None = Depends(web_principal),
+    page: Page = Depends(admin_page(*AUDIT_LOG_READERS)),
 ) -> Response:
     """The organization's audit log, newest first."""
-    admin = await admin_gate(request, principal, *AUDIT_LOG_READERS)
-    if isinstance(admin, Response):
-        return admin
-    language = language_of(request)
+    language = page.language
     shown = {
         "actor": actor.strip()[:320],
         "action": action.strip()[:100],
@@ -97,7 +93,7 @@ async def audit_page(
         try:
             async with read_unit_of_work(request) as db_session:
                 found, next_token = await auditlog.search(
-                    db_session=db_session, tenant_id=admin.tenant.id, query=query
+                    db_session=db_session, tenant_id=page.principal.tenant.id, query=query
                 )
             events = [_event_row(language, event) for event in found]
             if next_token:
@@ -108,8 +104,8 @@ async def audit_page(
     kept = {name: value for name, value in shown.items() if value}
     return render_admin(
         request,
-        "admin/audit.html",
-        principal=admin,
+        "tenants/audit.html",
+        principal=page.principal,
         section="audit",
         status_code=status_code,
         error=error,

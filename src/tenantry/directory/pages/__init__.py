@@ -1,0 +1,1 @@
+"""The admin center's directory pages: users, groups and admin roles."""
