@@ -18,7 +18,7 @@ from tenantry.core.db import Database
 from tenantry.core.errors import Forbidden, TenantryError, TooManyRequests
 from tenantry.core.housekeeping import pruner
 from tenantry.core.security import new_token, token_digest, verify_password
-from tenantry.directory import service as directory_service
+from tenantry.directory import users as directory_users
 from tenantry.directory.models import User
 from tenantry.tenants.models import CLOSED, Tenant
 
@@ -82,7 +82,7 @@ async def sign_in(
     """
     origin = lockout.origin_of(actor.client_address)
     async with database.unit_of_work(readonly=True) as reading:
-        found = await directory_service.get_by_principal_name(
+        found = await directory_users.get_by_principal_name(
             db_session=reading, principal_name=username
         )
         standing = (

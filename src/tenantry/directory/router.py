@@ -34,7 +34,7 @@ from tenantry.dependencies import (
     signed_in_principal,
 )
 from tenantry.directory import flows, passwords
-from tenantry.directory import service as directory_service
+from tenantry.directory import users as directory_users
 from tenantry.directory.constants import (
     DIRECTORY_READERS,
     GROUP_MANAGERS,
@@ -139,7 +139,7 @@ async def me(
 ) -> dict[str, Any]:
     """The signed-in user, their tenant, roles and effective entitlements."""
     user = principal.user
-    roles = await directory_service.roles_of(
+    roles = await directory_users.roles_of(
         db_session=db_session, tenant_id=user.tenant_id, user_id=user.id
     )
     entitlements = await licensing_service.entitlements_of(
@@ -174,7 +174,7 @@ async def change_password(
         current_password=body.current_password,
         new_password=body.new_password,
     )
-    await directory_service.change_password(
+    await directory_users.change_password(
         db_session=db_session,
         actor=actor_of(request, principal),
         tenant_id=principal.tenant.id,
@@ -197,7 +197,7 @@ async def list_users(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The organization's users: `$filter`, `$search`, `$orderby`, `$top`, `@odata.nextLink`."""
-    found = await directory_service.list_users(
+    found = await directory_users.list_users(
         db_session=db_session, tenant_id=principal.tenant.id, params=params
     )
     return _user_page(request, found)
@@ -321,7 +321,7 @@ async def get_user(
 ) -> dict[str, Any]:
     """A user of the organization, by id or userPrincipalName, with their licenses and the
     state of each license source (`licenseAssignmentStates`)."""
-    user = await directory_service.resolve(
+    user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
     rows, inactive = await group_licensing.license_states_of(
@@ -339,7 +339,7 @@ async def update_user(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> dict[str, Any]:
     """Change names, `usageLocation` or `accountEnabled` (false blocks sign-in at once)."""
-    user = await directory_service.resolve(
+    user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
     given = body.model_fields_set
@@ -347,8 +347,8 @@ async def update_user(
         raise InvalidValue("displayName cannot be empty.", target="displayName")
     if "account_enabled" in given and body.account_enabled is None:
         raise InvalidValue("accountEnabled is true or false.", target="accountEnabled")
-    unset = directory_service.UNSET
-    await directory_service.update(
+    unset = directory_users.UNSET
+    await directory_users.update(
         db_session=db_session,
         actor=actor_of(request, principal),
         user=user,
@@ -369,7 +369,7 @@ async def delete_user(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Delete a user: their licenses return to the pool, their sessions end."""
-    user = await directory_service.resolve(
+    user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
     await flows.delete_user(db_session=db_session, actor=actor_of(request, principal), user=user)
@@ -386,10 +386,10 @@ async def reset_password(
     """A temporary password, shown once; the user must change it at their next sign-in."""
     temporary = passwords.generate()
     password_hash = await passwords.hash_generated(temporary)
-    user = await directory_service.resolve(
+    user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
-    await directory_service.reset_password(
+    await directory_users.reset_password(
         db_session=db_session,
         actor=actor_of(request, principal),
         user=user,
@@ -405,10 +405,10 @@ async def member_of(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The groups a user is a direct member of."""
-    user = await directory_service.resolve(
+    user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
-    groups = await directory_service.groups_of(
+    groups = await directory_users.groups_of(
         db_session=db_session, tenant_id=principal.tenant.id, user_id=user.id
     )
     return {"value": [group_view(group) for group in groups]}
@@ -442,7 +442,7 @@ async def list_roles(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The organization's admin roles with their members."""
-    members = await directory_service.role_members(
+    members = await directory_users.role_members(
         db_session=db_session, tenant_id=principal.tenant.id
     )
     return {"value": [role_view(role, users) for role, users in members.items()]}
@@ -455,8 +455,8 @@ async def get_role(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """One admin role (by template id or name) with its members."""
-    role = directory_service.resolve_role(role_id)
-    members = await directory_service.role_members(
+    role = directory_users.resolve_role(role_id)
+    members = await directory_users.role_members(
         db_session=db_session, tenant_id=principal.tenant.id
     )
     return role_view(role, members[role])
@@ -479,11 +479,11 @@ async def add_role_member(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Give a user an admin role (Global Administrator only); giving it again changes nothing."""
-    role = directory_service.resolve_role(role_id)
-    user = await directory_service.resolve(
+    role = directory_users.resolve_role(role_id)
+    user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=_member_key(body)
     )
-    await directory_service.add_role_member(
+    await directory_users.add_role_member(
         db_session=db_session, actor=actor_of(request, principal), role=role, user=user
     )
     return Response(status_code=204)
@@ -498,11 +498,11 @@ async def remove_role_member(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Take an admin role from a user; the last Global Administrator keeps theirs (409)."""
-    role = directory_service.resolve_role(role_id)
-    user = await directory_service.resolve(
+    role = directory_users.resolve_role(role_id)
+    user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
-    await directory_service.remove_role_member(
+    await directory_users.remove_role_member(
         db_session=db_session, actor=actor_of(request, principal), role=role, user=user
     )
     return Response(status_code=204)
@@ -519,7 +519,7 @@ async def list_groups(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The organization's groups: `$filter`, `$search`, `$orderby`, `$top`, `@odata.nextLink`."""
-    found = await directory_service.list_groups(
+    found = await directory_users.list_groups(
         db_session=db_session, tenant_id=principal.tenant.id, params=params
     )
     return page_view(
@@ -543,7 +543,7 @@ async def create_group(
             "groupTypes empty.",
             target="groupTypes",
         )
-    group = await directory_service.create_group(
+    group = await directory_users.create_group(
         db_session=db_session,
         actor=actor_of(request, principal),
         tenant_id=principal.tenant.id,
@@ -562,7 +562,7 @@ async def get_group(
 ) -> dict[str, Any]:
     """A group of the organization, with the licenses it gives (`assignedLicenses`) and
     their `licenseProcessingState`."""
-    group = await directory_service.resolve_group(
+    group = await directory_users.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
     licensing = await group_licensing.licensing_of_group(
@@ -580,7 +580,7 @@ async def update_group(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> dict[str, Any]:
     """Rename a group or change its description or mail nickname."""
-    group = await directory_service.resolve_group(
+    group = await directory_users.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
     given = body.model_fields_set
@@ -589,8 +589,8 @@ async def update_group(
         or ("mail_nickname" in given and body.mail_nickname is None)
     ):
         raise InvalidValue("displayName and mailNickname cannot be empty.", target="displayName")
-    unset = directory_service.UNSET
-    await directory_service.update_group(
+    unset = directory_users.UNSET
+    await directory_users.update_group(
         db_session=db_session,
         actor=actor_of(request, principal),
         group=group,
@@ -609,10 +609,10 @@ async def delete_group(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Delete a group and its memberships."""
-    group = await directory_service.resolve_group(
+    group = await directory_users.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
-    await directory_service.delete_group(
+    await directory_users.delete_group(
         db_session=db_session, actor=actor_of(request, principal), group=group
     )
     return Response(status_code=204)
@@ -627,10 +627,10 @@ async def list_group_members(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """A group's members, with the same options as the user list."""
-    group = await directory_service.resolve_group(
+    group = await directory_users.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
-    found = await directory_service.list_members(
+    found = await directory_users.list_members(
         db_session=db_session, tenant_id=principal.tenant.id, group_id=group.id, params=params
     )
     return _user_page(request, found)
@@ -645,11 +645,11 @@ async def add_group_members(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> dict[str, Any]:
     """Add users to a group by id (up to 5,000 at once); current members are left as they are."""
-    group = await directory_service.resolve_group(
+    group = await directory_users.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
-    user_ids = directory_service.parse_user_ids(body.user_ids)
-    added = await directory_service.add_members(
+    user_ids = directory_users.parse_user_ids(body.user_ids)
+    added = await directory_users.add_members(
         db_session=db_session, actor=actor_of(request, principal), group=group, user_ids=user_ids
     )
     return {"added": len(added), "alreadyMembers": len(user_ids) - len(added)}
@@ -664,13 +664,13 @@ async def remove_group_member(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Take a user out of a group."""
-    group = await directory_service.resolve_group(
+    group = await directory_users.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
-    user = await directory_service.resolve(
+    user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
-    await directory_service.remove_member(
+    await directory_users.remove_member(
         db_session=db_session, actor=actor_of(request, principal), group=group, user_id=user.id
     )
     return Response(status_code=204)

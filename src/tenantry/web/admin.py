@@ -19,8 +19,8 @@ from tenantry.core.dns import DnsLookupFailed, lookup_txt
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import has_message, translate
 from tenantry.dependencies import Principal, actor_of, web_principal
-from tenantry.directory import service as directory_service
 from tenantry.directory import transfer
+from tenantry.directory import users as directory_users
 from tenantry.directory.constants import DIRECTORY_READERS, GROUP_MANAGERS, USER_MANAGERS
 from tenantry.domains import flows as domain_flows
 from tenantry.domains import names
@@ -86,7 +86,7 @@ async def admin_home(
     sees_licenses = may(held, *SUBSCRIPTION_READERS)
     async with read_unit_of_work(request) as db_session:
         domains = await domain_service.get_all(db_session=db_session, tenant_id=admin.tenant.id)
-        people = await directory_service.count_members(
+        people = await directory_users.count_members(
             db_session=db_session, tenant_id=admin.tenant.id
         )
         pools, subscriptions, problems, in_error = [], [], [], []

@@ -28,7 +28,7 @@ from tenantry.core.i18n import translate
 from tenantry.dependencies import SESSION_COOKIE, Principal, actor_of, web_principal
 from tenantry.directory import flows as directory_flows
 from tenantry.directory import passwords
-from tenantry.directory import service as directory_service
+from tenantry.directory import users as directory_users
 from tenantry.directory.constants import (
     DIRECTORY_READERS,
     MAX_IMPORT_BYTES,
@@ -148,7 +148,7 @@ async def users_page(
     error = None
     status_code = 200
     try:
-        code = directory_service.normalize_usage_location(location)
+        code = directory_users.normalize_usage_location(location)
         params = ListParams(
             filter=_list_filter(status, code),
             search=search or None,
@@ -157,7 +157,7 @@ async def users_page(
             count=True,
         )
         async with read_unit_of_work(request) as db_session:
-            found = await directory_service.list_users(
+            found = await directory_users.list_users(
                 db_session=db_session, tenant_id=admin.tenant.id, params=params
             )
             held = await overview.skus_by_user(
@@ -530,7 +530,7 @@ async def _message_page(
     request: Request, admin: Principal, *, status_code: int = 200, **context: Any
 ) -> Response:
     async with read_unit_of_work(request) as db_session:
-        active = await directory_service.list_users(
+        active = await directory_users.list_users(
             db_session=db_session,
             tenant_id=admin.tenant.id,
             params=ListParams(filter="accountEnabled eq true", top=1, count=True),
@@ -634,10 +634,10 @@ async def _user_page(
     catalog = _catalog(request)
     async with read_unit_of_work(request) as db_session:
         user = await user_of(db_session, admin, user_id)
-        roles = await directory_service.roles_of(
+        roles = await directory_users.roles_of(
             db_session=db_session, tenant_id=admin.tenant.id, user_id=user.id
         )
-        groups = await directory_service.groups_of(
+        groups = await directory_users.groups_of(
             db_session=db_session, tenant_id=admin.tenant.id, user_id=user.id
         )
         assignments, inactive = await group_licensing.license_states_of(
@@ -741,7 +741,7 @@ async def update_user(
     try:
         async with unit_of_work(request) as db_session:
             user = await user_of(db_session, admin, user_id)
-            await directory_service.update(
+            await directory_users.update(
                 db_session=db_session,
                 actor=actor_of(request, admin),
                 user=user,
@@ -771,7 +771,7 @@ async def change_sign_in(
     try:
         async with unit_of_work(request) as db_session:
             user = await user_of(db_session, admin, user_id)
-            await directory_service.update(
+            await directory_users.update(
                 db_session=db_session,
                 actor=actor_of(request, admin),
                 user=user,
@@ -798,7 +798,7 @@ async def reset_password(
     try:
         async with unit_of_work(request) as db_session:
             user = await user_of(db_session, admin, user_id)
-            await directory_service.reset_password(
+            await directory_users.reset_password(
                 db_session=db_session,
                 actor=actor_of(request, admin),
                 user=user,

@@ -38,7 +38,7 @@ from tenantry.dependencies import (
     web_signed_in_principal,
 )
 from tenantry.directory import flows as directory_flows
-from tenantry.directory import service as directory_service
+from tenantry.directory import users as directory_users
 from tenantry.directory.constants import Role
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
@@ -141,7 +141,7 @@ async def home(request: Request, principal: Principal | None = Depends(web_princ
             db_session=db_session, catalog=catalog, user_id=principal.user.id, with_changes=True
         )
         domains = await domain_service.get_all(db_session=db_session, tenant_id=principal.tenant.id)
-        roles = await directory_service.roles_of(
+        roles = await directory_users.roles_of(
             db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
         )
 
@@ -531,7 +531,7 @@ async def change_password(
             user=principal.user, current_password=current, new_password=new
         )
         async with unit_of_work(request) as db_session:
-            await directory_service.change_password(
+            await directory_users.change_password(
                 db_session=db_session,
                 actor=actor_of(request, principal),
                 tenant_id=principal.tenant.id,

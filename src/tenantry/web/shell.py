@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from tenantry.core.errors import Forbidden, TenantryError
 from tenantry.core.i18n import has_message, translate
 from tenantry.dependencies import Principal, ensure_role, parse_id
-from tenantry.directory import service as directory_service
+from tenantry.directory import users as directory_users
 from tenantry.directory.constants import Role
 from tenantry.directory.models import User
 from tenantry.tenants.exceptions import TenantUnmanaged
@@ -89,7 +89,7 @@ async def held_roles(request: Request, principal: Principal) -> frozenset[str]:
     """The admin roles the signed-in person holds (to show only the forms they may use)."""
     database = request.app.state.database
     async with database.unit_of_work(readonly=True) as db_session:
-        roles = await directory_service.roles_of(
+        roles = await directory_users.roles_of(
             db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
         )
     return frozenset(roles)
@@ -97,7 +97,7 @@ async def held_roles(request: Request, principal: Principal) -> frozenset[str]:
 
 async def user_of(db_session: AsyncSession, admin: Principal, user_id: str) -> User:
     """The user of the admin's organization whose id the page's path carries (404 otherwise)."""
-    return await directory_service.get(
+    return await directory_users.get(
         db_session=db_session, tenant_id=admin.tenant.id, user_id=parse_id(user_id, what="user")
     )
 
