@@ -34,6 +34,8 @@ from tenantry.dependencies import (
     signed_in_principal,
 )
 from tenantry.directory import flows, passwords
+from tenantry.directory import groups as directory_groups
+from tenantry.directory import roles as directory_roles
 from tenantry.directory import users as directory_users
 from tenantry.directory.constants import (
     DIRECTORY_READERS,
@@ -139,7 +141,7 @@ async def me(
 ) -> dict[str, Any]:
     """The signed-in user, their tenant, roles and effective entitlements."""
     user = principal.user
-    roles = await directory_users.roles_of(
+    roles = await directory_roles.roles_of(
         db_session=db_session, tenant_id=user.tenant_id, user_id=user.id
     )
     entitlements = await licensing_service.entitlements_of(
@@ -408,7 +410,7 @@ async def member_of(
     user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
-    groups = await directory_users.groups_of(
+    groups = await directory_groups.groups_of(
         db_session=db_session, tenant_id=principal.tenant.id, user_id=user.id
     )
     return {"value": [group_view(group) for group in groups]}
@@ -442,7 +444,7 @@ async def list_roles(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The organization's admin roles with their members."""
-    members = await directory_users.role_members(
+    members = await directory_roles.role_members(
         db_session=db_session, tenant_id=principal.tenant.id
     )
     return {"value": [role_view(role, users) for role, users in members.items()]}
@@ -455,8 +457,8 @@ async def get_role(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """One admin role (by template id or name) with its members."""
-    role = directory_users.resolve_role(role_id)
-    members = await directory_users.role_members(
+    role = directory_roles.resolve_role(role_id)
+    members = await directory_roles.role_members(
         db_session=db_session, tenant_id=principal.tenant.id
     )
     return role_view(role, members[role])
@@ -479,11 +481,11 @@ async def add_role_member(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Give a user an admin role (Global Administrator only); giving it again changes nothing."""
-    role = directory_users.resolve_role(role_id)
+    role = directory_roles.resolve_role(role_id)
     user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=_member_key(body)
     )
-    await directory_users.add_role_member(
+    await directory_roles.add_role_member(
         db_session=db_session, actor=actor_of(request, principal), role=role, user=user
     )
     return Response(status_code=204)
@@ -498,11 +500,11 @@ async def remove_role_member(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Take an admin role from a user; the last Global Administrator keeps theirs (409)."""
-    role = directory_users.resolve_role(role_id)
+    role = directory_roles.resolve_role(role_id)
     user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
-    await directory_users.remove_role_member(
+    await directory_roles.remove_role_member(
         db_session=db_session, actor=actor_of(request, principal), role=role, user=user
     )
     return Response(status_code=204)
@@ -519,7 +521,7 @@ async def list_groups(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The organization's groups: `$filter`, `$search`, `$orderby`, `$top`, `@odata.nextLink`."""
-    found = await directory_users.list_groups(
+    found = await directory_groups.list_groups(
         db_session=db_session, tenant_id=principal.tenant.id, params=params
     )
     return page_view(
@@ -543,7 +545,7 @@ async def create_group(
             "groupTypes empty.",
             target="groupTypes",
         )
-    group = await directory_users.create_group(
+    group = await directory_groups.create_group(
         db_session=db_session,
         actor=actor_of(request, principal),
         tenant_id=principal.tenant.id,
@@ -562,7 +564,7 @@ async def get_group(
 ) -> dict[str, Any]:
     """A group of the organization, with the licenses it gives (`assignedLicenses`) and
     their `licenseProcessingState`."""
-    group = await directory_users.resolve_group(
+    group = await directory_groups.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
     licensing = await group_licensing.licensing_of_group(
@@ -580,7 +582,7 @@ async def update_group(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> dict[str, Any]:
     """Rename a group or change its description or mail nickname."""
-    group = await directory_users.resolve_group(
+    group = await directory_groups.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
     given = body.model_fields_set
@@ -590,7 +592,7 @@ async def update_group(
     ):
         raise InvalidValue("displayName and mailNickname cannot be empty.", target="displayName")
     unset = directory_users.UNSET
-    await directory_users.update_group(
+    await directory_groups.update_group(
         db_session=db_session,
         actor=actor_of(request, principal),
         group=group,
@@ -609,10 +611,10 @@ async def delete_group(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Delete a group and its memberships."""
-    group = await directory_users.resolve_group(
+    group = await directory_groups.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
-    await directory_users.delete_group(
+    await directory_groups.delete_group(
         db_session=db_session, actor=actor_of(request, principal), group=group
     )
     return Response(status_code=204)
@@ -627,10 +629,10 @@ async def list_group_members(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """A group's members, with the same options as the user list."""
-    group = await directory_users.resolve_group(
+    group = await directory_groups.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
-    found = await directory_users.list_members(
+    found = await directory_groups.list_members(
         db_session=db_session, tenant_id=principal.tenant.id, group_id=group.id, params=params
     )
     return _user_page(request, found)
@@ -645,11 +647,11 @@ async def add_group_members(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> dict[str, Any]:
     """Add users to a group by id (up to 5,000 at once); current members are left as they are."""
-    group = await directory_users.resolve_group(
+    group = await directory_groups.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
-    user_ids = directory_users.parse_user_ids(body.user_ids)
-    added = await directory_users.add_members(
+    user_ids = directory_groups.parse_user_ids(body.user_ids)
+    added = await directory_groups.add_members(
         db_session=db_session, actor=actor_of(request, principal), group=group, user_ids=user_ids
     )
     return {"added": len(added), "alreadyMembers": len(user_ids) - len(added)}
@@ -664,13 +666,13 @@ async def remove_group_member(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Take a user out of a group."""
-    group = await directory_users.resolve_group(
+    group = await directory_groups.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
     user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
-    await directory_users.remove_member(
+    await directory_groups.remove_member(
         db_session=db_session, actor=actor_of(request, principal), group=group, user_id=user.id
     )
     return Response(status_code=204)

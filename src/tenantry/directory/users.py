@@ -1,16 +1,17 @@
-"""The directory of a tenant: users, their admin roles, groups and members."""
+"""A tenant's users: finding, adding, changing and deleting them, and writing to them all.
+
+Their admin roles are `directory.roles`, their groups `directory.groups`.
+"""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Sequence
 from enum import Enum
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Select, Uuid, and_, delete, exists, func, insert, literal, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,42 +19,21 @@ from tenantry.auth import lockout as auth_lockout
 from tenantry.auth import service as auth_service
 from tenantry.core import audit, mail
 from tenantry.core.clock import clock
-from tenantry.core.db import UTCDateTime
-from tenantry.core.errors import Conflict, InvalidRequest, NotFound
+from tenantry.core.errors import Conflict, NotFound
 from tenantry.directory import events
-from tenantry.directory.constants import (
-    MAX_MEMBERS_PER_REQUEST,
-    ROLE_DISPLAY_NAMES,
-    ROLE_TEMPLATE_IDS,
-    TENANT_ROLES,
-    USAGE_LOCATIONS,
-    Role,
-    Source,
-)
+from tenantry.directory import roles as directory_roles
+from tenantry.directory.constants import USAGE_LOCATIONS, Source
 from tenantry.directory.exceptions import (
-    AdministratorProtected,
     InvalidCountryCode,
     InvalidFilter,
     InvalidUserPrincipalName,
     InvalidValue,
-    LastGlobalAdministrator,
-    NotAMember,
     PasswordChangedMeanwhile,
     PropertyManagedBySync,
-    TooManyMembers,
-    UnknownRole,
     UnverifiedDomain,
     UserAlreadyExists,
-    UsersNotFound,
 )
-from tenantry.directory.models import (
-    Group,
-    GroupMember,
-    GroupSearchTerm,
-    RoleAssignment,
-    User,
-    UserSearchTerm,
-)
+from tenantry.directory.models import GroupMember, User, UserSearchTerm
 from tenantry.directory.query import (
     FilterProperty,
     ListParams,
@@ -66,20 +46,14 @@ from tenantry.directory.query import (
 )
 from tenantry.directory.search import ADDRESS, NAME, fold, sort_key
 from tenantry.domains import service as domain_service
-from tenantry.tenants import service as tenant_service
-
-__all__ = ["UserAlreadyExists"]  # re-exported: callers catch it from here
 
 
-class _Unset(Enum):
+class Unset(Enum):
     UNSET = 0
 
 
-UNSET = _Unset.UNSET
+UNSET = Unset.UNSET
 """A keyword left out of an update (None means "clear the value")."""
-
-
-# --- users --------------------------------------------------------------------------------
 
 
 async def get(*, db_session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
@@ -325,59 +299,14 @@ async def list_users(
     )
 
 
-async def _ensure_may_manage(db_session: AsyncSession, actor: audit.Actor, user: User) -> None:
-    """Only a Global Administrator changes another administrator (Entra's privileged users)."""
-    if actor.user_id is None or actor.user_id == user.id:
-        return
-    target_roles = await roles_of(db_session=db_session, tenant_id=user.tenant_id, user_id=user.id)
-    if not target_roles:
-        return
-    actor_roles = await roles_of(
-        db_session=db_session, tenant_id=user.tenant_id, user_id=actor.user_id
-    )
-    if Role.GLOBAL_ADMINISTRATOR.value not in actor_roles:
-        raise AdministratorProtected()
-
-
-async def _ensure_other_global_admin(
-    db_session: AsyncSession, *, tenant_id: uuid.UUID, user_id: uuid.UUID, doing: str
-) -> None:
-    """Refuse when no other Global Administrator who can sign in would remain.
-
-    The tenant row is locked first, so two admins removing each other at the
-    same moment cannot both pass the count (SQLite: writers already queue).
-    """
-    await tenant_service.get_for_update(db_session=db_session, tenant_id=tenant_id)
-    others = await db_session.scalar(
-        select(func.count())
-        .select_from(RoleAssignment)
-        .join(User, User.id == RoleAssignment.user_id)
-        .where(
-            RoleAssignment.tenant_id == tenant_id,
-            RoleAssignment.role == Role.GLOBAL_ADMINISTRATOR.value,
-            RoleAssignment.user_id != user_id,
-            User.account_enabled.is_(True),
-        )
-    )
-    if not others:
-        raise LastGlobalAdministrator(
-            f"You cannot {doing}: they are the organization's last Global Administrator who can "
-            "sign in. Make someone else Global Administrator first."
-        )
-
-
-async def _is_global_admin(db_session: AsyncSession, user: User) -> bool:
-    held = await roles_of(db_session=db_session, tenant_id=user.tenant_id, user_id=user.id)
-    return Role.GLOBAL_ADMINISTRATOR.value in held
-
-
 def check_text(value: str | None, *, field: str) -> None:
     """InvalidValue when a name holds U+0000 (PostgreSQL text cannot hold it; no name has it)."""
     if value is not None and "\x00" in value:
         raise InvalidValue(f"{field} cannot contain the NUL character.", target=field)
 
 
-def _check_name(value: str | None, *, field: str, limit: int, required: bool) -> str | None:
+def check_name(value: str | None, *, field: str, limit: int, required: bool) -> str | None:
+    """A name without its outer spaces, at most `limit` characters; None when optional and empty."""
     check_text(value, field=field)
     if value is None:
         if required:
@@ -396,11 +325,11 @@ async def update(
     db_session: AsyncSession,
     actor: audit.Actor,
     user: User,
-    display_name: str | _Unset = UNSET,
-    given_name: str | _Unset | None = UNSET,
-    surname: str | _Unset | None = UNSET,
-    usage_location: str | _Unset | None = UNSET,
-    account_enabled: bool | _Unset = UNSET,
+    display_name: str | Unset = UNSET,
+    given_name: str | Unset | None = UNSET,
+    surname: str | Unset | None = UNSET,
+    usage_location: str | Unset | None = UNSET,
+    account_enabled: bool | Unset = UNSET,
     by_sync: bool = False,
 ) -> User:
     """Change a user's names, usage location or sign-in; blocking sign-in ends their sessions.
@@ -410,13 +339,13 @@ async def update(
     """
     wanted: dict[str, Any] = {}
     if display_name is not UNSET:
-        wanted["display_name"] = _check_name(
+        wanted["display_name"] = check_name(
             display_name, field="displayName", limit=256, required=True
         )
     if given_name is not UNSET:
-        wanted["given_name"] = _check_name(given_name, field="givenName", limit=128, required=False)
+        wanted["given_name"] = check_name(given_name, field="givenName", limit=128, required=False)
     if surname is not UNSET:
-        wanted["surname"] = _check_name(surname, field="surname", limit=128, required=False)
+        wanted["surname"] = check_name(surname, field="surname", limit=128, required=False)
     if usage_location is not UNSET:
         wanted["usage_location"] = normalize_usage_location(usage_location)
     if account_enabled is not UNSET:
@@ -434,10 +363,10 @@ async def update(
                 "sign-in there.",
                 target=_GRAPH_NAMES[managed[0]],
             )
-        await _ensure_may_manage(db_session, actor, user)
+        await directory_roles.ensure_may_manage(db_session, actor, user)
     blocking = changes.get("account_enabled") is False
-    if blocking and await _is_global_admin(db_session, user):
-        await _ensure_other_global_admin(
+    if blocking and await directory_roles.is_global_admin(db_session, user):
+        await directory_roles.ensure_other_global_admin(
             db_session, tenant_id=user.tenant_id, user_id=user.id, doing="block this user"
         )
     modified = {
@@ -492,9 +421,9 @@ async def delete_user(
             "This user is synced from your other directory: delete them there.", target="id"
         )
     if not by_sync:
-        await _ensure_may_manage(db_session, actor, user)
-    if await _is_global_admin(db_session, user):
-        await _ensure_other_global_admin(
+        await directory_roles.ensure_may_manage(db_session, actor, user)
+    if await directory_roles.is_global_admin(db_session, user):
+        await directory_roles.ensure_other_global_admin(
             db_session, tenant_id=user.tenant_id, user_id=user.id, doing="delete this user"
         )
     await events.user_deleting(
@@ -524,7 +453,7 @@ async def reset_password(
     *, db_session: AsyncSession, actor: audit.Actor, user: User, password_hash: str
 ) -> None:
     """Give a user a temporary password (hashed by the caller); they change it at next sign-in."""
-    await _ensure_may_manage(db_session, actor, user)
+    await directory_roles.ensure_may_manage(db_session, actor, user)
     user.password_hash = password_hash
     user.must_change_password = True
     await auth_lockout.clear(db_session=db_session, user_id=user.id)
@@ -639,497 +568,3 @@ async def get_many_by_principal_name(
         return {}
     query = select(User).where(User.tenant_id == tenant_id, User.user_principal_name.in_(wanted))
     return {user.user_principal_name: user for user in (await db_session.scalars(query)).all()}
-
-
-# --- roles --------------------------------------------------------------------------------
-
-
-def resolve_role(role_id: str) -> Role:
-    """A tenant role by template id, name ("UserAdministrator") or display name."""
-    wanted = role_id.strip().lower().replace(" ", "")
-    for role in TENANT_ROLES:
-        if wanted in (
-            ROLE_TEMPLATE_IDS[role],
-            role.value.lower(),
-            ROLE_DISPLAY_NAMES[role].lower().replace(" ", ""),
-        ):
-            return role
-    raise UnknownRole(role_id)
-
-
-async def roles_of(
-    *, db_session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
-) -> list[str]:
-    """The admin roles a user holds in a tenant."""
-    query = select(RoleAssignment.role).where(
-        RoleAssignment.tenant_id == tenant_id, RoleAssignment.user_id == user_id
-    )
-    return sorted((await db_session.scalars(query)).all())
-
-
-def grant_role(
-    *,
-    db_session: AsyncSession,
-    actor: audit.Actor,
-    tenant_id: uuid.UUID,
-    user_id: uuid.UUID,
-    role: Role,
-) -> RoleAssignment:
-    """Give a user an admin role."""
-    assignment = RoleAssignment(
-        tenant_id=tenant_id, user_id=user_id, role=role.value, created_at=clock.now()
-    )
-    db_session.add(assignment)
-    audit.record(
-        db_session,
-        actor=actor,
-        action="Add member to role",
-        target_type="user",
-        target_id=user_id,
-        tenant_id=tenant_id,
-        details={"role": role.value},
-    )
-    return assignment
-
-
-async def role_members(*, db_session: AsyncSession, tenant_id: uuid.UUID) -> dict[Role, list[User]]:
-    """Every tenant role with the users holding it (one query)."""
-    rows = (
-        await db_session.execute(
-            select(RoleAssignment.role, User)
-            .join(User, User.id == RoleAssignment.user_id)
-            .where(RoleAssignment.tenant_id == tenant_id)
-            .order_by(User.display_name_key, User.id)
-        )
-    ).all()
-    members: dict[Role, list[User]] = {role: [] for role in TENANT_ROLES}
-    for role_name, user in rows:
-        if role_name in members:
-            members[Role(role_name)].append(user)
-    return members
-
-
-async def add_role_member(
-    *, db_session: AsyncSession, actor: audit.Actor, role: Role, user: User
-) -> bool:
-    """Give `user` the role; False when they already hold it (nothing changes)."""
-    key = (user.tenant_id, user.id, role.value)
-    if await db_session.get(RoleAssignment, key) is not None:
-        return False
-    try:
-        # A savepoint: the assignment and its audit event go when someone else granted the
-        # role at this very moment, and the transaction stays usable.
-        async with db_session.begin_nested():
-            grant_role(
-                db_session=db_session,
-                actor=actor,
-                tenant_id=user.tenant_id,
-                user_id=user.id,
-                role=role,
-            )
-    except IntegrityError:
-        return False
-    return True
-
-
-async def remove_role_member(
-    *, db_session: AsyncSession, actor: audit.Actor, role: Role, user: User
-) -> None:
-    """Take the role from `user`; never from the last Global Administrator who can sign in."""
-    if role is Role.GLOBAL_ADMINISTRATOR:
-        await _ensure_other_global_admin(
-            db_session,
-            tenant_id=user.tenant_id,
-            user_id=user.id,
-            doing="remove the Global Administrator role from this user",
-        )
-    removed = await db_session.execute(
-        delete(RoleAssignment).where(
-            RoleAssignment.tenant_id == user.tenant_id,
-            RoleAssignment.user_id == user.id,
-            RoleAssignment.role == role.value,
-        )
-    )
-    if not removed.rowcount:  # type: ignore[attr-defined]
-        raise NotAMember(
-            f"{user.user_principal_name} is not a {ROLE_DISPLAY_NAMES[role]}.", target="userId"
-        )
-    audit.record(
-        db_session,
-        actor=actor,
-        action="Remove member from role",
-        target_type="user",
-        target_id=user.id,
-        tenant_id=user.tenant_id,
-        details={"role": role.value, "userPrincipalName": user.user_principal_name},
-    )
-
-
-# --- groups -------------------------------------------------------------------------------
-
-_NICKNAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-def _group_match(tenant_id: uuid.UUID) -> Any:
-    def match(kinds: Sequence[str], prefix: str) -> Any:
-        return Group.id.in_(
-            select(GroupSearchTerm.group_id).where(
-                GroupSearchTerm.tenant_id == tenant_id,
-                GroupSearchTerm.kind.in_(kinds),
-                prefix_range(GroupSearchTerm.term, prefix),
-            )
-        )
-
-    return match
-
-
-GROUPS = Queryable(
-    name="groups",
-    id_attribute="id",
-    properties={
-        "displayName": FilterProperty(
-            eq=lambda v: Group.display_name_key == sort_key(expect_text("displayName")(v) or ""),
-            startswith=lambda v: prefix_range(Group.display_name_key, fold(v)),
-        ),
-        "mailNickname": FilterProperty(
-            eq=lambda v: Group.mail_nickname == expect_text("mailNickname")(v),
-            startswith=lambda v: prefix_range(Group.mail_nickname, v),
-        ),
-    },
-    orderings={"displayName": "display_name_key"},
-    default_order="displayName",
-    search_kinds={"displayName": NAME, "mailNickname": ADDRESS},
-)
-
-
-def _nickname(value: str | None, display_name: str) -> str:
-    if value is None:
-        letters = re.sub(r"[^A-Za-z0-9]", "", fold(display_name))[:56]
-        return letters or f"group{uuid.uuid4().hex[:8]}"
-    if not _NICKNAME.fullmatch(value):
-        raise InvalidValue(
-            "mailNickname takes 1 to 64 letters, digits, dots, dashes or underscores.",
-            target="mailNickname",
-        )
-    return value
-
-
-async def get_group(
-    *, db_session: AsyncSession, tenant_id: uuid.UUID, group_id: uuid.UUID
-) -> Group:
-    """A group of the tenant, or NotFound (also for another tenant's groups)."""
-    group = await db_session.get(Group, (tenant_id, group_id))
-    if group is None:
-        raise NotFound("The group does not exist.", target="id")
-    return group
-
-
-async def resolve_group(*, db_session: AsyncSession, tenant_id: uuid.UUID, key: str) -> Group:
-    """A group of the tenant by the id in a path (Graph's `/groups/{id}`); NotFound otherwise."""
-    try:
-        group_id = uuid.UUID(key)
-    except ValueError:
-        raise NotFound("The group does not exist.") from None
-    return await get_group(db_session=db_session, tenant_id=tenant_id, group_id=group_id)
-
-
-async def list_groups(
-    *, db_session: AsyncSession, tenant_id: uuid.UUID, params: ListParams
-) -> Page[Group]:
-    """A page of the tenant's groups under `$filter`, `$search`, `$orderby`, `$top`."""
-    return await page(
-        db_session=db_session,
-        query=select(Group).where(Group.tenant_id == tenant_id),
-        entity=Group,
-        queryable=GROUPS,
-        params=params,
-        match=_group_match(tenant_id),
-    )
-
-
-async def create_group(
-    *,
-    db_session: AsyncSession,
-    actor: audit.Actor,
-    tenant_id: uuid.UUID,
-    display_name: str,
-    description: str | None = None,
-    mail_nickname: str | None = None,
-) -> Group:
-    """A new security group."""
-    display_name = _check_name(display_name, field="displayName", limit=256, required=True) or ""
-    group = Group(
-        tenant_id=tenant_id,
-        id=uuid.uuid4(),
-        display_name=display_name,
-        description=_check_name(description, field="description", limit=1024, required=False),
-        mail_nickname=_nickname(mail_nickname, display_name),
-        created_at=clock.now(),
-    )
-    db_session.add(group)
-    await db_session.flush()
-    audit.record(
-        db_session,
-        actor=actor,
-        action="Add group",
-        target_type="group",
-        target_id=group.id,
-        tenant_id=tenant_id,
-        details={"displayName": group.display_name},
-    )
-    return group
-
-
-async def update_group(
-    *,
-    db_session: AsyncSession,
-    actor: audit.Actor,
-    group: Group,
-    display_name: str | _Unset = UNSET,
-    description: str | _Unset | None = UNSET,
-    mail_nickname: str | _Unset = UNSET,
-) -> Group:
-    """Rename a group or change its description or nickname."""
-    wanted: dict[str, Any] = {}
-    if display_name is not UNSET:
-        wanted["display_name"] = _check_name(
-            display_name, field="displayName", limit=256, required=True
-        )
-    if description is not UNSET:
-        wanted["description"] = _check_name(
-            description, field="description", limit=1024, required=False
-        )
-    if mail_nickname is not UNSET:
-        wanted["mail_nickname"] = _nickname(mail_nickname, group.display_name)
-    changes = {name: value for name, value in wanted.items() if getattr(group, name) != value}
-    if not changes:
-        return group
-    modified = {
-        _GROUP_GRAPH_NAMES[name]: {"oldValue": getattr(group, name), "newValue": value}
-        for name, value in changes.items()
-    }
-    for name, value in changes.items():
-        setattr(group, name, value)
-    await db_session.flush()
-    audit.record(
-        db_session,
-        actor=actor,
-        action="Update group",
-        target_type="group",
-        target_id=group.id,
-        tenant_id=group.tenant_id,
-        details={"modifiedProperties": modified},
-    )
-    return group
-
-
-_GROUP_GRAPH_NAMES = {
-    "display_name": "displayName",
-    "description": "description",
-    "mail_nickname": "mailNickname",
-}
-
-
-async def delete_group(*, db_session: AsyncSession, actor: audit.Actor, group: Group) -> None:
-    """Delete a group and its memberships (handlers of `events.group_deleting` may refuse)."""
-    await events.group_deleting(
-        db_session=db_session, actor=actor, tenant_id=group.tenant_id, group_id=group.id
-    )
-    group_id, tenant_id, display_name = group.id, group.tenant_id, group.display_name
-    await db_session.delete(group)
-    await db_session.flush()
-    audit.record(
-        db_session,
-        actor=actor,
-        action="Delete group",
-        target_type="group",
-        target_id=group_id,
-        tenant_id=tenant_id,
-        details={"displayName": display_name},
-    )
-
-
-def parse_user_ids(values: Sequence[str]) -> list[uuid.UUID]:
-    """Distinct user ids from a request, in order; unreadable ones are simply not found."""
-    if len(values) > MAX_MEMBERS_PER_REQUEST:
-        raise TooManyMembers(
-            f"Add at most {MAX_MEMBERS_PER_REQUEST} members per request.", target="userIds"
-        )
-    ids: dict[uuid.UUID, None] = {}
-    unreadable: list[str] = []
-    for value in values:
-        try:
-            ids[uuid.UUID(str(value))] = None
-        except ValueError:
-            unreadable.append(str(value)[:64])
-    if unreadable:
-        raise UsersNotFound(unreadable)
-    return list(ids)
-
-
-async def add_members(
-    *,
-    db_session: AsyncSession,
-    actor: audit.Actor,
-    group: Group,
-    user_ids: Sequence[uuid.UUID],
-) -> list[uuid.UUID]:
-    """Add users to a group in one statement; returns those who were not members yet.
-
-    All or nothing: an id that is not a user of the group's tenant refuses the
-    whole request with `userNotFound` (another tenant's users do not exist here).
-    """
-    tenant_id = group.tenant_id
-    wanted = list(dict.fromkeys(user_ids))
-    if not wanted:
-        raise InvalidRequest("Give at least one user id.", target="userIds")
-    found: set[uuid.UUID] = set()
-    for start in range(0, len(wanted), 1000):
-        chunk = wanted[start : start + 1000]
-        found.update(
-            (
-                await db_session.scalars(
-                    select(User.id).where(User.tenant_id == tenant_id, User.id.in_(chunk))
-                )
-            ).all()
-        )
-    missing = [str(user_id) for user_id in wanted if user_id not in found]
-    if missing:
-        raise UsersNotFound(missing)
-    now = clock.now()
-    added: list[uuid.UUID] = []
-    postgres = db_session.get_bind().dialect.name == "postgresql"
-    for start in range(0, len(wanted), 1000):
-        chunk = wanted[start : start + 1000]
-        rows = select(
-            literal(tenant_id, Uuid()),
-            literal(group.id, Uuid()),
-            User.id,
-            literal(now, UTCDateTime()),
-        ).where(
-            User.tenant_id == tenant_id,
-            User.id.in_(chunk),
-            ~exists().where(
-                GroupMember.tenant_id == tenant_id,
-                GroupMember.group_id == group.id,
-                GroupMember.user_id == User.id,
-            ),
-        )
-        columns = ["tenant_id", "group_id", "user_id", "created_at"]
-        if postgres:
-            statement: Any = (
-                pg_insert(GroupMember).from_select(columns, rows).on_conflict_do_nothing()
-            )
-        else:  # SQLite has one writer at a time: NOT EXISTS is enough
-            statement = insert(GroupMember).from_select(columns, rows)
-        result = await db_session.execute(statement.returning(GroupMember.user_id))
-        added += list(result.scalars().all())
-    for user_id in added:
-        audit.record(
-            db_session,
-            actor=actor,
-            action="Add member to group",
-            target_type="group",
-            target_id=group.id,
-            tenant_id=tenant_id,
-            details={"userId": str(user_id), "groupDisplayName": group.display_name},
-        )
-    if added:
-        await events.members_added(
-            db_session=db_session,
-            actor=actor,
-            tenant_id=tenant_id,
-            group_id=group.id,
-            user_ids=added,
-        )
-    return added
-
-
-async def remove_member(
-    *, db_session: AsyncSession, actor: audit.Actor, group: Group, user_id: uuid.UUID
-) -> None:
-    """Take a user out of a group."""
-    removed = await db_session.execute(
-        delete(GroupMember).where(
-            GroupMember.tenant_id == group.tenant_id,
-            GroupMember.group_id == group.id,
-            GroupMember.user_id == user_id,
-        )
-    )
-    if not removed.rowcount:  # type: ignore[attr-defined]
-        raise NotAMember("The user is not a member of this group.", target="userId")
-    audit.record(
-        db_session,
-        actor=actor,
-        action="Remove member from group",
-        target_type="group",
-        target_id=group.id,
-        tenant_id=group.tenant_id,
-        details={"userId": str(user_id), "groupDisplayName": group.display_name},
-    )
-    await events.members_removed(
-        db_session=db_session,
-        actor=actor,
-        tenant_id=group.tenant_id,
-        group_id=group.id,
-        user_ids=[user_id],
-    )
-
-
-async def member_ids(
-    *, db_session: AsyncSession, tenant_id: uuid.UUID, group_id: uuid.UUID
-) -> list[uuid.UUID]:
-    """The ids of a group's direct members (what group-based licensing applies to)."""
-    query = select(GroupMember.user_id).where(
-        GroupMember.tenant_id == tenant_id, GroupMember.group_id == group_id
-    )
-    return list((await db_session.scalars(query)).all())
-
-
-def members_query(tenant_id: uuid.UUID, group_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
-    """The member ids of a group as a subquery, for set-based work on large groups."""
-    return select(GroupMember.user_id).where(
-        GroupMember.tenant_id == tenant_id, GroupMember.group_id == group_id
-    )
-
-
-async def list_members(
-    *, db_session: AsyncSession, tenant_id: uuid.UUID, group_id: uuid.UUID, params: ListParams
-) -> Page[User]:
-    """A page of a group's members, like the user list."""
-    return await list_users(
-        db_session=db_session, tenant_id=tenant_id, params=params, group_id=group_id
-    )
-
-
-async def groups_of(
-    *, db_session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
-) -> list[Group]:
-    """The groups a user is a direct member of, by name."""
-    query = (
-        select(Group)
-        .join(
-            GroupMember,
-            and_(GroupMember.tenant_id == Group.tenant_id, GroupMember.group_id == Group.id),
-        )
-        .where(GroupMember.tenant_id == tenant_id, GroupMember.user_id == user_id)
-        .order_by(Group.display_name_key, Group.id)
-    )
-    return list((await db_session.scalars(query)).all())
-
-
-async def member_counts(
-    *, db_session: AsyncSession, tenant_id: uuid.UUID, group_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, int]:
-    """How many direct members each of these groups has, in one query."""
-    ids = list(group_ids)
-    if not ids:
-        return {}
-    query = (
-        select(GroupMember.group_id, func.count())
-        .where(GroupMember.tenant_id == tenant_id, GroupMember.group_id.in_(ids))
-        .group_by(GroupMember.group_id)
-    )
-    counts = {group_id: 0 for group_id in ids}
-    counts.update({group_id: count for group_id, count in (await db_session.execute(query)).all()})
-    return counts

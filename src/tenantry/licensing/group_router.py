@@ -26,6 +26,7 @@ from tenantry.dependencies import (
     get_read_db,
     require_role,
 )
+from tenantry.directory import groups as directory_groups
 from tenantry.directory import users as directory_users
 from tenantry.directory.constants import DIRECTORY_READERS
 from tenantry.directory.models import Group
@@ -66,7 +67,7 @@ async def assign_group_license(
 ) -> dict[str, Any]:
     """Add and remove a group's licenses (all or nothing); 202 with the group: its members
     are licensed in the background (`licenseProcessingState`)."""
-    group = await directory_users.resolve_group(
+    group = await directory_groups.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
     await groups.set_licenses(
@@ -93,7 +94,7 @@ async def reprocess_group(
 ) -> dict[str, Any]:
     """Process the group's licenses again for every member, retrying errors (e.g. after
     buying more licenses); 202 with the group."""
-    group = await directory_users.resolve_group(
+    group = await directory_groups.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
     await groups.reprocess_group(
@@ -114,7 +115,7 @@ async def members_with_license_errors(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The members whose licenses from this group are in error, with those licenses' states."""
-    group = await directory_users.resolve_group(
+    group = await directory_groups.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
     after = None

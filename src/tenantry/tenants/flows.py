@@ -25,6 +25,7 @@ from tenantry.catalog import Catalog, Sku
 from tenantry.core import audit
 from tenantry.core.clock import clock
 from tenantry.core.dns import TxtLookup
+from tenantry.directory import roles as directory_roles
 from tenantry.directory import users as directory_users
 from tenantry.directory.constants import Role
 from tenantry.directory.models import User
@@ -258,7 +259,7 @@ async def complete(
     tenant.managed_at = now
     if country:
         tenant.country_letter_code = country
-    directory_users.grant_role(
+    directory_roles.grant_role(
         db_session=db_session,
         actor=actor,
         tenant_id=tenant.id,

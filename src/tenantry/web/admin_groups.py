@@ -1,7 +1,7 @@
 """The admin center's Groups pages: list and create, members (add several by address, remove).
 
 Reading takes any admin role and changing takes Groups or User Administrator,
-as `/v1/groups` does; the pages call `directory.service` like the API.
+as `/v1/groups` does; the pages call `directory.groups` like the API.
 
 A group's "Licenses" card is group-based licensing (`licensing.groups`, as
 `/v1/groups/{id}/assignLicense`, `membersWithLicenseErrors` and
@@ -26,6 +26,7 @@ from tenantry.catalog import Catalog
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import Principal, actor_of, web_principal
+from tenantry.directory import groups as directory_groups
 from tenantry.directory import users as directory_users
 from tenantry.directory.constants import DIRECTORY_READERS, GROUP_MANAGERS
 from tenantry.directory.exceptions import NotAMember
@@ -94,13 +95,13 @@ async def _groups_page(
     next_path = None
     try:
         async with read_unit_of_work(request) as db_session:
-            found = await directory_users.list_groups(
+            found = await directory_groups.list_groups(
                 db_session=db_session,
                 tenant_id=admin.tenant.id,
                 params=ListParams(search=search or None, top=PAGE_SIZE, skip_token=after or None),
             )
             group_ids = [group.id for group in found.items]
-            counts = await directory_users.member_counts(
+            counts = await directory_groups.member_counts(
                 db_session=db_session, tenant_id=admin.tenant.id, group_ids=group_ids
             )
             licensing = await group_licensing.licensing_of_groups(
@@ -171,7 +172,7 @@ async def create_group(
     }
     try:
         async with unit_of_work(request) as db_session:
-            group = await directory_users.create_group(
+            group = await directory_groups.create_group(
                 db_session=db_session,
                 actor=actor_of(request, admin),
                 tenant_id=admin.tenant.id,
@@ -252,10 +253,10 @@ async def _group_page(
     **context: Any,
 ) -> Response:
     async with read_unit_of_work(request) as db_session:
-        group = await directory_users.resolve_group(
+        group = await directory_groups.resolve_group(
             db_session=db_session, tenant_id=admin.tenant.id, key=group_id
         )
-        members = await directory_users.list_members(
+        members = await directory_groups.list_members(
             db_session=db_session,
             tenant_id=admin.tenant.id,
             group_id=group.id,
@@ -326,7 +327,7 @@ async def add_members(
             request, admin, group_id, status_code=400, error=problem, form={"addresses": typed}
         )
     async with unit_of_work(request) as db_session:
-        group = await directory_users.resolve_group(
+        group = await directory_groups.resolve_group(
             db_session=db_session, tenant_id=admin.tenant.id, key=group_id
         )
         found = await directory_users.get_many_by_principal_name(
@@ -335,7 +336,7 @@ async def add_members(
         unknown = [address for address in addresses if address not in found]
         added: list[uuid.UUID] = []
         if not unknown:
-            added = await directory_users.add_members(
+            added = await directory_groups.add_members(
                 db_session=db_session,
                 actor=actor_of(request, admin),
                 group=group,
@@ -372,11 +373,11 @@ async def remove_member(
         return admin
     try:
         async with unit_of_work(request) as db_session:
-            group = await directory_users.resolve_group(
+            group = await directory_groups.resolve_group(
                 db_session=db_session, tenant_id=admin.tenant.id, key=group_id
             )
             user = await user_of(db_session, admin, user_id)
-            await directory_users.remove_member(
+            await directory_groups.remove_member(
                 db_session=db_session, actor=actor_of(request, admin), group=group, user_id=user.id
             )
             name, group_name = user.display_name, group.display_name
@@ -415,11 +416,11 @@ async def delete_group(
         return admin
     try:
         async with unit_of_work(request) as db_session:
-            group = await directory_users.resolve_group(
+            group = await directory_groups.resolve_group(
                 db_session=db_session, tenant_id=admin.tenant.id, key=group_id
             )
             name = group.display_name
-            await directory_users.delete_group(
+            await directory_groups.delete_group(
                 db_session=db_session, actor=actor_of(request, admin), group=group
             )
     except TenantryError as error:
@@ -465,7 +466,7 @@ async def _change_licensing(
             )
     try:
         async with unit_of_work(request) as db_session:
-            group = await directory_users.resolve_group(
+            group = await directory_groups.resolve_group(
                 db_session=db_session, tenant_id=admin.tenant.id, key=group_id
             )
             name = group.display_name

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from tenantry.core.errors import NotFound, TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import Principal, actor_of, web_principal
+from tenantry.directory import roles as directory_roles
 from tenantry.directory import users as directory_users
 from tenantry.directory.constants import DIRECTORY_READERS
 from tenantry.web.admin_views import user_path
@@ -39,7 +40,7 @@ async def _roles_page(
     request: Request, admin: Principal, *, status_code: int = 200, **context: Any
 ) -> Response:
     async with read_unit_of_work(request) as db_session:
-        members = await directory_users.role_members(
+        members = await directory_roles.role_members(
             db_session=db_session, tenant_id=admin.tenant.id
         )
     held = await held_roles(request, admin)
@@ -91,7 +92,7 @@ async def add_member(
     admin = await admin_gate(request, principal)
     if isinstance(admin, Response):
         return admin
-    role = directory_users.resolve_role(role_id)
+    role = directory_roles.resolve_role(role_id)
     address = text(form, "address")[:320].lower()
     language = language_of(request)
     try:
@@ -101,7 +102,7 @@ async def add_member(
             )
             if user is None or user.tenant_id != admin.tenant.id:
                 raise NotFound("The user does not exist.", code="userNotFound")
-            added = await directory_users.add_role_member(
+            added = await directory_roles.add_role_member(
                 db_session=db_session, actor=actor_of(request, admin), role=role, user=user
             )
             name = user.display_name
@@ -131,12 +132,12 @@ async def remove_member(
     admin = await admin_gate(request, principal)
     if isinstance(admin, Response):
         return admin
-    role = directory_users.resolve_role(role_id)
+    role = directory_roles.resolve_role(role_id)
     language = language_of(request)
     try:
         async with unit_of_work(request) as db_session:
             user = await user_of(db_session, admin, user_id)
-            await directory_users.remove_role_member(
+            await directory_roles.remove_role_member(
                 db_session=db_session, actor=actor_of(request, admin), role=role, user=user
             )
             name = user.display_name

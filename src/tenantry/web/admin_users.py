@@ -27,7 +27,9 @@ from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import SESSION_COOKIE, Principal, actor_of, web_principal
 from tenantry.directory import flows as directory_flows
+from tenantry.directory import groups as directory_groups
 from tenantry.directory import passwords
+from tenantry.directory import roles as directory_roles
 from tenantry.directory import users as directory_users
 from tenantry.directory.constants import (
     DIRECTORY_READERS,
@@ -634,10 +636,10 @@ async def _user_page(
     catalog = _catalog(request)
     async with read_unit_of_work(request) as db_session:
         user = await user_of(db_session, admin, user_id)
-        roles = await directory_users.roles_of(
+        roles = await directory_roles.roles_of(
             db_session=db_session, tenant_id=admin.tenant.id, user_id=user.id
         )
-        groups = await directory_users.groups_of(
+        groups = await directory_groups.groups_of(
             db_session=db_session, tenant_id=admin.tenant.id, user_id=user.id
         )
         assignments, inactive = await group_licensing.license_states_of(

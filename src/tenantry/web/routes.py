@@ -38,6 +38,7 @@ from tenantry.dependencies import (
     web_signed_in_principal,
 )
 from tenantry.directory import flows as directory_flows
+from tenantry.directory import roles as directory_roles
 from tenantry.directory import users as directory_users
 from tenantry.directory.constants import Role
 from tenantry.domains import names
@@ -141,7 +142,7 @@ async def home(request: Request, principal: Principal | None = Depends(web_princ
             db_session=db_session, catalog=catalog, user_id=principal.user.id, with_changes=True
         )
         domains = await domain_service.get_all(db_session=db_session, tenant_id=principal.tenant.id)
-        roles = await directory_users.roles_of(
+        roles = await directory_roles.roles_of(
             db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
         )
 

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from tenantry.core.errors import Forbidden, TenantryError
 from tenantry.core.i18n import has_message, translate
 from tenantry.dependencies import Principal, ensure_role, parse_id
+from tenantry.directory import roles as directory_roles
 from tenantry.directory import users as directory_users
 from tenantry.directory.constants import Role
 from tenantry.directory.models import User
@@ -89,7 +90,7 @@ async def held_roles(request: Request, principal: Principal) -> frozenset[str]:
     """The admin roles the signed-in person holds (to show only the forms they may use)."""
     database = request.app.state.database
     async with database.unit_of_work(readonly=True) as db_session:
-        roles = await directory_users.roles_of(
+        roles = await directory_roles.roles_of(
             db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
         )
     return frozenset(roles)
