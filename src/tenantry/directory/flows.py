@@ -71,7 +71,7 @@ async def hash_new_password(*, user: User, current_password: str, new_password: 
 
     Refused: a wrong current password (`invalidCurrentPassword`), a weak new one
     or the current one again (`passwordTooWeak`). Called before the unit of work
-    (`directory.service.change_password`), so that no transaction waits on argon2.
+    (`auth.passwords.change_password`), so that no transaction waits on argon2.
     """
     if not await verify_password(user.password_hash, current_password):
         raise InvalidCurrentPassword("The current password is not right.", target="currentPassword")

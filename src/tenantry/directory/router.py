@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
+from tenantry.auth import passwords as auth_passwords
 from tenantry.auth.limits import limit_password_changes
 from tenantry.catalog import Catalog
 from tenantry.core.config import Settings
@@ -176,7 +177,7 @@ async def change_password(
         current_password=body.current_password,
         new_password=body.new_password,
     )
-    await directory_users.change_password(
+    await auth_passwords.change_password(
         db_session=db_session,
         actor=actor_of(request, principal),
         tenant_id=principal.tenant.id,
@@ -391,7 +392,7 @@ async def reset_password(
     user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
-    await directory_users.reset_password(
+    await auth_passwords.reset_password(
         db_session=db_session,
         actor=actor_of(request, principal),
         user=user,

@@ -1,6 +1,10 @@
 """A tenant's users: finding, adding, changing and deleting them, and writing to them all.
 
-Their admin roles are `directory.roles`, their groups `directory.groups`.
+Their admin roles are `directory.roles`, their groups `directory.groups`. Their
+password, sessions and sign-in lockouts are sign-in state, owned by `auth`
+(`auth.passwords`, `auth.service`, `auth.lockout`), which depends on the directory,
+never the reverse: blocking a user's sign-in here tells `auth` through
+`directory.events.sign_in_blocked`, and `auth` ends their sessions.
 """
 
 from __future__ import annotations
@@ -15,8 +19,6 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenantry.auth import lockout as auth_lockout
-from tenantry.auth import service as auth_service
 from tenantry.core import audit, mail
 from tenantry.core.clock import clock
 from tenantry.core.errors import Conflict, NotFound
@@ -28,7 +30,6 @@ from tenantry.directory.exceptions import (
     InvalidFilter,
     InvalidUserPrincipalName,
     InvalidValue,
-    PasswordChangedMeanwhile,
     PropertyManagedBySync,
     UnverifiedDomain,
     UserAlreadyExists,
@@ -376,7 +377,9 @@ async def update(
     for name, value in changes.items():
         setattr(user, name, value)
     if blocking:
-        await auth_service.revoke_all(db_session=db_session, user_id=user.id)
+        await events.sign_in_blocked(
+            db_session=db_session, actor=actor, tenant_id=user.tenant_id, user_id=user.id
+        )
     await db_session.flush()
     audit.record(
         db_session,
@@ -447,62 +450,6 @@ async def delete_user(
         tenant_id=tenant_id,
         details={"userPrincipalName": principal_name},
     )
-
-
-async def reset_password(
-    *, db_session: AsyncSession, actor: audit.Actor, user: User, password_hash: str
-) -> None:
-    """Give a user a temporary password (hashed by the caller); they change it at next sign-in."""
-    await directory_roles.ensure_may_manage(db_session, actor, user)
-    user.password_hash = password_hash
-    user.must_change_password = True
-    await auth_lockout.clear(db_session=db_session, user_id=user.id)
-    await auth_service.revoke_all(db_session=db_session, user_id=user.id)
-    audit.record(
-        db_session,
-        actor=actor,
-        action="Reset password",
-        target_type="user",
-        target_id=user.id,
-        tenant_id=user.tenant_id,
-        details={"userPrincipalName": user.user_principal_name},
-    )
-
-
-async def change_password(
-    *,
-    db_session: AsyncSession,
-    actor: audit.Actor,
-    tenant_id: uuid.UUID,
-    user_id: uuid.UUID,
-    password_hash: str,
-    keep_token: str | None,
-    replacing: str | None = None,
-) -> User:
-    """Set the user's own new password (hashed by the caller); their other sessions end.
-
-    `replacing`: the hash the caller checked the current password against. When another
-    change came first (two sessions at once), this one is refused: the row is locked and
-    read again, so of two changes made with the same current password, one wins.
-    """
-    user = await get(db_session=db_session, tenant_id=tenant_id, user_id=user_id)
-    if replacing is not None:
-        await db_session.refresh(user, attribute_names=["password_hash"], with_for_update=True)
-        if user.password_hash != replacing:
-            raise PasswordChangedMeanwhile()
-    user.password_hash = password_hash
-    user.must_change_password = False
-    await auth_service.revoke_all(db_session=db_session, user_id=user.id, keep_token=keep_token)
-    audit.record(
-        db_session,
-        actor=actor,
-        action="Change user password",
-        target_type="user",
-        target_id=user.id,
-        tenant_id=tenant_id,
-        details={"userPrincipalName": user.user_principal_name},
-    )
-    return user
 
 
 async def send_message_to_all(

@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
+from tenantry.auth import passwords as auth_passwords
 from tenantry.catalog import Catalog
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
@@ -800,7 +801,7 @@ async def reset_password(
     try:
         async with unit_of_work(request) as db_session:
             user = await user_of(db_session, admin, user_id)
-            await directory_users.reset_password(
+            await auth_passwords.reset_password(
                 db_session=db_session,
                 actor=actor_of(request, admin),
                 user=user,

@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
+from tenantry.auth import passwords as auth_passwords
 from tenantry.auth import service as auth_service
 from tenantry.auth.limits import limit_password_changes, limit_sign_ins
 from tenantry.catalog import Catalog
@@ -39,7 +40,6 @@ from tenantry.dependencies import (
 )
 from tenantry.directory import flows as directory_flows
 from tenantry.directory import roles as directory_roles
-from tenantry.directory import users as directory_users
 from tenantry.directory.constants import Role
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
@@ -532,7 +532,7 @@ async def change_password(
             user=principal.user, current_password=current, new_password=new
         )
         async with unit_of_work(request) as db_session:
-            await directory_users.change_password(
+            await auth_passwords.change_password(
                 db_session=db_session,
                 actor=actor_of(request, principal),
                 tenant_id=principal.tenant.id,
