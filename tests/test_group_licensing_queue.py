@@ -278,7 +278,7 @@ def test_a_group_stays_queued_while_a_request_of_the_other_mode_waits(queue_db):
     reprocess is about to retry)."""
     from tenantry.catalog import load
     from tenantry.core import audit
-    from tenantry.directory import service as directory_service
+    from tenantry.directory import groups as directory_groups
     from tenantry.licensing import group_processing
     from tenantry.licensing.models import GroupLicenseProcessing
     from tenantry.tenants.models import Tenant
@@ -293,7 +293,7 @@ def test_a_group_stays_queued_while_a_request_of_the_other_mode_waits(queue_db):
         async with database.unit_of_work() as db_session:
             db_session.add(Tenant(id=tenant_id, display_name="contoso.com", created_at=clock.now()))
             await db_session.flush()
-            group = await directory_service.create_group(
+            group = await directory_groups.create_group(
                 db_session=db_session,
                 actor=audit.Actor.system(),
                 tenant_id=tenant_id,

@@ -25,11 +25,13 @@ from tenantry.core.hotread import HotReader
 from tenantry.core.housekeeping import Housekeeper
 from tenantry.core.jobs import JobWorker
 from tenantry.core.mail import OutboxWorker
+from tenantry.directory.groups_router import router as directory_groups_router
 from tenantry.directory.pages import groups as groups_pages
 from tenantry.directory.pages import roles as roles_pages
 from tenantry.directory.pages import user as user_pages
 from tenantry.directory.pages import user_import as user_import_pages
 from tenantry.directory.pages import users as users_pages
+from tenantry.directory.roles_router import router as directory_roles_router
 from tenantry.directory.router import router as directory_router
 from tenantry.domains import names
 from tenantry.domains import pages as domain_pages
@@ -133,6 +135,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         signup_router,
         auth_router,
         directory_router,
+        directory_roles_router,
+        directory_groups_router,
         tenants_router,
         domains_router,
         licensing_router,

@@ -17,7 +17,7 @@ from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.errors import Forbidden, NotFound, Unauthorized
 from tenantry.core.security import bearer_token_of
-from tenantry.directory import service as directory_service
+from tenantry.directory import roles as directory_roles
 from tenantry.directory.constants import Role
 from tenantry.directory.models import User
 from tenantry.tenants.exceptions import TenantUnmanaged
@@ -161,7 +161,7 @@ async def ensure_role(request: Request, principal: Principal, *roles: Role) -> N
         raise TenantUnmanaged()
     database: Database = request.app.state.database
     async with database.unit_of_work(readonly=True) as db_session:
-        held = await directory_service.roles_of(
+        held = await directory_roles.roles_of(
             db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
         )
     if not allowed.intersection(held):

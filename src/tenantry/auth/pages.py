@@ -14,13 +14,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from tenantry.auth import passwords as auth_passwords
 from tenantry.auth import service as auth_service
 from tenantry.auth.limits import limit_password_changes, limit_sign_ins
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import SESSION_COOKIE, Principal, actor_of, client_address, web_principal
 from tenantry.directory import flows as directory_flows
-from tenantry.directory import service as directory_service
 from tenantry.web import session
 from tenantry.web.dependencies import (
     Page,
@@ -193,7 +193,7 @@ async def change_password(
             user=page.principal.user, current_password=current, new_password=new
         )
         async with unit_of_work(request) as db_session:
-            await directory_service.change_password(
+            await auth_passwords.change_password(
                 db_session=db_session,
                 actor=actor_of(request, page.principal),
                 tenant_id=page.principal.tenant.id,

@@ -1,4 +1,10 @@
-"""Password sign-in with smart lockout, and opaque bearer tokens / web sessions."""
+"""Password sign-in with smart lockout, and opaque bearer tokens / web sessions.
+
+`auth` owns sign-in state (the password once set: `auth.passwords`; lockout counts:
+`auth.lockout`; tokens and sessions: here) and depends on `directory`, which owns the
+users, never the reverse: the directory announces a blocked sign-in through
+`directory.events`, and the handler below ends that user's sessions.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,8 @@ from tenantry.core.db import Database
 from tenantry.core.errors import Forbidden, TenantryError, TooManyRequests
 from tenantry.core.housekeeping import pruner
 from tenantry.core.security import new_token, token_digest, verify_password
-from tenantry.directory import service as directory_service
+from tenantry.directory import events as directory_events
+from tenantry.directory import users as directory_users
 from tenantry.directory.models import User
 from tenantry.tenants.models import CLOSED, Tenant
 
@@ -82,7 +89,7 @@ async def sign_in(
     """
     origin = lockout.origin_of(actor.client_address)
     async with database.unit_of_work(readonly=True) as reading:
-        found = await directory_service.get_by_principal_name(
+        found = await directory_users.get_by_principal_name(
             db_session=reading, principal_name=username
         )
         standing = (
@@ -227,6 +234,14 @@ async def revoke_all(
     if keep_token is not None:
         query = query.where(AccessToken.digest != token_digest(keep_token))
     await db_session.execute(query)
+
+
+@directory_events.on_sign_in_blocked
+async def _end_sessions_of_blocked_user(
+    *, db_session: AsyncSession, actor: audit.Actor, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    """A user blocked from signing in loses every token and session at once."""
+    await revoke_all(db_session=db_session, user_id=user_id)
 
 
 KEPT_EXPIRED_TOKENS = timedelta(days=1)

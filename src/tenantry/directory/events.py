@@ -9,10 +9,16 @@ licenses: `licensing` registers handlers at import time, e.g.
     async def _license_new_members(*, db_session, actor, tenant_id, group_id, user_ids):
         ...  # queue the group's licenses for these users
 
+Sign-in plugs in the same way: `auth` ends the sessions of a user whose sign-in
+is blocked (`on_sign_in_blocked`), so the directory never imports `auth`, which
+depends on it (`tenantry.dependencies`, which every route and page uses, imports
+`auth.service` and so registers that handler in every process that serves them).
+
 Handlers run inside the caller's unit of work, after the change is flushed, so
 what they write commits (or rolls back) with it. `group_deleting` and
 `user_deleting` run before the row goes; a handler refuses by raising a
 TenantryError (e.g. a group that still assigns licenses cannot be deleted).
+`sign_in_blocked` runs before the change is flushed, with it.
 """
 
 from __future__ import annotations
@@ -50,10 +56,17 @@ class UserDeleting(Protocol):
     ) -> Awaitable[None]: ...
 
 
+class SignInBlocked(Protocol):
+    def __call__(
+        self, *, db_session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, user_id: uuid.UUID
+    ) -> Awaitable[None]: ...
+
+
 _members_added: list[MembersChanged] = []
 _members_removed: list[MembersChanged] = []
 _group_deleting: list[GroupDeleting] = []
 _user_deleting: list[UserDeleting] = []
+_sign_in_blocked: list[SignInBlocked] = []
 
 
 def on_members_added(handler: MembersChanged) -> MembersChanged:
@@ -77,6 +90,12 @@ def on_group_deleting(handler: GroupDeleting) -> GroupDeleting:
 def on_user_deleting(handler: UserDeleting) -> UserDeleting:
     """Register a handler called before a user is deleted (raise to refuse)."""
     _user_deleting.append(handler)
+    return handler
+
+
+def on_sign_in_blocked(handler: SignInBlocked) -> SignInBlocked:
+    """Register a handler called when a user's sign-in is blocked (`accountEnabled` false)."""
+    _sign_in_blocked.append(handler)
     return handler
 
 
@@ -131,4 +150,12 @@ async def user_deleting(
 ) -> None:
     """Ask the handlers whether a user may go; they raise to refuse."""
     for handler in _user_deleting:
+        await handler(db_session=db_session, actor=actor, tenant_id=tenant_id, user_id=user_id)
+
+
+async def sign_in_blocked(
+    *, db_session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    """Tell the handlers that a user may no longer sign in (before the change is flushed)."""
+    for handler in _sign_in_blocked:
         await handler(db_session=db_session, actor=actor, tenant_id=tenant_id, user_id=user_id)

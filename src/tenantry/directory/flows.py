@@ -26,7 +26,7 @@ from tenantry.core import audit
 from tenantry.core.errors import TenantryError
 from tenantry.core.security import hash_password, verify_password
 from tenantry.directory import passwords
-from tenantry.directory import service as directory_service
+from tenantry.directory import users as directory_users
 from tenantry.directory.constants import MAX_IMPORT_ROWS, Source
 from tenantry.directory.exceptions import (
     InvalidCsv,
@@ -71,7 +71,7 @@ async def hash_new_password(*, user: User, current_password: str, new_password: 
 
     Refused: a wrong current password (`invalidCurrentPassword`), a weak new one
     or the current one again (`passwordTooWeak`). Called before the unit of work
-    (`directory.service.change_password`), so that no transaction waits on argon2.
+    (`auth.passwords.change_password`), so that no transaction waits on argon2.
     """
     if not await verify_password(user.password_hash, current_password):
         raise InvalidCurrentPassword("The current password is not right.", target="currentPassword")
@@ -104,17 +104,17 @@ async def create_user(
 
     Synced users are never licensed here (seed 004): their licenses come later.
     """
-    principal_name = directory_service.normalize_principal_name(principal_name)
-    directory_service.check_principal_name_domain(
+    principal_name = directory_users.normalize_principal_name(principal_name)
+    directory_users.check_principal_name_domain(
         principal_name,
-        await directory_service.verified_domains(db_session=db_session, tenant_id=tenant_id),
+        await directory_users.verified_domains(db_session=db_session, tenant_id=tenant_id),
     )
     if licenses and source is Source.SYNCED:
         raise InvalidValue(
             "Synced users are not licensed at creation: assign their licenses afterwards.",
             target="assignedLicenses",
         )
-    user = await directory_service.create(
+    user = await directory_users.create(
         db_session=db_session,
         actor=actor,
         tenant_id=tenant_id,
@@ -122,7 +122,7 @@ async def create_user(
         display_name=display_name.strip(),
         password_hash=password_hash,
         source=source,
-        usage_location=directory_service.normalize_usage_location(usage_location),
+        usage_location=directory_users.normalize_usage_location(usage_location),
         given_name=(given_name or "").strip() or None,
         surname=(surname or "").strip() or None,
         must_change_password=must_change_password,
@@ -156,7 +156,7 @@ async def write_to_all_users(
         f"{body.rstrip()}\n\n--\n{sender.display_name} ({sender.user_principal_name}) "
         f"sent this message to everyone in {organization}.\n"
     )
-    return await directory_service.send_message_to_all(
+    return await directory_users.send_message_to_all(
         db_session=db_session,
         actor=actor,
         tenant_id=sender.tenant_id,
@@ -173,7 +173,7 @@ async def delete_user(*, db_session: AsyncSession, actor: audit.Actor, user: Use
     await licensing_assignments.release_user(
         db_session=db_session, actor=actor, tenant_id=user.tenant_id, user_id=user.id
     )
-    await directory_service.delete_user(db_session=db_session, actor=actor, user=user)
+    await directory_users.delete_user(db_session=db_session, actor=actor, user=user)
 
 
 # --- CSV import ---------------------------------------------------------------------------
@@ -294,7 +294,7 @@ def check_row(candidate: ImportRow) -> None:
         for column, value in values.items():
             if "\x00" in value:  # PostgreSQL text cannot hold it: no name or address has one
                 raise InvalidValue(f"{column} cannot contain the NUL character.", target=column)
-        principal_name = directory_service.normalize_principal_name(
+        principal_name = directory_users.normalize_principal_name(
             values.get("userPrincipalName", "")
         )
         candidate.principal_name = principal_name
@@ -306,7 +306,7 @@ def check_row(candidate: ImportRow) -> None:
         for column in ("givenName", "surname"):
             if len(values.get(column, "")) > 128:
                 raise InvalidValue(f"{column} is longer than 128 characters.", target=column)
-        candidate.extra["usage_location"] = directory_service.normalize_usage_location(
+        candidate.extra["usage_location"] = directory_users.normalize_usage_location(
             values.get("usageLocation")
         )
         enabled = True
@@ -344,15 +344,15 @@ async def import_users(
     rows: Sequence[ImportRow],
 ) -> list[ImportRow]:
     """Add the good rows (hashed already), each in its own savepoint; returns every row."""
-    domains = await directory_service.verified_domains(db_session=db_session, tenant_id=tenant_id)
+    domains = await directory_users.verified_domains(db_session=db_session, tenant_id=tenant_id)
     for candidate in rows:
         if candidate.error is not None:
             continue
         assert candidate.principal_name and candidate.password_hash
         try:
-            directory_service.check_principal_name_domain(candidate.principal_name, domains)
+            directory_users.check_principal_name_domain(candidate.principal_name, domains)
             async with db_session.begin_nested():
-                candidate.user = await directory_service.create(
+                candidate.user = await directory_users.create(
                     db_session=db_session,
                     actor=actor,
                     tenant_id=tenant_id,

@@ -1,20 +1,19 @@
-"""`/v1/me`, `/v1/users`, `/v1/directoryRoles`, `/v1/groups` and `/v1/organization/sendMessage`.
+"""`/v1/me`, `/v1/users` and `/v1/organization/sendMessage`.
 
-Each admin route names the roles that may call it through `require_role`
-(Global Administrator is always admitted): reading the directory takes any
-admin role, changing users takes User Administrator, groups take Groups or
-User Administrator, roles take Global Administrator.
+Reading the directory takes any admin role, changing users takes User
+Administrator (`directory.dependencies`); `/v1/directoryRoles` is
+`directory.roles_router`, `/v1/groups` is `directory.groups_router`.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
+from tenantry.auth import passwords as auth_passwords
 from tenantry.auth.limits import limit_password_changes
 from tenantry.catalog import Catalog
 from tenantry.core.config import Settings
@@ -30,102 +29,44 @@ from tenantry.dependencies import (
     get_db,
     get_read_db,
     get_settings,
-    require_role,
     signed_in_principal,
 )
 from tenantry.directory import flows, passwords
-from tenantry.directory import service as directory_service
-from tenantry.directory.constants import (
-    DIRECTORY_READERS,
-    GROUP_MANAGERS,
-    MAX_IMPORT_BYTES,
-    USER_MANAGERS,
-)
+from tenantry.directory import groups as directory_groups
+from tenantry.directory import roles as directory_roles
+from tenantry.directory import users as directory_users
+from tenantry.directory.constants import MAX_IMPORT_BYTES
+from tenantry.directory.dependencies import list_params, manage_users, read_directory, user_page
 from tenantry.directory.exceptions import (
     InvalidCsv,
     InvalidValue,
     RequestTooLarge,
     UnsupportedMediaType,
 )
-from tenantry.directory.query import DEFAULT_TOP, MAX_TOP, ListParams, Page
+from tenantry.directory.query import ListParams
 from tenantry.directory.schemas import (
-    DirectoryRolePage,
-    DirectoryRoleView,
-    GroupCreate,
-    GroupMembersAdd,
-    GroupMembersAdded,
     GroupPage,
-    GroupUpdate,
-    GroupView,
     ImportReport,
     MeView,
     OrganizationMessage,
     OrganizationMessageResult,
     PasswordChange,
     PasswordReset,
-    RoleMemberAdd,
     UserCreate,
     UserCreatedView,
     UserPage,
     UserUpdate,
     UserView,
     group_view,
-    page_view,
-    role_view,
     user_view,
 )
 from tenantry.licensing import entitlements as licensing_entitlements
 from tenantry.licensing import groups as group_licensing
-from tenantry.licensing.group_schemas import (
-    GroupLicensesView,
-    UserLicensesView,
-    group_licensing_view,
-    user_licenses_view,
-)
+from tenantry.licensing.group_schemas import UserLicensesView, user_licenses_view
 from tenantry.licensing.schemas import entitlement_changes_view
 from tenantry.signup.flows import check_password_strength
 
 router = APIRouter(prefix="/v1", tags=["directory"], responses=ERROR_RESPONSES)
-
-read_directory = require_role(*DIRECTORY_READERS)
-manage_users = require_role(*USER_MANAGERS)
-manage_groups = require_role(*GROUP_MANAGERS)
-manage_roles = require_role()  # Global Administrator only
-
-
-def list_params(
-    filter_: str | None = Query(None, alias="$filter", max_length=2000),
-    search: str | None = Query(None, alias="$search", max_length=500),
-    orderby: str | None = Query(None, alias="$orderby", max_length=100),
-    top: int = Query(DEFAULT_TOP, alias="$top", ge=1, le=MAX_TOP),
-    skiptoken: str | None = Query(None, alias="$skiptoken", max_length=2000),
-    count: bool = Query(False, alias="$count"),
-) -> ListParams:
-    """Graph's list options: `$filter`, `$search`, `$orderby`, `$top`, `$skiptoken`, `$count`."""
-    return ListParams(
-        filter=filter_, search=search, order_by=orderby, top=top, skip_token=skiptoken, count=count
-    )
-
-
-def _next_link(request: Request, token: str | None) -> str | None:
-    if token is None:
-        return None
-    params = [
-        (name, value)
-        for name, value in request.query_params.multi_items()
-        if name.lstrip("$") != "skiptoken"
-    ]
-    params.append(("$skiptoken", token))
-    query = urlencode(params, quote_via=quote, safe="$'(),:")
-    return str(request.url.replace(query=query))
-
-
-def _user_page(request: Request, found: Page[Any]) -> dict[str, Any]:
-    return page_view(
-        [user_view(user) for user in found.items],
-        next_link=_next_link(request, found.next_skip_token),
-        count=found.count,
-    )
 
 
 # --- me -----------------------------------------------------------------------------------
@@ -139,7 +80,7 @@ async def me(
 ) -> dict[str, Any]:
     """The signed-in user, their tenant, roles and effective entitlements."""
     user = principal.user
-    roles = await directory_service.roles_of(
+    roles = await directory_roles.roles_of(
         db_session=db_session, tenant_id=user.tenant_id, user_id=user.id
     )
     entitlements = await licensing_entitlements.entitlements_of(
@@ -174,7 +115,7 @@ async def change_password(
         current_password=body.current_password,
         new_password=body.new_password,
     )
-    await directory_service.change_password(
+    await auth_passwords.change_password(
         db_session=db_session,
         actor=actor_of(request, principal),
         tenant_id=principal.tenant.id,
@@ -197,10 +138,10 @@ async def list_users(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The organization's users: `$filter`, `$search`, `$orderby`, `$top`, `@odata.nextLink`."""
-    found = await directory_service.list_users(
+    found = await directory_users.list_users(
         db_session=db_session, tenant_id=principal.tenant.id, params=params
     )
-    return _user_page(request, found)
+    return user_page(request, found)
 
 
 @router.post(
@@ -321,7 +262,7 @@ async def get_user(
 ) -> dict[str, Any]:
     """A user of the organization, by id or userPrincipalName, with their licenses and the
     state of each license source (`licenseAssignmentStates`)."""
-    user = await directory_service.resolve(
+    user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
     rows, inactive = await group_licensing.license_states_of(
@@ -339,7 +280,7 @@ async def update_user(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> dict[str, Any]:
     """Change names, `usageLocation` or `accountEnabled` (false blocks sign-in at once)."""
-    user = await directory_service.resolve(
+    user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
     given = body.model_fields_set
@@ -347,8 +288,8 @@ async def update_user(
         raise InvalidValue("displayName cannot be empty.", target="displayName")
     if "account_enabled" in given and body.account_enabled is None:
         raise InvalidValue("accountEnabled is true or false.", target="accountEnabled")
-    unset = directory_service.UNSET
-    await directory_service.update(
+    unset = directory_users.UNSET
+    await directory_users.update(
         db_session=db_session,
         actor=actor_of(request, principal),
         user=user,
@@ -369,7 +310,7 @@ async def delete_user(
     db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Delete a user: their licenses return to the pool, their sessions end."""
-    user = await directory_service.resolve(
+    user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
     await flows.delete_user(db_session=db_session, actor=actor_of(request, principal), user=user)
@@ -386,10 +327,10 @@ async def reset_password(
     """A temporary password, shown once; the user must change it at their next sign-in."""
     temporary = passwords.generate()
     password_hash = await passwords.hash_generated(temporary)
-    user = await directory_service.resolve(
+    user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
-    await directory_service.reset_password(
+    await auth_passwords.reset_password(
         db_session=db_session,
         actor=actor_of(request, principal),
         user=user,
@@ -405,10 +346,10 @@ async def member_of(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The groups a user is a direct member of."""
-    user = await directory_service.resolve(
+    user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
-    groups = await directory_service.groups_of(
+    groups = await directory_groups.groups_of(
         db_session=db_session, tenant_id=principal.tenant.id, user_id=user.id
     )
     return {"value": [group_view(group) for group in groups]}
@@ -431,246 +372,3 @@ async def send_message(
         body=body.body,
     )
     return {"recipients": count}
-
-
-# --- directory roles ----------------------------------------------------------------------
-
-
-@router.get("/directoryRoles", response_model=DirectoryRolePage)
-async def list_roles(
-    principal: Principal = Depends(read_directory),
-    db_session: AsyncSession = Depends(get_read_db, scope="function"),
-) -> dict[str, Any]:
-    """The organization's admin roles with their members."""
-    members = await directory_service.role_members(
-        db_session=db_session, tenant_id=principal.tenant.id
-    )
-    return {"value": [role_view(role, users) for role, users in members.items()]}
-
-
-@router.get("/directoryRoles/{role_id}", response_model=DirectoryRoleView)
-async def get_role(
-    role_id: str,
-    principal: Principal = Depends(read_directory),
-    db_session: AsyncSession = Depends(get_read_db, scope="function"),
-) -> dict[str, Any]:
-    """One admin role (by template id or name) with its members."""
-    role = directory_service.resolve_role(role_id)
-    members = await directory_service.role_members(
-        db_session=db_session, tenant_id=principal.tenant.id
-    )
-    return role_view(role, members[role])
-
-
-def _member_key(body: RoleMemberAdd) -> str:
-    if body.user_id:
-        return body.user_id
-    if body.odata_id:
-        return body.odata_id.rstrip("/").rsplit("/", 1)[-1]
-    raise InvalidValue("Give the userId of the new member.", target="userId")
-
-
-@router.post("/directoryRoles/{role_id}/members", status_code=204)
-async def add_role_member(
-    role_id: str,
-    body: RoleMemberAdd,
-    request: Request,
-    principal: Principal = Depends(manage_roles),
-    db_session: AsyncSession = Depends(get_db, scope="function"),
-) -> Response:
-    """Give a user an admin role (Global Administrator only); giving it again changes nothing."""
-    role = directory_service.resolve_role(role_id)
-    user = await directory_service.resolve(
-        db_session=db_session, tenant_id=principal.tenant.id, key=_member_key(body)
-    )
-    await directory_service.add_role_member(
-        db_session=db_session, actor=actor_of(request, principal), role=role, user=user
-    )
-    return Response(status_code=204)
-
-
-@router.delete("/directoryRoles/{role_id}/members/{user_id}", status_code=204)
-async def remove_role_member(
-    role_id: str,
-    user_id: str,
-    request: Request,
-    principal: Principal = Depends(manage_roles),
-    db_session: AsyncSession = Depends(get_db, scope="function"),
-) -> Response:
-    """Take an admin role from a user; the last Global Administrator keeps theirs (409)."""
-    role = directory_service.resolve_role(role_id)
-    user = await directory_service.resolve(
-        db_session=db_session, tenant_id=principal.tenant.id, key=user_id
-    )
-    await directory_service.remove_role_member(
-        db_session=db_session, actor=actor_of(request, principal), role=role, user=user
-    )
-    return Response(status_code=204)
-
-
-# --- groups -------------------------------------------------------------------------------
-
-
-@router.get("/groups", response_model=None, responses={200: {"model": GroupPage}})
-async def list_groups(
-    request: Request,
-    params: ListParams = Depends(list_params),
-    principal: Principal = Depends(read_directory),
-    db_session: AsyncSession = Depends(get_read_db, scope="function"),
-) -> dict[str, Any]:
-    """The organization's groups: `$filter`, `$search`, `$orderby`, `$top`, `@odata.nextLink`."""
-    found = await directory_service.list_groups(
-        db_session=db_session, tenant_id=principal.tenant.id, params=params
-    )
-    return page_view(
-        [group_view(group) for group in found.items],
-        next_link=_next_link(request, found.next_skip_token),
-        count=found.count,
-    )
-
-
-@router.post("/groups", status_code=201, response_model=GroupView)
-async def create_group(
-    body: GroupCreate,
-    request: Request,
-    principal: Principal = Depends(manage_groups),
-    db_session: AsyncSession = Depends(get_db, scope="function"),
-) -> dict[str, Any]:
-    """Create a security group."""
-    if body.mail_enabled or not body.security_enabled or body.group_types:
-        raise InvalidValue(
-            "Only security groups are supported: mailEnabled false, securityEnabled true, "
-            "groupTypes empty.",
-            target="groupTypes",
-        )
-    group = await directory_service.create_group(
-        db_session=db_session,
-        actor=actor_of(request, principal),
-        tenant_id=principal.tenant.id,
-        display_name=body.display_name,
-        description=body.description,
-        mail_nickname=body.mail_nickname,
-    )
-    return group_view(group)
-
-
-@router.get("/groups/{group_id}", response_model=GroupLicensesView)
-async def get_group(
-    group_id: str,
-    principal: Principal = Depends(read_directory),
-    db_session: AsyncSession = Depends(get_read_db, scope="function"),
-) -> dict[str, Any]:
-    """A group of the organization, with the licenses it gives (`assignedLicenses`) and
-    their `licenseProcessingState`."""
-    group = await directory_service.resolve_group(
-        db_session=db_session, tenant_id=principal.tenant.id, key=group_id
-    )
-    licensing = await group_licensing.licensing_of_group(
-        db_session=db_session, tenant_id=group.tenant_id, group_id=group.id
-    )
-    return group_view(group) | group_licensing_view(licensing)
-
-
-@router.patch("/groups/{group_id}", response_model=GroupView)
-async def update_group(
-    group_id: str,
-    body: GroupUpdate,
-    request: Request,
-    principal: Principal = Depends(manage_groups),
-    db_session: AsyncSession = Depends(get_db, scope="function"),
-) -> dict[str, Any]:
-    """Rename a group or change its description or mail nickname."""
-    group = await directory_service.resolve_group(
-        db_session=db_session, tenant_id=principal.tenant.id, key=group_id
-    )
-    given = body.model_fields_set
-    if {"display_name", "mail_nickname"} & given and (
-        ("display_name" in given and body.display_name is None)
-        or ("mail_nickname" in given and body.mail_nickname is None)
-    ):
-        raise InvalidValue("displayName and mailNickname cannot be empty.", target="displayName")
-    unset = directory_service.UNSET
-    await directory_service.update_group(
-        db_session=db_session,
-        actor=actor_of(request, principal),
-        group=group,
-        display_name=body.display_name if "display_name" in given else unset,  # type: ignore[arg-type]
-        description=body.description if "description" in given else unset,
-        mail_nickname=body.mail_nickname if "mail_nickname" in given else unset,  # type: ignore[arg-type]
-    )
-    return group_view(group)
-
-
-@router.delete("/groups/{group_id}", status_code=204)
-async def delete_group(
-    group_id: str,
-    request: Request,
-    principal: Principal = Depends(manage_groups),
-    db_session: AsyncSession = Depends(get_db, scope="function"),
-) -> Response:
-    """Delete a group and its memberships."""
-    group = await directory_service.resolve_group(
-        db_session=db_session, tenant_id=principal.tenant.id, key=group_id
-    )
-    await directory_service.delete_group(
-        db_session=db_session, actor=actor_of(request, principal), group=group
-    )
-    return Response(status_code=204)
-
-
-@router.get("/groups/{group_id}/members", response_model=None, responses={200: {"model": UserPage}})
-async def list_group_members(
-    group_id: str,
-    request: Request,
-    params: ListParams = Depends(list_params),
-    principal: Principal = Depends(read_directory),
-    db_session: AsyncSession = Depends(get_read_db, scope="function"),
-) -> dict[str, Any]:
-    """A group's members, with the same options as the user list."""
-    group = await directory_service.resolve_group(
-        db_session=db_session, tenant_id=principal.tenant.id, key=group_id
-    )
-    found = await directory_service.list_members(
-        db_session=db_session, tenant_id=principal.tenant.id, group_id=group.id, params=params
-    )
-    return _user_page(request, found)
-
-
-@router.post("/groups/{group_id}/members", response_model=GroupMembersAdded)
-async def add_group_members(
-    group_id: str,
-    body: GroupMembersAdd,
-    request: Request,
-    principal: Principal = Depends(manage_groups),
-    db_session: AsyncSession = Depends(get_db, scope="function"),
-) -> dict[str, Any]:
-    """Add users to a group by id (up to 5,000 at once); current members are left as they are."""
-    group = await directory_service.resolve_group(
-        db_session=db_session, tenant_id=principal.tenant.id, key=group_id
-    )
-    user_ids = directory_service.parse_user_ids(body.user_ids)
-    added = await directory_service.add_members(
-        db_session=db_session, actor=actor_of(request, principal), group=group, user_ids=user_ids
-    )
-    return {"added": len(added), "alreadyMembers": len(user_ids) - len(added)}
-
-
-@router.delete("/groups/{group_id}/members/{user_id}", status_code=204)
-async def remove_group_member(
-    group_id: str,
-    user_id: str,
-    request: Request,
-    principal: Principal = Depends(manage_groups),
-    db_session: AsyncSession = Depends(get_db, scope="function"),
-) -> Response:
-    """Take a user out of a group."""
-    group = await directory_service.resolve_group(
-        db_session=db_session, tenant_id=principal.tenant.id, key=group_id
-    )
-    user = await directory_service.resolve(
-        db_session=db_session, tenant_id=principal.tenant.id, key=user_id
-    )
-    await directory_service.remove_member(
-        db_session=db_session, actor=actor_of(request, principal), group=group, user_id=user.id
-    )
-    return Response(status_code=204)

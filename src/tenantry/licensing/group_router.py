@@ -26,7 +26,8 @@ from tenantry.dependencies import (
     get_read_db,
     require_role,
 )
-from tenantry.directory import service as directory_service
+from tenantry.directory import groups as directory_groups
+from tenantry.directory import users as directory_users
 from tenantry.directory.constants import DIRECTORY_READERS
 from tenantry.directory.models import Group
 from tenantry.directory.schemas import group_view
@@ -66,7 +67,7 @@ async def assign_group_license(
 ) -> dict[str, Any]:
     """Add and remove a group's licenses (all or nothing); 202 with the group: its members
     are licensed in the background (`licenseProcessingState`)."""
-    group = await directory_service.resolve_group(
+    group = await directory_groups.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
     await groups.set_licenses(
@@ -93,7 +94,7 @@ async def reprocess_group(
 ) -> dict[str, Any]:
     """Process the group's licenses again for every member, retrying errors (e.g. after
     buying more licenses); 202 with the group."""
-    group = await directory_service.resolve_group(
+    group = await directory_groups.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
     await groups.reprocess_group(
@@ -114,7 +115,7 @@ async def members_with_license_errors(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The members whose licenses from this group are in error, with those licenses' states."""
-    group = await directory_service.resolve_group(
+    group = await directory_groups.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
     )
     after = None
@@ -145,7 +146,7 @@ async def reprocess_user(
 ) -> dict[str, Any]:
     """Apply the user's group licenses again now (errors retried); 200 with the user and the
     state of each of their licenses."""
-    user = await directory_service.resolve(
+    user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_id
     )
     await groups.reprocess_user(

@@ -40,7 +40,7 @@ from tenantry.dependencies import (
     require_role,
     resolve_principal,
 )
-from tenantry.directory import service as directory_service
+from tenantry.directory import users as directory_users
 from tenantry.directory.constants import Role
 from tenantry.directory.models import User
 from tenantry.directory.schemas import user_view
@@ -299,7 +299,7 @@ async def _target_user(
     if user_ref.lower() in (str(me.id), me.user_principal_name):
         return me
     await ensure_role(request, principal, *roles)
-    return await directory_service.resolve(
+    return await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_ref
     )
 
@@ -314,7 +314,7 @@ async def assign_license(
     catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """Add and remove licenses of a user, all or nothing; 200 with the user."""
-    user = await directory_service.resolve(
+    user = await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_ref
     )
     await licensing_assignments.change_licenses(

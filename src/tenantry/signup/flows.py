@@ -17,7 +17,7 @@ from tenantry.core.clock import clock
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.security import code_digest, digests_match, hash_password
-from tenantry.directory import service as directory_service
+from tenantry.directory import users as directory_users
 from tenantry.directory.models import User
 from tenantry.domains import service as domain_service
 from tenantry.domains.models import Domain
@@ -157,7 +157,7 @@ async def verify(
             owner.tenant, managed=owner.managed, domain=signup.domain
         )
         tenant = owner.tenant
-        user = await directory_service.create(
+        user = await directory_users.create(
             db_session=db_session,
             actor=actor,
             tenant_id=tenant.id,

@@ -17,7 +17,7 @@ from tenantry.core.db import Database
 from tenantry.core.hotread import HotReader, HotReadError
 from tenantry.core.housekeeping import pruner
 from tenantry.core.security import code_digest, new_code
-from tenantry.directory import service as directory_service
+from tenantry.directory import users as directory_users
 from tenantry.directory.models import User
 from tenantry.domains import service as domain_service
 from tenantry.signup import messaging, policy
@@ -74,7 +74,7 @@ async def start(
 ) -> Signup:
     """Check the address, then email a one-time code; nothing else is created until it is used."""
     work_email = policy.check(email, extra_consumer_file=settings.consumer_domains_file)
-    directory_service.check_text(display_name, field="displayName")
+    directory_users.check_text(display_name, field="displayName")
     chosen_offer = catalog.offer(offer) if offer else catalog.default_offer
     if chosen_offer is None:
         raise UnknownOffer(f"There is no self-service offer named {offer}.", target="offer")

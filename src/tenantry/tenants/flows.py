@@ -25,7 +25,8 @@ from tenantry.catalog import Catalog, Sku
 from tenantry.core import audit
 from tenantry.core.clock import clock
 from tenantry.core.dns import TxtLookup
-from tenantry.directory import service as directory_service
+from tenantry.directory import roles as directory_roles
+from tenantry.directory import users as directory_users
 from tenantry.directory.constants import Role
 from tenantry.directory.models import User
 from tenantry.domains import flows as domain_flows
@@ -220,7 +221,7 @@ async def complete(
     country_letter_code: str | None = None,
 ) -> Tenant:
     """Step 4: buy the licenses; the organization is managed and the candidate its admin."""
-    country = directory_service.normalize_usage_location(country_letter_code)
+    country = directory_users.normalize_usage_location(country_letter_code)
     tenant = await tenant_service.get_for_update(db_session=db_session, tenant_id=tenant_id)
     if tenant.state != UNMANAGED:
         raise TenantAlreadyManaged()
@@ -260,7 +261,7 @@ async def complete(
     tenant.managed_at = now
     if country:
         tenant.country_letter_code = country
-    directory_service.grant_role(
+    directory_roles.grant_role(
         db_session=db_session,
         actor=actor,
         tenant_id=tenant.id,
@@ -275,7 +276,7 @@ async def complete(
         sku_part_number=sku.part_number,
         quantity=quantity,
     )
-    members = await directory_service.get_many(db_session=db_session, user_ids=member_ids)
+    members = await directory_users.get_many(db_session=db_session, user_ids=member_ids)
     for member in members:
         if member.usage_location is None and tenant.country_letter_code:
             member.usage_location = tenant.country_letter_code

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import has_message, translate
 from tenantry.dependencies import Principal
-from tenantry.directory import service as directory_service
+from tenantry.directory import roles as directory_roles
 from tenantry.directory.constants import Role
 from tenantry.web import flash
 from tenantry.web.rendering import error_text, language_of, local_path, render, settings_of
@@ -53,7 +53,7 @@ async def held_roles(request: Request, principal: Principal) -> frozenset[str]:
     """The admin roles the signed-in person holds (to show only the forms they may use)."""
     database = request.app.state.database
     async with database.unit_of_work(readonly=True) as db_session:
-        roles = await directory_service.roles_of(
+        roles = await directory_roles.roles_of(
             db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
         )
     return frozenset(roles)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.core.i18n import translate
 from tenantry.dependencies import Principal, parse_id
-from tenantry.directory import service as directory_service
+from tenantry.directory import users as directory_users
 from tenantry.directory.constants import USAGE_LOCATIONS
 from tenantry.directory.models import User
 
@@ -20,7 +20,7 @@ MAX_PART_NAME = 128
 
 async def user_of(db_session: AsyncSession, admin: Principal, user_id: str) -> User:
     """The user of the admin's organization whose id the page's path carries (404 otherwise)."""
-    return await directory_service.get(
+    return await directory_users.get(
         db_session=db_session, tenant_id=admin.tenant.id, user_id=parse_id(user_id, what="user")
     )
 

@@ -1,7 +1,7 @@
 """The admin center's Groups pages: list and create, members (add several by address, remove).
 
 Reading takes any admin role and changing takes Groups or User Administrator,
-as `/v1/groups` does; the pages call `directory.service` like the API.
+as `/v1/groups` does; the pages call `directory.groups` like the API.
 
 A group's "Licenses" card is group-based licensing (`licensing.groups`, as
 `/v1/groups/{id}/assignLicense`, `membersWithLicenseErrors` and
@@ -26,7 +26,8 @@ from tenantry.catalog import Catalog
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import Principal, actor_of
-from tenantry.directory import service as directory_service
+from tenantry.directory import groups as directory_groups
+from tenantry.directory import users as directory_users
 from tenantry.directory.constants import DIRECTORY_READERS, GROUP_MANAGERS
 from tenantry.directory.exceptions import NotAMember
 from tenantry.directory.models import Group
@@ -94,13 +95,13 @@ async def _groups_page(
     next_path = None
     try:
         async with read_unit_of_work(request) as db_session:
-            found = await directory_service.list_groups(
+            found = await directory_groups.list_groups(
                 db_session=db_session,
                 tenant_id=admin.tenant.id,
                 params=ListParams(search=search or None, top=PAGE_SIZE, skip_token=after or None),
             )
             group_ids = [group.id for group in found.items]
-            counts = await directory_service.member_counts(
+            counts = await directory_groups.member_counts(
                 db_session=db_session, tenant_id=admin.tenant.id, group_ids=group_ids
             )
             licensing = await group_licensing.licensing_of_groups(
@@ -164,7 +165,7 @@ async def create_group(
     }
     try:
         async with unit_of_work(request) as db_session:
-            group = await directory_service.create_group(
+            group = await directory_groups.create_group(
                 db_session=db_session,
                 actor=actor_of(request, page.principal),
                 tenant_id=page.principal.tenant.id,
@@ -245,10 +246,10 @@ async def _group_page(
     **context: Any,
 ) -> Response:
     async with read_unit_of_work(request) as db_session:
-        group = await directory_service.resolve_group(
+        group = await directory_groups.resolve_group(
             db_session=db_session, tenant_id=admin.tenant.id, key=group_id
         )
-        members = await directory_service.list_members(
+        members = await directory_groups.list_members(
             db_session=db_session,
             tenant_id=admin.tenant.id,
             group_id=group.id,
@@ -317,16 +318,16 @@ async def add_members(
             form={"addresses": typed},
         )
     async with unit_of_work(request) as db_session:
-        group = await directory_service.resolve_group(
+        group = await directory_groups.resolve_group(
             db_session=db_session, tenant_id=page.principal.tenant.id, key=group_id
         )
-        found = await directory_service.get_many_by_principal_name(
+        found = await directory_users.get_many_by_principal_name(
             db_session=db_session, tenant_id=page.principal.tenant.id, principal_names=addresses
         )
         unknown = [address for address in addresses if address not in found]
         added: list[uuid.UUID] = []
         if not unknown:
-            added = await directory_service.add_members(
+            added = await directory_groups.add_members(
                 db_session=db_session,
                 actor=actor_of(request, page.principal),
                 group=group,
@@ -359,11 +360,11 @@ async def remove_member(
     """Take a user out of the group."""
     try:
         async with unit_of_work(request) as db_session:
-            group = await directory_service.resolve_group(
+            group = await directory_groups.resolve_group(
                 db_session=db_session, tenant_id=page.principal.tenant.id, key=group_id
             )
             user = await user_of(db_session, page.principal, user_id)
-            await directory_service.remove_member(
+            await directory_groups.remove_member(
                 db_session=db_session,
                 actor=actor_of(request, page.principal),
                 group=group,
@@ -400,11 +401,11 @@ async def delete_group(
     """Delete the group and its memberships; a group that gives licenses is refused."""
     try:
         async with unit_of_work(request) as db_session:
-            group = await directory_service.resolve_group(
+            group = await directory_groups.resolve_group(
                 db_session=db_session, tenant_id=page.principal.tenant.id, key=group_id
             )
             name = group.display_name
-            await directory_service.delete_group(
+            await directory_groups.delete_group(
                 db_session=db_session, actor=actor_of(request, page.principal), group=group
             )
     except TenantryError as error:
@@ -446,7 +447,7 @@ async def _change_licensing(
             )
     try:
         async with unit_of_work(request) as db_session:
-            group = await directory_service.resolve_group(
+            group = await directory_groups.resolve_group(
                 db_session=db_session, tenant_id=page.principal.tenant.id, key=group_id
             )
             name = group.display_name

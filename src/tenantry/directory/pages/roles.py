@@ -15,7 +15,8 @@ from fastapi.responses import Response
 from tenantry.core.errors import NotFound, TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import Principal, actor_of
-from tenantry.directory import service as directory_service
+from tenantry.directory import roles as directory_roles
+from tenantry.directory import users as directory_users
 from tenantry.directory.constants import DIRECTORY_READERS
 from tenantry.directory.pages.common import user_of
 from tenantry.web.admin_views import user_path
@@ -39,7 +40,7 @@ async def _roles_page(
     request: Request, admin: Principal, *, status_code: int = 200, **context: Any
 ) -> Response:
     async with read_unit_of_work(request) as db_session:
-        members = await directory_service.role_members(
+        members = await directory_roles.role_members(
             db_session=db_session, tenant_id=admin.tenant.id
         )
     held = await held_roles(request, admin)
@@ -84,17 +85,17 @@ async def add_member(
     role_id: str, request: Request, page: Page = Depends(admin_form())
 ) -> Response:
     """Give the role to a user of the organization, by sign-in address."""
-    role = directory_service.resolve_role(role_id)
+    role = directory_roles.resolve_role(role_id)
     address = text(page.form, "address")[:320].lower()
     language = page.language
     try:
         async with unit_of_work(request) as db_session:
-            user = await directory_service.get_by_principal_name(
+            user = await directory_users.get_by_principal_name(
                 db_session=db_session, principal_name=address
             )
             if user is None or user.tenant_id != page.principal.tenant.id:
                 raise NotFound("The user does not exist.", code="userNotFound")
-            added = await directory_service.add_role_member(
+            added = await directory_roles.add_role_member(
                 db_session=db_session, actor=actor_of(request, page.principal), role=role, user=user
             )
             name = user.display_name
@@ -120,12 +121,12 @@ async def remove_member(
     page: Page = Depends(admin_form()),
 ) -> Response:
     """Take the role from a user; never from the last Global Administrator."""
-    role = directory_service.resolve_role(role_id)
+    role = directory_roles.resolve_role(role_id)
     language = page.language
     try:
         async with unit_of_work(request) as db_session:
             user = await user_of(db_session, page.principal, user_id)
-            await directory_service.remove_role_member(
+            await directory_roles.remove_role_member(
                 db_session=db_session, actor=actor_of(request, page.principal), role=role, user=user
             )
             name = user.display_name

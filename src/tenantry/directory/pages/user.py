@@ -16,13 +16,16 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from tenantry.auth import passwords as auth_passwords
 from tenantry.catalog import Catalog
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import Principal, actor_of, get_catalog
 from tenantry.directory import flows as directory_flows
+from tenantry.directory import groups as directory_groups
 from tenantry.directory import passwords
-from tenantry.directory import service as directory_service
+from tenantry.directory import roles as directory_roles
+from tenantry.directory import users as directory_users
 from tenantry.directory.constants import DIRECTORY_READERS, USER_MANAGERS, Source
 from tenantry.directory.pages.common import (
     MAX_NAME,
@@ -105,10 +108,10 @@ async def _user_page(
     catalog = get_catalog(request)
     async with read_unit_of_work(request) as db_session:
         user = await user_of(db_session, admin, user_id)
-        roles = await directory_service.roles_of(
+        roles = await directory_roles.roles_of(
             db_session=db_session, tenant_id=admin.tenant.id, user_id=user.id
         )
-        groups = await directory_service.groups_of(
+        groups = await directory_groups.groups_of(
             db_session=db_session, tenant_id=admin.tenant.id, user_id=user.id
         )
         assignments, inactive = await group_licensing.license_states_of(
@@ -205,7 +208,7 @@ async def update_user(
     try:
         async with unit_of_work(request) as db_session:
             user = await user_of(db_session, page.principal, user_id)
-            await directory_service.update(
+            await directory_users.update(
                 db_session=db_session,
                 actor=actor_of(request, page.principal),
                 user=user,
@@ -231,7 +234,7 @@ async def change_sign_in(
     try:
         async with unit_of_work(request) as db_session:
             user = await user_of(db_session, page.principal, user_id)
-            await directory_service.update(
+            await directory_users.update(
                 db_session=db_session,
                 actor=actor_of(request, page.principal),
                 user=user,
@@ -254,7 +257,7 @@ async def reset_password(
     try:
         async with unit_of_work(request) as db_session:
             user = await user_of(db_session, page.principal, user_id)
-            await directory_service.reset_password(
+            await auth_passwords.reset_password(
                 db_session=db_session,
                 actor=actor_of(request, page.principal),
                 user=user,

@@ -22,7 +22,7 @@ from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import Principal, actor_of, get_catalog
 from tenantry.directory import flows as directory_flows
-from tenantry.directory import service as directory_service
+from tenantry.directory import users as directory_users
 from tenantry.directory.constants import DIRECTORY_READERS, USER_MANAGERS
 from tenantry.directory.pages.common import (
     MAX_NAME,
@@ -100,7 +100,7 @@ async def users_page(
     error = None
     status_code = 200
     try:
-        code = directory_service.normalize_usage_location(location)
+        code = directory_users.normalize_usage_location(location)
         params = ListParams(
             filter=_list_filter(status, code),
             search=search or None,
@@ -109,7 +109,7 @@ async def users_page(
             count=True,
         )
         async with read_unit_of_work(request) as db_session:
-            found = await directory_service.list_users(
+            found = await directory_users.list_users(
                 db_session=db_session, tenant_id=page.principal.tenant.id, params=params
             )
             held = await overview.skus_by_user(
@@ -279,7 +279,7 @@ async def _message_page(
     request: Request, admin: Principal, *, status_code: int = 200, **context: Any
 ) -> Response:
     async with read_unit_of_work(request) as db_session:
-        active = await directory_service.list_users(
+        active = await directory_users.list_users(
             db_session=db_session,
             tenant_id=admin.tenant.id,
             params=ListParams(filter="accountEnabled eq true", top=1, count=True),

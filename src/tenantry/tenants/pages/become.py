@@ -22,7 +22,7 @@ from tenantry.core.dns import DnsLookupFailed, lookup_txt
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import has_message, translate
 from tenantry.dependencies import Principal, actor_of
-from tenantry.directory import service as directory_service
+from tenantry.directory import roles as directory_roles
 from tenantry.directory.constants import Role
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
@@ -63,7 +63,7 @@ def _catalog(request: Request) -> Catalog:
 
 async def _is_global_admin(request: Request, principal: Principal) -> bool:
     async with read_unit_of_work(request) as db_session:
-        held = await directory_service.roles_of(
+        held = await directory_roles.roles_of(
             db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
         )
     return Role.GLOBAL_ADMINISTRATOR.value in held
@@ -165,7 +165,7 @@ async def _already_managed(request: Request, principal: Principal) -> Response:
     if await _is_global_admin(request, principal):
         return see_other(DONE)
     async with read_unit_of_work(request) as db_session:
-        holders = await directory_service.role_members(
+        holders = await directory_roles.role_members(
             db_session=db_session, tenant_id=principal.tenant.id
         )
     admins = [

@@ -8,7 +8,8 @@ from fastapi.responses import Response
 from tenantry.catalog import Catalog
 from tenantry.core.i18n import format_date, translate
 from tenantry.dependencies import Principal, web_principal
-from tenantry.directory import service as directory_service
+from tenantry.directory import roles as directory_roles
+from tenantry.directory import users as directory_users
 from tenantry.directory.constants import DIRECTORY_READERS, GROUP_MANAGERS, USER_MANAGERS, Role
 from tenantry.domains import names
 from tenantry.domains import service as domain_service
@@ -43,7 +44,7 @@ async def home(request: Request, principal: Principal | None = Depends(web_princ
             db_session=db_session, catalog=catalog, user_id=principal.user.id, with_changes=True
         )
         domains = await domain_service.get_all(db_session=db_session, tenant_id=principal.tenant.id)
-        roles = await directory_service.roles_of(
+        roles = await directory_roles.roles_of(
             db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
         )
 
@@ -103,7 +104,7 @@ async def admin_home(
         domains = await domain_service.get_all(
             db_session=db_session, tenant_id=page.principal.tenant.id
         )
-        people = await directory_service.count_members(
+        people = await directory_users.count_members(
             db_session=db_session, tenant_id=page.principal.tenant.id
         )
         pools, subscriptions, problems, in_error = [], [], [], []
