@@ -49,8 +49,11 @@ def _imported(tree: ast.AST, known: set[str]) -> set[str]:
     def resolve(name: str) -> None:
         while name and name not in known:
             name = name.rpartition(".")[0]
-        if name:
-            found.add(name)
+        # Importing `a.b.c` runs the packages `a` and `a.b` first: they are imported too.
+        while name:
+            if name in known:
+                found.add(name)
+            name = name.rpartition(".")[0]
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and _is_type_checking(node):
@@ -78,10 +81,12 @@ def _imported(tree: ast.AST, known: set[str]) -> set[str]:
 def _graph() -> dict[str, set[str]]:
     sources = _sources()
     known = set(sources)
-    return {
-        name: _imported(ast.parse(path.read_text(encoding="utf-8")), known) - {name}
-        for name, path in sources.items()
-    }
+    graph = {}
+    for name, path in sources.items():
+        targets = _imported(ast.parse(path.read_text(encoding="utf-8")), known)
+        # The packages a module sits in have started running before it did.
+        graph[name] = {t for t in targets if t != name and not name.startswith(t + ".")}
+    return graph
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -224,7 +229,13 @@ def test_the_rules_catch_what_they_are_for() -> None:
         "from tenantry.directory import router\ndef f():\n    import tenantry.core.db\n"
     )
     known = {"tenantry.directory.router", "tenantry.core.db", "tenantry.directory"}
-    assert _imported(tree, known) == {"tenantry.directory.router", "tenantry.core.db"}
+    assert _imported(tree, known) == {
+        "tenantry.directory",
+        "tenantry.directory.router",
+        "tenantry.core.db",
+    }
+    # A package that builds the CLI app would import itself back through its submodules.
+    assert _cycles({"tenantry.cli": {"tenantry.cli.main"}, "tenantry.cli.main": {"tenantry.cli"}})
     guarded = ast.parse(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from tenantry.core import db\n"
     )
