@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tenantry.directory.flows import spreadsheet_cell
 from tests.support.directory import add_user, admin_api, error_code
 from tests.support.stories import PASSWORD
 
@@ -181,3 +182,21 @@ def test_unreadable_files_are_refused_whole(ariane, database, content, content_t
     assert response.status_code == status, response.text
     assert error_code(response) == code
     assert database.scalar("SELECT count(*) FROM users") == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+33 1 23", "'+33 1 23"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("alain@contoso.com", "alain@contoso.com"),
+        (3, "3"),
+        (None, ""),
+    ],
+)
+def test_report_cells_that_a_spreadsheet_would_run_are_written_as_text(value, cell):
+    assert spreadsheet_cell(value) == cell

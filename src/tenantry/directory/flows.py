@@ -419,6 +419,20 @@ async def import_users(
     return list(rows)
 
 
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> str:
+    """A value for a CSV file people open in a spreadsheet: shown as text, never run.
+
+    An import's report repeats what the file said (an address such as
+    `=HYPERLINK(…)`); a cell that would start a formula gets a leading `'`.
+    """
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
 def report(rows: Sequence[ImportRow]) -> dict[str, Any]:
     """The per-row outcome of an import, as the API returns it."""
     entries: list[dict[str, Any]] = []
