@@ -128,6 +128,19 @@ def test_subdomain_of_a_verified_root_is_verified_with_it(admin):
     assert sub.json()["isVerified"] is True and sub.json()["isRoot"] is False
 
 
+def test_verifying_a_root_verifies_the_subdomains_added_before_it(admin, dns_zone, database):
+    admin.post("/v1/domains", json={"id": "eu.sales.fabrikam.com"})
+    _add_and_publish(admin, dns_zone, "fabrikam.com")
+    assert admin.post("/v1/domains/fabrikam.com/verify").status_code == 200
+    sub = admin.get("/v1/domains/eu.sales.fabrikam.com").json()
+    assert sub["isVerified"] is True and sub["isRoot"] is False
+    (details,) = database.rows(
+        "SELECT details FROM audit_events WHERE target_id = 'fabrikam.com' "
+        "AND action = 'Verify domain'"
+    )
+    assert "eu.sales.fabrikam.com" in str(details[0])
+
+
 @pytest.mark.parametrize(
     ("name", "code"),
     [
