@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tenantry.cli.main import app
+from tenantry.directory.cli import csv_chunks
 from tests.support.admin import make_global_admin
 from tests.support.stories import PASSWORD
 
@@ -99,3 +100,22 @@ def test_an_admin_manages_the_directory_from_the_terminal(cli, stories, database
     )  # fmt: skip
     assert "alain@contoso.com" in cli("whoami")
     assert stories.token("alain@contoso.com", "Brand-New-Pass-7")
+
+
+def test_the_import_cuts_the_file_by_lines_as_the_server_reads_it():
+    # A quote left open on a line fails that row alone on the server; the CLI must neither
+    # read the lines after it into that row nor count them as one.
+    data = (
+        "userPrincipalName,displayName\n"
+        'alain@contoso.com,"Alain Martin\n'
+        ",\n"
+        "chloe@contoso.com,Chloé\n"
+        'lea@contoso.com,"Léa"\n'
+    ).encode()
+    total, chunks = csv_chunks(data, 2)
+    header = "userPrincipalName,displayName"
+    assert total == 3
+    assert [(offset, chunk.decode().splitlines()) for offset, chunk in chunks] == [
+        (0, [header, 'alain@contoso.com,"Alain Martin', "chloe@contoso.com,Chloé"]),
+        (2, [header, 'lea@contoso.com,"Léa"']),
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tenantry.directory.flows import spreadsheet_cell
 from tests.support.directory import add_user, admin_api, error_code
 from tests.support.stories import PASSWORD
 
@@ -100,6 +101,39 @@ def test_a_row_holding_a_nul_character_fails_alone(ariane):
     assert ariane.get("/v1/users/alain@contoso.com").status_code == 404
 
 
+def test_a_line_with_an_unclosed_quote_fails_alone_and_the_next_lines_are_read(ariane):
+    # The csv module reads on past line ends within quotes: Alain's name would swallow the
+    # lines after it (up to the next quote) and the report would say nothing failed.
+    data = (
+        "userPrincipalName,displayName,usageLocation\n"
+        'alain@contoso.com,"Alain Martin,FR\n'
+        "chloe@contoso.com,Chloé Durand,FR\n"
+        'lea@contoso.com,"Léa Petit",NL\n'
+    )
+    response = ariane.post(
+        "/v1/users/import", content=data.encode(), headers={"Content-Type": "text/csv"}
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["total"], report["created"], report["failed"]) == (3, 2, 1)
+    alain, chloe, lea = report["rows"]
+    assert (alain["userPrincipalName"], alain["status"]) == ("alain@contoso.com", "failed")
+    assert alain["error"]["code"] == "invalidValue"
+    assert "quote" in alain["error"]["message"] and "not closed" in alain["error"]["message"]
+    assert chloe["status"] == lea["status"] == "created"
+    assert ariane.get("/v1/users/alain@contoso.com").status_code == 404
+    assert ariane.get("/v1/users/chloe@contoso.com").json()["displayName"] == "Chloé Durand"
+    assert ariane.get("/v1/users/lea@contoso.com").json()["displayName"] == "Léa Petit"
+
+
+def test_a_header_with_an_unclosed_quote_is_refused_whole(ariane, database):
+    data = b'userPrincipalName,"displayName\nalain@contoso.com,Alain\n'
+    response = ariane.post("/v1/users/import", content=data, headers={"Content-Type": "text/csv"})
+    assert response.status_code == 400, response.text
+    assert error_code(response) == "invalidCsv"
+    assert database.scalar("SELECT count(*) FROM users") == 1
+
+
 def test_import_takes_a_csv_body_and_the_entra_template(ariane):
     entra = (
         "version:v1.0\n"
@@ -148,3 +182,21 @@ def test_unreadable_files_are_refused_whole(ariane, database, content, content_t
     assert response.status_code == status, response.text
     assert error_code(response) == code
     assert database.scalar("SELECT count(*) FROM users") == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+33 1 23", "'+33 1 23"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("alain@contoso.com", "alain@contoso.com"),
+        (3, "3"),
+        (None, ""),
+    ],
+)
+def test_report_cells_that_a_spreadsheet_would_run_are_written_as_text(value, cell):
+    assert spreadsheet_cell(value) == cell

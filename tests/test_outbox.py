@@ -5,17 +5,30 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from tenantry.cli.main import app as cli_app
+from tenantry.core import mail
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
-from tenantry.core.mail import OutboxWorker, enqueue
+from tenantry.core.mail import OutboxMessage, OutboxWorker, enqueue
 from tenantry.core.migrate import upgrade
+from tenantry.directory.models import User
+from tenantry.domains import messaging as domain_messaging
+from tenantry.signup import messaging as signup_messaging
+from tenantry.signup.models import Signup
+from tenantry.tenants.models import Tenant
 from tests.support.databases import TestDatabase
+from tests.support.smtp import SmtpSink
 
 
 def _dead_port() -> int:
@@ -80,7 +93,7 @@ def test_a_message_claimed_by_a_worker_that_died_is_delivered_once_its_lease_end
         try:
             await _write(db, "orphan@contoso.com")
             dying = OutboxWorker(db, settings)
-            assert len(await dying.claim()) == 1  # then the process is killed: never sent
+            assert await dying.claim() is not None  # then the process is killed: never sent
             survivor = OutboxWorker(db, settings)
             during_lease = await survivor.deliver_due()
             clock.advance(minutes=3)  # the lease (2 minutes) has run out
@@ -147,18 +160,132 @@ def test_two_workers_never_claim_the_same_message(settings: Settings, outbox_db)
             for i in range(30):
                 await _write(db, f"p{i}@contoso.com")
             first, second = OutboxWorker(db, settings), OutboxWorker(db, settings)
-            claimed = await asyncio.gather(first.claim(), second.claim())
-            ids = [m.id for batch in claimed for m in batch]
+            claimed = await asyncio.gather(*(w.claim() for w in [first, second] * 16))
+            ids = [m.id for m in claimed if m is not None]
             return len(ids), len(set(ids))
         finally:
             await db.dispose()
 
     claimed, distinct = asyncio.run(scenario())
-    assert claimed == distinct == 30  # batches of 20: one worker got 20, the other the last 10
+    assert claimed == distinct == 30  # 32 claims: 30 messages, then nothing is left
     leased = outbox_db.scalar(
         "SELECT count(*) FROM outbox_messages WHERE claimed_until IS NOT NULL"
     )
     assert leased == distinct
+
+
+@pytest.fixture()
+def slow_relay() -> Iterator[SmtpSink]:
+    relay = SmtpSink(delay=0.3)
+    relay.start()
+    yield relay
+    relay.stop()
+
+
+async def _until_nothing_is_pending(db: Database, *, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    pending = select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "pending")
+    while time.monotonic() < deadline:
+        async with db.unit_of_work(readonly=True) as db_session:
+            if not await db_session.scalar(pending):
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError("messages still pending")
+
+
+def test_two_workers_and_a_slow_relay_deliver_each_message_exactly_once(
+    settings: Settings, outbox_db, slow_relay, monkeypatch
+):
+    # 20 messages to a relay taking 0.3 s each: 6 s for one worker, longer than a lease of
+    # 4 s. A worker that leased all 20 at once would still be sending when its lease of the
+    # last ones ran out, and the other worker would claim and send them too.
+    monkeypatch.setattr(mail, "LEASE", timedelta(seconds=4))
+    relay_settings = settings.model_copy(update={"smtp_url": slow_relay.url})
+
+    async def scenario() -> None:
+        db = Database(outbox_db.url)
+        workers = [OutboxWorker(db, relay_settings) for _ in range(2)]
+        try:
+            async with db.unit_of_work() as db_session:
+                for i in range(20):
+                    enqueue(db_session, recipient=f"p{i}@contoso.com", subject="Hi", body_text="")
+            running = [asyncio.create_task(worker.run()) for worker in workers]
+            await _until_nothing_is_pending(db)
+            await asyncio.sleep(1.5)  # a worker still sending a delivered message would be done
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+        finally:
+            await db.dispose()
+
+    asyncio.run(scenario())
+    received = Counter(address for sent in slow_relay.messages for address in sent.recipients)
+    assert received == {f"p{i}@contoso.com": 1 for i in range(20)}
+    assert outbox_db.rows("SELECT DISTINCT status, attempts FROM outbox_messages") == [("sent", 1)]
+
+
+def test_a_worker_that_lost_its_lease_neither_sends_nor_settles(
+    settings: Settings, outbox_db, smtp
+):
+    async def scenario() -> None:
+        db = Database(outbox_db.url)
+        try:
+            await _write(db, "late@contoso.com")
+            stalled, other = OutboxWorker(db, settings), OutboxWorker(db, settings)
+            claimed = await stalled.claim()
+            assert claimed is not None
+            clock.advance(minutes=3)  # the stalled process wakes up after its lease ended
+            assert await other.deliver_due() == 1
+            smtp.wait_for("late@contoso.com")
+            await stalled.deliver(claimed)
+            clock.advance(hours=2)
+            assert await other.deliver_due() == 0  # a sent message is never claimed again
+        finally:
+            await db.dispose()
+
+    asyncio.run(scenario())
+    time.sleep(0.3)
+    assert len(smtp.to("late@contoso.com")) == 1
+    assert outbox_db.rows("SELECT status, attempts, last_error FROM outbox_messages") == [
+        ("sent", 1, None)
+    ]
+
+
+def test_a_code_written_after_fifty_bulk_messages_is_delivered_first(
+    settings: Settings, outbox_db, smtp
+):
+    async def scenario() -> None:
+        db = Database(outbox_db.url)
+        tenant = Tenant(id=uuid.uuid4(), display_name="Contoso")
+        try:
+            async with db.unit_of_work() as db_session:
+                for i in range(50):
+                    person = User(
+                        display_name=f"Person {i}",
+                        user_principal_name=f"p{i}@contoso.com",
+                        mail=f"p{i}@contoso.com",
+                        preferred_language="en",
+                    )
+                    domain_messaging.send_moved(
+                        db_session=db_session, user=person, tenant=tenant, domain="contoso.com"
+                    )
+            clock.advance(seconds=1)
+            async with db.unit_of_work() as db_session:
+                signup = Signup(email="lea@contoso.com", language="en", display_name="Léa")
+                signup_messaging.send_code(
+                    db_session=db_session, signup=signup, code="123456", minutes=10
+                )
+            worker = OutboxWorker(db, settings)
+            while await worker.deliver_due():
+                pass
+        finally:
+            await db.dispose()
+
+    asyncio.run(scenario())
+    smtp.wait_for("p49@contoso.com")
+    first, *rest = [sent.recipients[0] for sent in smtp.messages]
+    assert first == "lea@contoso.com"
+    assert len(rest) == 50
 
 
 def test_mail_list_reads_the_development_mailbox(stories, server, monkeypatch):

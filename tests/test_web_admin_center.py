@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import re
 import time
 import uuid
@@ -394,6 +397,42 @@ def test_the_csv_import_reports_each_row_and_offers_a_template(contoso, database
     assert error_of(empty) == translate("en", "web.admin.error.invalidCsv")
     nothing = ariane.post("/admin/users/import", data={"csrf_token": csrf_token(page)})
     assert nothing.status_code == 400 and error_of(nothing) == translate("en", "web.import.no_file")
+
+
+def test_the_import_report_download_never_holds_a_formula(contoso):
+    # A spreadsheet runs a cell starting with = + - @ (or a tab or CR): the report repeats
+    # what the file said, so each such cell is written as text (a leading ').
+    ariane = contoso.ariane
+    data = (
+        "userPrincipalName,displayName\n"
+        '"=HYPERLINK(""http://evil.example"",""x"")",Formula\n'
+        "+1@contoso.com,Plus\n"
+        "-2@contoso.com,Minus\n"
+        "@3,At\n"
+        "chloe@contoso.com,Chloé\n"
+    ).encode()
+    page = ariane.get("/admin/users/import")
+    report = ariane.post(
+        "/admin/users/import",
+        data={"csrf_token": csrf_token(page)},
+        files={"file": ("people.csv", data, "text/csv")},
+    )
+    assert report.status_code == 200
+    link = re.search(r'href="data:text/csv;charset=utf-8;base64,([^"]+)"', report.text)
+    assert link is not None
+    rows = list(csv.reader(io.StringIO(base64.b64decode(link.group(1)).decode("utf-8-sig"))))
+    assert rows[0][:3] == ["row", "userPrincipalName", "status"]
+    addresses = [row[1] for row in rows[1:]]
+    assert addresses[:4] == [
+        '\'=HYPERLINK("http://evil.example","x")',
+        "'+1@contoso.com",
+        "'-2@contoso.com",
+        "'@3",
+    ]
+    assert addresses[4] == "chloe@contoso.com"
+    for row in rows[1:]:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
 
 
 def test_groups_are_created_and_members_added_by_address(contoso, database):

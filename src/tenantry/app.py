@@ -35,6 +35,7 @@ from tenantry.directory.roles_router import router as directory_roles_router
 from tenantry.directory.router import router as directory_router
 from tenantry.domains import names
 from tenantry.domains import pages as domain_pages
+from tenantry.domains import service as domain_service
 from tenantry.domains.router import router as domains_router
 from tenantry.licensing import pages as licensing_pages
 from tenantry.licensing.group_router import router as group_licensing_router
@@ -88,6 +89,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             housekeeper = Housekeeper(database, interval=settings.housekeeping_interval_seconds)
             tasks.append(asyncio.create_task(housekeeper.run(), name="housekeeping"))
         names.registrable("example.com")  # load the public suffix list now, not in a request
+        async with database.unit_of_work(readonly=True) as db_session:
+            # Subdomains verified against Entra's rule before it was enforced: one warning each.
+            await domain_service.warn_of_nested_verifications(db_session=db_session)
         # What start-up made lives as long as the process: keep it out of the collector's
         # full passes, which otherwise walk it all and stall requests (tail latency).
         gc.collect()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import threading
@@ -26,6 +27,8 @@ class _Handler:
         self.sink = sink
 
     async def handle_DATA(self, server, session, envelope):
+        if self.sink.delay:
+            await asyncio.sleep(self.sink.delay)  # a slow relay: the message is not taken yet
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         body = parsed.get_body(preferencelist=("plain",))
         mail = ReceivedMail(
@@ -39,9 +42,11 @@ class _Handler:
 
 
 class SmtpSink:
-    """aiosmtpd on 127.0.0.1 with the list of messages it accepted."""
+    """aiosmtpd on 127.0.0.1 with the list of messages it accepted, in the order it accepted
+    them; `delay` seconds before it accepts each one (a slow relay)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, delay: float = 0.0) -> None:
+        self.delay = delay
         self.messages: list[ReceivedMail] = []
         self.lock = threading.Lock()
         with socket.socket() as probe:

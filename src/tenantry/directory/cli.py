@@ -8,7 +8,6 @@ API returned.
 from __future__ import annotations
 
 import csv
-import io
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -245,7 +244,12 @@ def _decode(data: bytes) -> str:
 
 def csv_chunks(data: bytes, size: int) -> tuple[int, Iterator[tuple[int, bytes]]]:
     """How many users a CSV file holds, and the file cut into files of `size` users each
-    (header repeated), each with the number of users before it."""
+    (header repeated), each with the number of users before it.
+
+    Cut by lines, as the server reads an import (one user per line): a quote left
+    open on a line fails that row alone there, so it must not carry the lines
+    after it into the same row here.
+    """
     lines = _decode(data).splitlines()
     while lines and not lines[0].strip():
         lines.pop(0)
@@ -254,17 +258,17 @@ def csv_chunks(data: bytes, size: int) -> tuple[int, Iterator[tuple[int, bytes]]
     if not lines:
         fail("the file is empty")
     delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
-    reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)
-    header = next(reader)
-    rows = [row for row in reader if any(cell.strip() for cell in row)]
+    header = lines[0]
+    rows = [
+        line
+        for line in lines[1:]
+        if any(cell.strip() for cell in next(csv.reader([line], delimiter=delimiter), []))
+    ]
 
     def chunks() -> Iterator[tuple[int, bytes]]:
         for start in range(0, len(rows), size):
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(header)
-            writer.writerows(rows[start : start + size])
-            yield start, buffer.getvalue().encode()
+            chunk = [header, *rows[start : start + size]]
+            yield start, "".join(f"{line}\n" for line in chunk).encode()
 
     return len(rows), chunks()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import io
 import re
 import uuid
 from collections.abc import Sequence
@@ -234,8 +233,26 @@ def _decode(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
+def _fields(line: str, delimiter: str) -> tuple[list[str], bool]:
+    """A line's fields, and whether a quote opened on it is left open.
+
+    Every record of an import is one line: no property of a user may hold a line
+    break. Parsed alone, a line whose quote is never closed would otherwise
+    swallow the lines after it into one field (the csv module reads on past line
+    ends within quotes); here it reads one line further, an empty one, and so
+    tells us it needed it.
+    """
+    reader = csv.reader([line, ""], delimiter=delimiter)
+    values = next(reader, [])
+    return values, reader.line_num > 1
+
+
 def read_csv(data: bytes) -> list[ImportRow]:
-    """The data rows of a users CSV file (header first), or InvalidCsv / TooManyRows."""
+    """The data rows of a users CSV file (header first), or InvalidCsv / TooManyRows.
+
+    A line whose quote is not closed is a failed row of its own; the lines after
+    it are read as usual.
+    """
     text = _decode(data)
     lines = text.splitlines()
     while lines and not lines[0].strip():
@@ -246,9 +263,10 @@ def read_csv(data: bytes) -> list[ImportRow]:
         raise InvalidCsv("The file is empty: give a header line and one line per user.")
     header_line = lines[0]
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)
     try:
-        header = next(reader)
+        header, unclosed = _fields(header_line, delimiter)
+        if unclosed:
+            raise InvalidCsv('The header line opens a quote (") that it does not close.')
         columns = [_column(name) for name in header]
         if "userPrincipalName" not in columns or "displayName" not in columns:
             raise InvalidCsv(
@@ -257,7 +275,8 @@ def read_csv(data: bytes) -> list[ImportRow]:
                 details={"header": header[:30]},
             )
         rows: list[ImportRow] = []
-        for values in reader:
+        for line in lines[1:]:
+            values, unclosed = _fields(line, delimiter)
             if not any(value.strip() for value in values):
                 continue
             if len(rows) >= MAX_IMPORT_ROWS:
@@ -269,7 +288,17 @@ def read_csv(data: bytes) -> list[ImportRow]:
                 for column, value in zip(columns, values, strict=False)
                 if column is not None
             }
-            rows.append(ImportRow(row=len(rows) + 1, values=named))
+            candidate = ImportRow(row=len(rows) + 1, values=named)
+            if unclosed:
+                open_column = columns[len(values) - 1] if len(values) <= len(columns) else None
+                candidate.principal_name = named.get("userPrincipalName") or None
+                candidate.error = InvalidValue(
+                    'A quote (") opened on this line is not closed on it, so the line cannot '
+                    "be read: close the quote, or write the value without quotes. The lines "
+                    "after it were read on their own.",
+                    target=open_column,
+                )
+            rows.append(candidate)
     except csv.Error as exc:
         raise InvalidCsv(f"The file is not valid CSV: {exc}.") from exc
     if not rows:
@@ -288,12 +317,16 @@ def _flag(value: str, *, column: str) -> bool:
 
 def check_row(candidate: ImportRow) -> None:
     """Check a row on its own (no database): names, address, usage location, password."""
+    if candidate.error is not None:
+        return  # the line could not be read (`read_csv`)
     values = candidate.values
     try:
         candidate.principal_name = values.get("userPrincipalName") or None
         for column, value in values.items():
             if "\x00" in value:  # PostgreSQL text cannot hold it: no name or address has one
                 raise InvalidValue(f"{column} cannot contain the NUL character.", target=column)
+            if "\n" in value or "\r" in value:
+                raise InvalidValue(f"{column} cannot contain a line break.", target=column)
         principal_name = directory_users.normalize_principal_name(
             values.get("userPrincipalName", "")
         )
@@ -384,6 +417,20 @@ async def import_users(
         details={"total": len(rows), "created": created, "failed": len(rows) - created},
     )
     return list(rows)
+
+
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> str:
+    """A value for a CSV file people open in a spreadsheet: shown as text, never run.
+
+    An import's report repeats what the file said (an address such as
+    `=HYPERLINK(…)`); a cell that would start a formula gets a leading `'`.
+    """
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
 def report(rows: Sequence[ImportRow]) -> dict[str, Any]:

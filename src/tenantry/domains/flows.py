@@ -97,11 +97,23 @@ async def verify(
     name: str,
     lookup: TxtLookup,
 ) -> VerifyResult:
-    """Verify a domain whose TXT record was looked up by the caller (outside the transaction)."""
+    """Verify a domain whose TXT record was looked up by the caller (outside the transaction).
+
+    Refused (`DomainAlreadyVerified`, naming nothing of the other organization) when
+    another tenant verified it or a parent of it, or another managed tenant a
+    subdomain of it (`domain_service.verified_elsewhere`, under the root's lock).
+    """
     domain = await domain_service.get(db_session=db_session, tenant_id=tenant.id, name=name)
     if domain.is_verified:
         return VerifyResult(domain=domain, availability_status=AVAILABLE_IMMEDIATELY)
     check_record(domain, lookup)
+    await domain_service.lock_root(db_session=db_session, name=domain.name)
+    # Read again as the last verification under this root left it.
+    domain = await domain_service.get(
+        db_session=db_session, tenant_id=tenant.id, name=domain.name, fresh=True
+    )
+    if domain.is_verified:
+        return VerifyResult(domain=domain, availability_status=AVAILABLE_IMMEDIATELY)
     if await domain_service.verified_elsewhere(
         db_session=db_session, tenant_id=tenant.id, name=domain.name
     ):

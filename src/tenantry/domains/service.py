@@ -1,13 +1,26 @@
-"""Domains of tenants: which tenant a name leads to, and the domains a new tenant gets."""
+"""Domains of tenants: which tenant a name leads to, and the domains a new tenant gets.
+
+Entra's rule for subdomains: a subdomain belongs to the tenant that verified its
+root (or any parent of it). So a name is refused to a tenant when another tenant
+has verified it or a parent of it, and when another *managed* tenant has verified
+a subdomain of it (`verified_elsewhere`); signing up at any subdomain of a managed
+tenant's verified domain joins that tenant (`find_owner`); and a subdomain added
+under a root this tenant verified is verified with it (`add`, `mark_verified`).
+Names differ, so no unique index can settle a race between `contoso.com` and
+`sales.contoso.com`: every verification first takes the lock of its registrable
+domain (`lock_root`) and checks after it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +43,8 @@ from tenantry.domains.exceptions import (
 from tenantry.domains.models import Domain
 from tenantry.tenants import service as tenant_service
 from tenantry.tenants.models import MANAGED, UNMANAGED, Tenant
+
+log = logging.getLogger("tenantry.domains")
 
 
 def new_verification_token() -> str:
@@ -172,13 +187,16 @@ def verification_record(domain: Domain) -> dict[str, object]:
     }
 
 
-async def get(*, db_session: AsyncSession, tenant_id: uuid.UUID, name: str) -> Domain:
-    """A domain of the tenant by name; other tenants' domains are simply not found."""
+async def get(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, name: str, fresh: bool = False
+) -> Domain:
+    """A domain of the tenant by name (`fresh`: read again even when the session has it);
+    other tenants' domains are simply not found."""
     try:
         normalized = names.normalize(name)
     except names.InvalidRequest as exc:
         raise DomainNotFound(name) from exc
-    domain = await db_session.get(Domain, (tenant_id, normalized))
+    domain = await db_session.get(Domain, (tenant_id, normalized), populate_existing=fresh)
     if domain is None:
         raise DomainNotFound(normalized)
     return domain
@@ -202,6 +220,7 @@ async def add(
         raise DomainAlreadyExists(
             f"{normalized} is already a domain of your organization.", target="id"
         )
+    await lock_root(db_session=db_session, name=normalized)
     own = {d.name: d for d in await get_all(db_session=db_session, tenant_id=tenant_id)}
     root = next(
         (
@@ -211,6 +230,11 @@ async def add(
         ),
         None,
     )
+    if root is not None and await verified_elsewhere(
+        db_session=db_session, tenant_id=tenant_id, name=normalized
+    ):
+        # Only where names broke the rule before it was enforced (`nested_verifications`).
+        raise DomainAlreadyVerified(normalized)
     now = clock.now()
     domain = Domain(
         tenant_id=tenant_id,
@@ -238,14 +262,99 @@ async def add(
     return domain
 
 
+def _root_lock_key(name: str) -> int:
+    """The PostgreSQL advisory lock key of `name`'s registrable domain (64 bits of a hash)."""
+    root = names.registrable(name)
+    digest = hashlib.blake2b(f"tenantry.domain-root:{root}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def lock_root(*, db_session: AsyncSession, name: str) -> None:
+    """Hold the lock of `name`'s registrable domain until the unit of work ends.
+
+    Verifications of `contoso.com` and `sales.contoso.com` (and their takeovers)
+    queue on the lock of `contoso.com`, so each checks `verified_elsewhere` after
+    the other committed. PostgreSQL: a transaction-level advisory lock (read
+    committed, so the next statement sees the winner's rows); SQLite: a write unit
+    of work already holds the database's one write lock. Take it before locking
+    any tenant row: a takeover locks the unmanaged tenant after it.
+    """
+    if db_session.get_bind().dialect.name == "postgresql":
+        await db_session.execute(select(func.pg_advisory_xact_lock(_root_lock_key(name))))
+
+
 async def verified_elsewhere(*, db_session: AsyncSession, tenant_id: uuid.UUID, name: str) -> bool:
-    """Whether another tenant has verified exactly this name."""
-    holder = await db_session.scalar(
-        select(Domain.tenant_id).where(
-            Domain.name == name, Domain.is_verified, Domain.tenant_id != tenant_id
+    """Whether `name` is another organization's by Entra's rule: another tenant verified it
+    or a parent of it, or another managed tenant verified a subdomain of it.
+
+    Call it holding `lock_root`. The subdomain probe reads the verified names (a
+    `LIKE '%.name'` has no index to use); it runs only when a domain is verified.
+    """
+    above = select(Domain.name).where(
+        Domain.name.in_(names.parents(name)),
+        Domain.is_verified,
+        Domain.tenant_id != tenant_id,
+    )
+    below = (
+        select(Domain.name)
+        .join(Tenant, Tenant.id == Domain.tenant_id)
+        .where(
+            Domain.name.endswith("." + name, autoescape=True),
+            Domain.is_verified,
+            Domain.is_initial.is_(False),
+            Domain.tenant_id != tenant_id,
+            Tenant.state == MANAGED,
         )
     )
-    return holder is not None
+    return bool(await db_session.scalar(select(or_(above.exists(), below.exists()))))
+
+
+@dataclass(frozen=True)
+class NestedVerification:
+    """A verified name and a verified subdomain of it held by another tenant."""
+
+    parent: str
+    parent_tenant_id: uuid.UUID
+    subdomain: str
+    subdomain_tenant_id: uuid.UUID
+
+
+async def nested_verifications(*, db_session: AsyncSession) -> list[NestedVerification]:
+    """The pairs of verified names that break the subdomain rule, verified before it was
+    enforced. They are left as they are (moving a domain is the admins' decision)."""
+    rows = await db_session.execute(
+        select(Domain.name, Domain.tenant_id)
+        .where(Domain.is_verified, Domain.is_initial.is_(False))
+        .order_by(Domain.name)
+    )
+    holders = {name: tenant_id for name, tenant_id in rows}
+    pairs = []
+    for name, tenant_id in holders.items():
+        labels = name.split(".")
+        for start in range(1, len(labels)):
+            parent = ".".join(labels[start:])
+            holder = holders.get(parent)
+            if holder is not None and holder != tenant_id:
+                pairs.append(NestedVerification(parent, holder, name, tenant_id))
+    return pairs
+
+
+async def warn_of_nested_verifications(*, db_session: AsyncSession) -> int:
+    """Log one warning per pair of `nested_verifications` for the operator; returns how many."""
+    pairs = await nested_verifications(db_session=db_session)
+    for pair in pairs:
+        log.warning(
+            "%s is verified in tenant %s, and its subdomain %s in another tenant, %s: a "
+            "subdomain belongs to the tenant that verified its parent, and new sign-ups at "
+            "%s go there. Ask the two organizations which one keeps it; Tenantry moves "
+            "neither.",
+            pair.parent,
+            pair.parent_tenant_id,
+            pair.subdomain,
+            pair.subdomain_tenant_id,
+            pair.subdomain,
+        )
+    return len(pairs)
 
 
 async def viral_holder(

@@ -27,7 +27,7 @@ from tenantry.catalog import UNLIMITED, Catalog, EntitlementValue, Offer
 from tenantry.core import audit
 from tenantry.core.config import Settings
 from tenantry.core.i18n import format_date, translate
-from tenantry.core.mail import enqueue_translated
+from tenantry.core.mail import Priority, enqueue_translated
 from tenantry.directory.models import User
 from tenantry.licensing.entitlements import (
     EntitlementChange,
@@ -157,6 +157,7 @@ def _notify(
     )
     enqueue_translated(
         db_session,
+        priority=Priority.BULK,
         recipient=user.mail or user.user_principal_name,
         language=language,
         message="offer_step_down",

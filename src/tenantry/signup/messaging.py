@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenantry.core.mail import enqueue_translated
+from tenantry.core.mail import Priority, enqueue_translated
 from tenantry.signup.models import Signup
 
 
@@ -12,6 +12,7 @@ def send_code(*, db_session: AsyncSession, signup: Signup, code: str, minutes: i
     """The one-time code that proves the person owns the address."""
     enqueue_translated(
         db_session,
+        priority=Priority.URGENT,
         recipient=signup.email,
         language=signup.language,
         message="signup_code",

@@ -10,7 +10,10 @@
 
 Until step 4 the candidate can manage nothing. Two candidates racing: the
 tenant row is locked (SQLite: the write lock) and the verified-name unique
-index settles a race with another tenant, so exactly one wins.
+index settles a race with another tenant, so exactly one wins. The domain must
+not be another organization's by the subdomain rule either (a parent verified
+elsewhere): step 4 takes the lock of its registrable domain first, as every
+verification does, and checks under it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.catalog import Catalog, Sku
@@ -222,6 +226,14 @@ async def complete(
 ) -> Tenant:
     """Step 4: buy the licenses; the organization is managed and the candidate its admin."""
     country = directory_users.normalize_usage_location(country_letter_code)
+    claimed_name = await db_session.scalar(
+        select(AdminClaim.domain_name).where(
+            AdminClaim.tenant_id == tenant_id, AdminClaim.user_id == user.id
+        )
+    )
+    if claimed_name is not None:
+        # The domain's root before the tenant: the order of an external takeover too.
+        await domain_service.lock_root(db_session=db_session, name=claimed_name)
     tenant = await tenant_service.get_for_update(db_session=db_session, tenant_id=tenant_id)
     if tenant.state != UNMANAGED:
         raise TenantAlreadyManaged()

@@ -149,16 +149,15 @@ def _report_download(report: list[dict[str, Any]]) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["row", "userPrincipalName", "status", "error", "message", "temporaryPassword"])
     for entry in report:
-        writer.writerow(
-            [
-                entry["row"],
-                entry["address"],
-                "created" if entry["created"] else "failed",
-                entry["code"],
-                entry["message"],
-                entry["password"] or "",
-            ]
-        )
+        cells = [
+            entry["row"],
+            entry["address"],
+            "created" if entry["created"] else "failed",
+            entry["code"],
+            entry["message"],
+            entry["password"] or "",
+        ]
+        writer.writerow([directory_flows.spreadsheet_cell(cell) for cell in cells])
     encoded = base64.b64encode(buffer.getvalue().encode("utf-8-sig")).decode()
     return f"data:text/csv;charset=utf-8;base64,{encoded}"
 
