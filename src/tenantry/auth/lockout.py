@@ -28,6 +28,7 @@ count no one else is changing.
 from __future__ import annotations
 
 import ipaddress
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -88,7 +89,8 @@ async def standing(*, db_session: AsyncSession, user_id: uuid.UUID, origin: str)
     ends = [locked_until for _, locked_until, _ in rows if locked_until and locked_until > now]
     recent = next((r for row_origin, _, r in rows if row_origin == origin), None)
     return Standing(
-        retry_after=int((max(ends) - now).total_seconds()) if ends else None,
+        # Rounded up: a client that waits exactly Retry-After finds the lock over.
+        retry_after=math.ceil((max(ends) - now).total_seconds()) if ends else None,
         failures_counted=any(row_origin == origin for row_origin, _, _ in rows),
         recent_passwords=tuple((recent or "").split()),
     )
