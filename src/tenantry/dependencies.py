@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.auth import service as auth_service
@@ -39,6 +39,13 @@ def get_catalog(request: Request) -> Catalog:
 def get_database(request: Request) -> Database:
     """The database."""
     return request.app.state.database
+
+
+def no_store(response: Response) -> None:
+    """Keep the answer out of every cache: it holds a credential (RFC 6749 §5.1 asks this of
+    token answers; the same goes for temporary passwords and entitlement tokens)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
 
 
 def client_address(request: Request) -> str | None:

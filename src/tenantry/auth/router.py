@@ -20,6 +20,7 @@ from tenantry.dependencies import (
     get_database,
     get_db,
     get_settings,
+    no_store,
     signed_in_principal,
 )
 
@@ -40,7 +41,7 @@ class UnsupportedGrantType(InvalidRequest):
     code = "unsupported_grant_type"
 
 
-@router.post("/token", response_model=TokenResponse)
+@router.post("/token", response_model=TokenResponse, dependencies=[Depends(no_store)])
 async def token(
     request: Request,
     grant_type: str = Form(...),

@@ -30,6 +30,7 @@ from tenantry.dependencies import (
     get_db,
     get_read_db,
     get_settings,
+    no_store,
     require_role,
     signed_in_principal,
 )
@@ -204,7 +205,11 @@ async def list_users(
 
 
 @router.post(
-    "/users", status_code=201, response_model=UserCreatedView, response_model_exclude_unset=True
+    "/users",
+    status_code=201,
+    response_model=UserCreatedView,
+    response_model_exclude_unset=True,
+    dependencies=[Depends(no_store)],  # a temporary password, when one is generated
 )
 async def create_user(
     body: UserCreate,
@@ -376,7 +381,11 @@ async def delete_user(
     return Response(status_code=204)
 
 
-@router.post("/users/{user_id}/resetPassword", response_model=PasswordReset)
+@router.post(
+    "/users/{user_id}/resetPassword",
+    response_model=PasswordReset,
+    dependencies=[Depends(no_store)],
+)
 async def reset_password(
     user_id: str,
     request: Request,

@@ -37,6 +37,7 @@ from tenantry.dependencies import (
     get_db,
     get_read_db,
     get_settings,
+    no_store,
     require_role,
     resolve_principal,
 )
@@ -450,7 +451,9 @@ async def check_my_entitlement(request: Request) -> JSONResponse:
     return await _checked(request, await _check_body(request), None)
 
 
-@router.post("/me/entitlementToken", response_model=EntitlementTokenView)
+@router.post(
+    "/me/entitlementToken", response_model=EntitlementTokenView, dependencies=[Depends(no_store)]
+)
 async def entitlement_token(
     principal: Principal = Depends(current_principal),
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
