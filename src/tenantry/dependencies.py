@@ -11,6 +11,7 @@ from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.auth import service as auth_service
+from tenantry.auth.models import API_TOKEN, WEB_SESSION
 from tenantry.catalog import Catalog
 from tenantry.core.audit import Actor
 from tenantry.core.config import Settings
@@ -73,7 +74,7 @@ class Principal:
     user: User
     tenant: Tenant
     token: str
-    via: str  # "bearer" or "cookie"
+    via: str  # "bearer" (an API token) or "cookie" (a web session)
 
     @property
     def actor(self) -> Actor:
@@ -88,9 +89,12 @@ def bearer_token(request: Request) -> str | None:
 async def _principal_for(request: Request, token: str | None, via: str) -> Principal | None:
     if not token:
         return None
+    # Each credential only where it belongs: a session taken as a bearer token would skip
+    # the forms' CSRF check, a token taken as the cookie would ride on the browser's.
+    kind = API_TOKEN if via == "bearer" else WEB_SESSION
     database: Database = request.app.state.database
     async with database.unit_of_work(readonly=True) as db_session:
-        result = await auth_service.authenticate(db_session=db_session, token=token)
+        result = await auth_service.authenticate(db_session=db_session, token=token, kind=kind)
     if result is None:
         return None
     user, tenant = result
