@@ -1,7 +1,7 @@
 """Smart lockout: wrong passwords lock out the network they come from, not the person.
 
-The test server trusts `X-Forwarded-For` from 127.0.0.1 (uvicorn's proxy headers,
-as `tenantry serve` does), so each test picks the origin of every sign-in.
+The test server trusts `X-Forwarded-For` from 127.0.0.1 (TENANTRY_TRUSTED_PROXIES, as
+for a reverse proxy on the same host), so each test picks the origin of every sign-in.
 """
 
 from __future__ import annotations

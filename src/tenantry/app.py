@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tenantry import __version__, catalog
 from tenantry.auth.router import router as auth_router
@@ -105,6 +106,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     install_handlers(app)
     # Entitlement checks a token holder makes about themselves skip the framework.
     app.add_middleware(HotEntitlementChecks, state=app.state)
+    # Whose X-Forwarded-For (and X-Forwarded-Proto) to believe is decided here, once, for
+    # whatever server runs the app: `tenantry serve` and the test server turn uvicorn's own
+    # proxy handling off (it trusts 127.0.0.1 unless told otherwise).
+    if settings.trusted_proxy_networks:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_networks)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, Any]:
