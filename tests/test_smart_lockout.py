@@ -17,10 +17,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tenantry.auth.lockout import origin_of
 from tenantry.core.audit import AuditEvent
 from tenantry.core.clock import clock
 from tenantry.core.i18n import translate
+from tenantry.core.ratelimit import origin_of
 from tests.support.directory import add_user, admin_api, error_code
 from tests.support.stories import PASSWORD
 

@@ -17,6 +17,7 @@ from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.errors import Forbidden, TenantryError, TooManyRequests
 from tenantry.core.housekeeping import pruner
+from tenantry.core.ratelimit import origin_of
 from tenantry.core.security import new_token, token_digest, verify_password
 from tenantry.directory import service as directory_service
 from tenantry.directory.models import User
@@ -80,7 +81,7 @@ async def sign_in(
     hash never holds a write transaction (on SQLite, the database's one write lock).
     The outcome (a counted failure, the sign-in time) is then written in `db_session`.
     """
-    origin = lockout.origin_of(actor.client_address)
+    origin = origin_of(actor.client_address)
     async with database.unit_of_work(readonly=True) as reading:
         found = await directory_service.get_by_principal_name(
             db_session=reading, principal_name=username
