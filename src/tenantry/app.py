@@ -18,6 +18,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from tenantry import __version__, catalog
 from tenantry.auth.router import router as auth_router
 from tenantry.core import security
+from tenantry.core.bodylimit import BodyLimit
 from tenantry.core.config import Settings, get_settings
 from tenantry.core.db import Database
 from tenantry.core.errors import install_handlers
@@ -106,6 +107,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     install_handlers(app)
     # Entitlement checks a token holder makes about themselves skip the framework.
     app.add_middleware(HotEntitlementChecks, state=app.state)
+    # Outside it: every body, the hot checks' included, is counted as it streams in.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     # Whose X-Forwarded-For (and X-Forwarded-Proto) to believe is decided here, once, for
     # whatever server runs the app: `tenantry serve` and the test server turn uvicorn's own
     # proxy handling off (it trusts 127.0.0.1 unless told otherwise).

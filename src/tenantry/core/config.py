@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # Days before a self-service offer steps down that its holders are told by email (0: never).
     offer_notice_days: int = Field(default=7, ge=0)
     housekeeping_interval_seconds: float = 3600.0
+    # The most a request body may hold (core/bodylimit.py); the CSV imports allow their files.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Addresses and networks (comma-separated) of reverse proxies whose X-Forwarded-For is
     # believed; none by default, so no caller can pick the address it is counted under.
     trusted_proxies: str = ""

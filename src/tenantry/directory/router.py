@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 
 from tenantry.auth.limits import limit_password_changes
 from tenantry.catalog import Catalog
+from tenantry.core.bodylimit import allow_larger_body
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.schemas import ERROR_RESPONSES
@@ -39,6 +40,7 @@ from tenantry.directory import service as directory_service
 from tenantry.directory.constants import (
     DIRECTORY_READERS,
     GROUP_MANAGERS,
+    MAX_IMPORT_BODY_BYTES,
     MAX_IMPORT_BYTES,
     USER_MANAGERS,
 )
@@ -249,6 +251,7 @@ async def create_user(
 
 async def _read_upload(request: Request) -> bytes:
     """The CSV file of an import: a multipart upload or a text/csv body, size-capped."""
+    allow_larger_body(request.scope, MAX_IMPORT_BODY_BYTES)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES + 64 * 1024:
         raise RequestTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB.")

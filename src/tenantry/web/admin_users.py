@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from tenantry.catalog import Catalog
+from tenantry.core.bodylimit import allow_larger_body
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import SESSION_COOKIE, Principal, actor_of, web_principal
@@ -31,6 +32,7 @@ from tenantry.directory import passwords
 from tenantry.directory import service as directory_service
 from tenantry.directory.constants import (
     DIRECTORY_READERS,
+    MAX_IMPORT_BODY_BYTES,
     MAX_IMPORT_BYTES,
     USAGE_LOCATIONS,
     USER_MANAGERS,
@@ -405,6 +407,7 @@ async def import_template(
 
 async def _import_form(request: Request) -> FormData:
     """The upload form, size-capped, once its CSRF token has been checked."""
+    allow_larger_body(request.scope, MAX_IMPORT_BODY_BYTES)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES + 64 * 1024:
         raise RequestTooLarge(f"The file is larger than {MAX_MEGABYTES} MB.")
