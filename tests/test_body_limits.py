@@ -12,8 +12,10 @@ import httpx
 import pytest
 
 from tenantry.core.i18n import translate
+from tests.support.admin import make_global_admin
 from tests.support.directory import admin_api, error_code
 from tests.support.server import LiveServer
+from tests.test_web_admin_takeover import sign_in
 
 MIB = 1024 * 1024
 
@@ -127,6 +129,24 @@ def test_csv_imports_still_take_files_over_the_json_limit(stories, database):
             files={"file": ("users.csv", b"x" * (6 * MIB), "text/csv")},
         )
         assert too_big.status_code == 413 and error_code(too_big) == "requestTooLarge"
+
+
+def test_the_import_page_still_takes_files_over_the_json_limit(server, stories, database):
+    stories.sign_up("ariane@contoso.com", "Ariane")
+    make_global_admin(database, "ariane@contoso.com")
+    rows = "".join(f"u{n}@contoso.com,{'U' * 250}\n" for n in range(5_001))
+    data = ("userPrincipalName,displayName\n" + rows).encode()
+    assert len(data) > MIB
+    with sign_in(server, "ariane@contoso.com") as ariane:
+        page = ariane.get("/admin/users/import")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        report = ariane.post(
+            "/admin/users/import",
+            data={"csrf_token": token},
+            files={"file": ("people.csv", data, "text/csv")},
+        )
+    assert report.status_code == 400, report.text[:300]  # read whole: too many rows
+    assert translate("en", "web.admin.error.tooManyRows") in report.text
 
 
 @pytest.fixture()
