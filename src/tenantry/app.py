@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
     )
+    security.configure_pool(workers=settings.hash_workers, queue_depth=settings.hash_queue_depth)
     settings.signing_secret  # noqa: B018 - create the secret key file before any worker races for it
 
     @asynccontextmanager

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
+    # Admission control of password hashing (core/security.py): threads hashing at once
+    # (unset: one per core) and hashes waiting for one (unset: eight per thread); past that,
+    # a request that needs a hash gets 503 at once.
+    hash_workers: int | None = Field(default=None, ge=1)
+    hash_queue_depth: int | None = Field(default=None, ge=0)
     # Smart lockout (auth/lockout.py): failures per user and origin, then per user from anywhere.
     lockout_threshold: int = Field(default=5, ge=1)
     lockout_seconds: int = Field(default=900, ge=1)
