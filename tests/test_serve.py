@@ -85,3 +85,24 @@ def test_a_request_that_is_not_http_gets_the_one_error_shape(tmp_path):
             assert b"content-type: application/json" in head.lower()
             assert json.loads(body)["error"]["code"] == "badRequest"
         assert httpx.get(f"{url}/v1/ping").status_code == 200  # the server goes on
+
+
+def test_a_connection_ends_after_its_requests_so_clients_spread_over_the_workers(tmp_path):
+    """Keep-alive connections stay with the worker that accepted them; ending each one after
+    TENANTRY_MAX_REQUESTS_PER_CONNECTION requests makes clients reconnect, and the new
+    connection goes to whichever worker accepts it first."""
+    env = {"TENANTRY_MAX_REQUESTS_PER_CONNECTION": "3"}
+    with serving(tmp_path, env=env) as (url, _log, _):
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            heads = []
+            for _ in range(3):
+                raw.sendall(b"GET /v1/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                answer = b""
+                while not answer.endswith(b"\r\n\r\n{}"):
+                    answer += raw.recv(65536)
+                heads.append(answer.split(b"\r\n\r\n")[0].lower())
+            assert raw.recv(65536) == b""  # the server closed it after the third answer
+        assert [b"connection: close" in head for head in heads] == [False, False, True]
+        with httpx.Client(base_url=url, timeout=10) as client:  # clients simply reconnect
+            assert [client.get("/v1/ping").status_code for _ in range(7)] == [200] * 7

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # Days before a self-service offer steps down that its holders are told by email (0: never).
     offer_notice_days: int = Field(default=7, ge=0)
     housekeeping_interval_seconds: float = 3600.0
+    # Requests one connection carries before `tenantry serve` closes it, so that keep-alive
+    # clients reconnect and spread over the workers (core/http_protocol.py); 0: no end.
+    max_requests_per_connection: int = Field(default=100, ge=0)
     # The most a request body may hold (core/bodylimit.py); the CSV imports allow their files.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Addresses and networks (comma-separated) of reverse proxies whose X-Forwarded-For is
