@@ -262,9 +262,12 @@ async def subscribed_sku(
     catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """One subscribed SKU, by its id (`{tenantId}_{skuId}`) or its skuId."""
-    sku_part = subscribed_sku_id.rpartition("_")[2]
+    tenant_part, _, sku_part = subscribed_sku_id.rpartition("_")
     try:
         sku_id = uuid.UUID(sku_part)
+        # An id naming another tenant (or none) is no SKU of the caller's.
+        if tenant_part and uuid.UUID(tenant_part) != principal.tenant.id:
+            sku_id = None
     except ValueError:
         sku_id = None
     pool = (
