@@ -127,23 +127,21 @@ def test_the_pool_admits_its_threads_and_queue_only(workers, depth, admitted, se
     security.configure_pool(workers=workers, queue_depth=depth)
     release = threading.Event()
 
-    async def many() -> list[object]:
-        return await asyncio.gather(
-            *(security.hash_pool.run(release.wait, 10) for _ in range(admitted + 2)),
-            return_exceptions=True,
-        )
+    async def many() -> tuple[int, list[object]]:
+        tasks = [
+            asyncio.ensure_future(security.hash_pool.run(release.wait, 10))
+            for _ in range(admitted + 2)
+        ]
+        # Refusals come at once; the admitted hashes hold their threads until released.
+        await asyncio.wait(tasks, timeout=0.5)
+        held = security.hash_pool.admitted
+        release.set()
+        return held, await asyncio.gather(*tasks, return_exceptions=True)
 
     try:
-        outcome: list[list[object]] = []
-        runner = threading.Thread(target=lambda: outcome.append(asyncio.run(many())))
-        runner.start()
-        deadline = time.monotonic() + 10
-        while security.hash_pool.admitted < admitted and time.monotonic() < deadline:
-            time.sleep(0.005)
-        release.set()
-        runner.join()
+        held, outcome = asyncio.run(many())
     finally:
         restore_pool(settings)
-    refusals = [item for item in outcome[0] if isinstance(item, security.HashingBusy)]
-    assert outcome[0][:admitted] == [True] * admitted
-    assert len(refusals) == 2
+    assert held == admitted
+    assert outcome[:admitted] == [True] * admitted
+    assert all(isinstance(item, security.HashingBusy) for item in outcome[admitted:])

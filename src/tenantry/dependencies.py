@@ -50,7 +50,8 @@ def no_store(response: Response) -> None:
 
 
 def client_address(request: Request) -> str | None:
-    """The caller's address as the server saw it."""
+    """The caller's address as the server saw it (behind a proxy named in
+    TENANTRY_TRUSTED_PROXIES, the address that proxy forwards: app.py)."""
     return request.client.host if request.client else None
 
 
@@ -89,8 +90,9 @@ def bearer_token(request: Request) -> str | None:
 async def _principal_for(request: Request, token: str | None, via: str) -> Principal | None:
     if not token:
         return None
-    # Each credential only where it belongs: a session taken as a bearer token would skip
-    # the forms' CSRF check, a token taken as the cookie would ride on the browser's.
+    # Each credential only where it belongs: a web session sent as a bearer token would
+    # skip the forms' CSRF check; an API token sent as the cookie would carry a program's
+    # credential, with its own lifetime, into the pages.
     kind = API_TOKEN if via == "bearer" else WEB_SESSION
     database: Database = request.app.state.database
     async with database.unit_of_work(readonly=True) as db_session:

@@ -163,14 +163,10 @@ def configure_pool(*, workers: int | None, queue_depth: int | None) -> None:
     previous.executor.shutdown(wait=False)
 
 
-async def _off_loop(function: Callable[..., T], *args: object) -> T:
-    return await hash_pool.run(function, *args)
-
-
 async def hash_password(password: str) -> str:
     """The argon2id hash of a password, computed in the hashing pool (`HashingBusy` when the
     pool's queue is full)."""
-    return await _off_loop(password_hasher.hash, password)
+    return await hash_pool.run(password_hasher.hash, password)
 
 
 def _verify(password_hash: str | None, password: str) -> bool:
@@ -185,7 +181,7 @@ def _verify(password_hash: str | None, password: str) -> bool:
 async def verify_password(password_hash: str | None, password: str) -> bool:
     """Whether the password matches the hash; constant work for a missing hash (`HashingBusy`
     when the pool's queue is full)."""
-    return await _off_loop(_verify, password_hash, password)
+    return await hash_pool.run(_verify, password_hash, password)
 
 
 def new_token(nbytes: int = 32) -> str:
