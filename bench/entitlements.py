@@ -13,7 +13,8 @@ What it does, all on 127.0.0.1 and bounded in time:
    free offer), the first is made Global Administrator straight in the database,
    buys BUSINESS_PREMIUM through the API and licenses everyone; so every check
    reads an offer and a license;
-3. load: C keep-alive connections (64) sending requests back to back, from one
+3. load: C keep-alive connections (64) sending requests back to back (connecting
+   again when the server ends one, every TENANTRY_MAX_REQUESTS_PER_CONNECTION), from one
    process speaking raw HTTP/1.1 (a light client, so the server is what is
    measured), alternating `GET /v1/ping` (hello world: no database, no
    authentication, same FastAPI/uvicorn stack) and
@@ -242,14 +243,20 @@ async def hammer(
                 writer.write(request)
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = 0
+                closing = False
                 for line in head.split(b"\r\n")[1:]:
                     if line[:15].lower() == b"content-length:":
                         length = int(line[15:])
+                    elif line.lower() == b"connection: close":
+                        closing = True
                 await reader.readexactly(length)
                 if measuring:
                     result.latencies.append(time.perf_counter() - now)
                     if head[9:12] != b"200":
                         result.errors.append(head.split(b"\r\n")[0].decode())
+                if closing:  # the server ends a connection every so many requests: reconnect
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError):

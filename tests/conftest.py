@@ -64,6 +64,8 @@ def settings(
         argon2_parallelism=1,
         signup_rate_per_hour=1_000_000,
         signin_rate_per_minute=1_000_000,
+        # Tests pick each request's origin with X-Forwarded-For, as a proxy on this host would.
+        trusted_proxies="127.0.0.1",
         # Tests run the subscription lifecycle job themselves (`tenantry subscription tick`).
         lifecycle_interval_seconds=86_400,
     )

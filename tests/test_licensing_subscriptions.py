@@ -207,3 +207,18 @@ def buy_attempt(api):
         json={"skuPartNumber": "BUSINESS_ESSENTIALS", "quantity": 1},
         headers={"Idempotency-Key": str(uuid.uuid4())},
     )
+
+
+def test_a_subscribed_sku_id_naming_another_tenant_is_not_found(stories, database):
+    ariane = global_admin(stories, database)
+    bruno = global_admin(stories, database, "bruno@fabrikam.com")
+    buy(ariane.api, "BUSINESS_PREMIUM", 5)
+    buy(bruno.api, "BUSINESS_PREMIUM", 3)
+
+    own = bruno.api.get(f"/v1/subscribedSkus/{bruno.tenant_id}_{PREMIUM.sku_id}")
+    assert own.status_code == 200 and own.json()["prepaidUnits"]["enabled"] == 3
+    assert bruno.api.get(f"/v1/subscribedSkus/{PREMIUM.sku_id}").json() == own.json()
+    for other in (f"{ariane.tenant_id}_{PREMIUM.sku_id}", f"nope_{PREMIUM.sku_id}"):
+        refused = bruno.api.get(f"/v1/subscribedSkus/{other}")
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["error"]["code"] == "notFound"

@@ -6,60 +6,13 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def serving(tmp_path: Path, *args: str) -> Iterator[tuple[str, Path, int]]:
-    """`tenantry serve` on a fresh SQLite file; yields its URL, its log file and its pid."""
-    port = _free_port()
-    log = tmp_path / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")}
-    env.update(
-        TENANTRY_DATABASE_URL=f"sqlite:///{tmp_path / 'tenantry.db'}",
-        TENANTRY_DATA_DIR=str(tmp_path / "data"),
-        TENANTRY_DEV_MAILBOX="1",
-    )
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tenantry", "serve", "--port", str(port), *args],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("tenantry serve did not start:\n" + log.read_text())
-            time.sleep(0.1)
-        yield url, log, process.pid
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+from tests.support.serving import serving
 
 
 def test_serve_migrates_a_fresh_file_and_keeps_no_access_log_by_default(tmp_path):
@@ -132,3 +85,24 @@ def test_a_request_that_is_not_http_gets_the_one_error_shape(tmp_path):
             assert b"content-type: application/json" in head.lower()
             assert json.loads(body)["error"]["code"] == "badRequest"
         assert httpx.get(f"{url}/v1/ping").status_code == 200  # the server goes on
+
+
+def test_a_connection_ends_after_its_requests_so_clients_spread_over_the_workers(tmp_path):
+    """Keep-alive connections stay with the worker that accepted them; ending each one after
+    TENANTRY_MAX_REQUESTS_PER_CONNECTION requests makes clients reconnect, and the new
+    connection goes to whichever worker accepts it first."""
+    env = {"TENANTRY_MAX_REQUESTS_PER_CONNECTION": "3"}
+    with serving(tmp_path, env=env) as (url, _log, _):
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            heads = []
+            for _ in range(3):
+                raw.sendall(b"GET /v1/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                answer = b""
+                while not answer.endswith(b"\r\n\r\n{}"):
+                    answer += raw.recv(65536)
+                heads.append(answer.split(b"\r\n\r\n")[0].lower())
+            assert raw.recv(65536) == b""  # the server closed it after the third answer
+        assert [b"connection: close" in head for head in heads] == [False, False, True]
+        with httpx.Client(base_url=url, timeout=10) as client:  # clients simply reconnect
+            assert [client.get("/v1/ping").status_code for _ in range(7)] == [200] * 7

@@ -1,7 +1,7 @@
 """Smart lockout: wrong passwords lock out the network they come from, not the person.
 
-The test server trusts `X-Forwarded-For` from 127.0.0.1 (uvicorn's proxy headers,
-as `tenantry serve` does), so each test picks the origin of every sign-in.
+The test server trusts `X-Forwarded-For` from 127.0.0.1 (TENANTRY_TRUSTED_PROXIES, as
+for a reverse proxy on the same host), so each test picks the origin of every sign-in.
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from tenantry.auth.lockout import origin_of
 from tenantry.core.audit import AuditEvent
 from tenantry.core.clock import clock
 from tenantry.core.i18n import translate
+from tenantry.core.ratelimit import origin_of
 from tests.support.directory import add_user, admin_api, error_code
 from tests.support.stories import PASSWORD
 
@@ -92,6 +93,24 @@ def test_an_attackers_network_is_locked_while_the_user_signs_in_from_home(storie
 
     clock.advance(minutes=16)
     assert sign_in(stories.api, ATTACKER, PASSWORD).status_code == 200
+
+
+def test_retry_after_never_ends_before_the_lock(stories, database):
+    """Retry-After is rounded up: a client that waits exactly that long is let in."""
+    stories.sign_up(USER, "Alain")
+    guess(stories.api, ATTACKER, 5)
+    refused = sign_in(stories.api, ATTACKER, PASSWORD)
+    answered = clock.now()
+    retry_after = int(refused.headers["Retry-After"])
+    locked_until = counted(database, ATTACKER, "locked_until")
+    if isinstance(locked_until, str):  # SQLite hands the raw column back
+        locked_until = datetime.fromisoformat(locked_until)
+    if locked_until.tzinfo is None:
+        locked_until = locked_until.replace(tzinfo=UTC)
+    # The lock was set a moment ago, for 900 s: what is left is 899.something seconds.
+    assert retry_after == 900
+    assert answered + timedelta(seconds=retry_after) >= locked_until
+    assert refused.json()["error"]["retryAfterSeconds"] == retry_after
 
 
 def test_a_successful_sign_in_clears_its_networks_count(stories, database):

@@ -96,12 +96,8 @@ ANSWERS_2XX_BY_DESIGN: dict[tuple[str, str], tuple[str, Callable[[httpx.Response
 }
 
 # Findings of this walk that another change fixes: left out of the walk's verdict, each has
-# an xfail test of its own below (strict: the fix makes it fail until this entry goes).
-KNOWN_FINDINGS = {
-    ("GET", "/v1/subscribedSkus/{subscribed_sku_id}"): (
-        "test_another_organizations_subscribed_sku_is_not_found"
-    ),
-}
+# an xfail test of its own (strict: the fix makes it fail until its entry goes). None now.
+KNOWN_FINDINGS: dict[tuple[str, str], str] = {}
 
 
 def path_values(organization: Organization) -> dict[str, list[str]]:
@@ -676,14 +672,6 @@ def test_no_admin_page_reaches_another_organization(organizations, server, datab
     assert_clean(walk, before, database, smtp, mails)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: GET /v1/subscribedSkus/{tenantId}_{skuId} reads only the skuId and answers 200 "
-        "with the caller's own pool of that SKU, whichever organization the id names "
-        "(licensing/router.py subscribed_sku); another organization's id must be 404"
-    ),
-)
 def test_another_organizations_subscribed_sku_is_not_found(stories, database):
     a = global_admin(stories, database, "ariane@contoso.com")
     b = global_admin(stories, database, "bruno@fabrikam.com")

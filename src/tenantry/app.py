@@ -13,11 +13,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tenantry import __version__, catalog
 from tenantry.auth import pages as auth_pages
 from tenantry.auth.router import router as auth_router
 from tenantry.core import security
+from tenantry.core.bodylimit import BodyLimit
 from tenantry.core.config import Settings, get_settings
 from tenantry.core.db import Database
 from tenantry.core.errors import install_handlers
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
     )
+    security.configure_pool(workers=settings.hash_workers, queue_depth=settings.hash_queue_depth)
     settings.signing_secret  # noqa: B018 - create the secret key file before any worker races for it
 
     @asynccontextmanager
@@ -120,6 +123,13 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     install_handlers(app)
     # Entitlement checks a token holder makes about themselves skip the framework.
     app.add_middleware(HotEntitlementChecks, state=app.state)
+    # Outside it: every body, the hot checks' included, is counted as it streams in.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Whose X-Forwarded-For (and X-Forwarded-Proto) to believe is decided here, once, for
+    # whatever server runs the app: `tenantry serve` and the test server turn uvicorn's own
+    # proxy handling off (it trusts 127.0.0.1 unless told otherwise).
+    if settings.trusted_proxy_networks:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_networks)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, Any]:

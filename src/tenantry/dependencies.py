@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.auth import service as auth_service
+from tenantry.auth.models import API_TOKEN, WEB_SESSION
 from tenantry.catalog import Catalog
 from tenantry.core.audit import Actor
 from tenantry.core.config import Settings
@@ -41,8 +42,16 @@ def get_database(request: Request) -> Database:
     return request.app.state.database
 
 
+def no_store(response: Response) -> None:
+    """Keep the answer out of every cache: it holds a credential (RFC 6749 §5.1 asks this of
+    token answers; the same goes for temporary passwords and entitlement tokens)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+
+
 def client_address(request: Request) -> str | None:
-    """The caller's address as the server saw it."""
+    """The caller's address as the server saw it (behind a proxy named in
+    TENANTRY_TRUSTED_PROXIES, the address that proxy forwards: app.py)."""
     return request.client.host if request.client else None
 
 
@@ -66,7 +75,7 @@ class Principal:
     user: User
     tenant: Tenant
     token: str
-    via: str  # "bearer" or "cookie"
+    via: str  # "bearer" (an API token) or "cookie" (a web session)
 
     @property
     def actor(self) -> Actor:
@@ -81,9 +90,13 @@ def bearer_token(request: Request) -> str | None:
 async def _principal_for(request: Request, token: str | None, via: str) -> Principal | None:
     if not token:
         return None
+    # Each credential only where it belongs: a web session sent as a bearer token would
+    # skip the forms' CSRF check; an API token sent as the cookie would carry a program's
+    # credential, with its own lifetime, into the pages.
+    kind = API_TOKEN if via == "bearer" else WEB_SESSION
     database: Database = request.app.state.database
     async with database.unit_of_work(readonly=True) as db_session:
-        result = await auth_service.authenticate(db_session=db_session, token=token)
+        result = await auth_service.authenticate(db_session=db_session, token=token, kind=kind)
     if result is None:
         return None
     user, tenant = result

@@ -3,7 +3,8 @@
 As Entra ID's smart lockout, a lockout shuts out whoever is guessing, not the
 person whose address they know: failures are counted per (user, origin), where
 the origin is the client address the server sees (IPv6 reduced to its /64,
-which one party usually holds whole). After `lockout_threshold` failures from
+which one party usually holds whole: `core.ratelimit.origin_of`, as every
+per-address rate limit counts it). After `lockout_threshold` failures from
 one origin, that origin is locked for `lockout_seconds`; every further failure
 from it once the lock has ended locks it again, each time for twice as long (at
 most 24 hours). Signing in from that origin clears its count. The user signing
@@ -27,7 +28,7 @@ count no one else is changing.
 
 from __future__ import annotations
 
-import ipaddress
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,23 +45,9 @@ from tenantry.core.housekeeping import pruner
 from tenantry.core.security import code_digest
 
 ACCOUNT_WIDE = "*"
-UNKNOWN_ORIGIN = "unknown"
 LONGEST_LOCKOUT = timedelta(hours=24)
 KEPT_COUNTS = timedelta(days=7)  # a quiet week forgets an origin's failures and lockouts
 RECENT_PASSWORDS = 3  # wrong passwords remembered per origin (not counted twice)
-
-
-def origin_of(client_address: str | None) -> str:
-    """Where a sign-in comes from: the IPv4 address, or the /64 network of an IPv6 one."""
-    try:
-        address = ipaddress.ip_address(client_address or "")
-    except ValueError:
-        return UNKNOWN_ORIGIN  # no address (or not an IP): such sign-ins share one origin
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
 
 
 @dataclass(frozen=True)
@@ -88,7 +75,8 @@ async def standing(*, db_session: AsyncSession, user_id: uuid.UUID, origin: str)
     ends = [locked_until for _, locked_until, _ in rows if locked_until and locked_until > now]
     recent = next((r for row_origin, _, r in rows if row_origin == origin), None)
     return Standing(
-        retry_after=int((max(ends) - now).total_seconds()) if ends else None,
+        # Rounded up: a client that waits exactly Retry-After finds the lock over.
+        retry_after=math.ceil((max(ends) - now).total_seconds()) if ends else None,
         failures_counted=any(row_origin == origin for row_origin, _, _ in rows),
         recent_passwords=tuple((recent or "").split()),
     )

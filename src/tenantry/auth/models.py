@@ -10,6 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tenantry.core.db import Base
 
+# What a credential is, and so where it is accepted: a bearer token only in
+# `Authorization`, a web session only as the page cookie (guarded by CSRF on forms).
+API_TOKEN = "api"
+WEB_SESSION = "web"
+
 
 class AccessToken(Base):
     __tablename__ = "access_tokens"
@@ -21,7 +26,7 @@ class AccessToken(Base):
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     tenant_id: Mapped[uuid.UUID]
-    kind: Mapped[str] = mapped_column(String(10))  # "api" or "web"
+    kind: Mapped[str] = mapped_column(String(10))  # API_TOKEN or WEB_SESSION
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     client_address: Mapped[str | None] = mapped_column(String(64))

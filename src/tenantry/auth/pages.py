@@ -88,7 +88,9 @@ async def sign_in(request: Request, form: FormData = Depends(checked_form)) -> R
                 password=text(form, "password", strip=False),
             )
             if previous:
-                await auth_service.revoke(db_session=db_session, token=previous, actor=actor)
+                await auth_service.revoke(
+                    db_session=db_session, token=previous, kind="web", actor=actor
+                )
             issued = await auth_service.issue(
                 db_session=db_session,
                 user=user,
@@ -120,7 +122,7 @@ async def sign_out(request: Request) -> Response:
     if token:
         async with unit_of_work(request) as db_session:
             await auth_service.revoke(
-                db_session=db_session, token=token, actor=actor_of(request, None)
+                db_session=db_session, token=token, kind="web", actor=actor_of(request, None)
             )
     response = see_other("/")
     session.end(response, settings_of(request))

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.auth import service as auth_service
 from tenantry.auth.limits import limit_sign_ins
+from tenantry.auth.models import API_TOKEN
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.errors import InvalidRequest
@@ -20,6 +21,7 @@ from tenantry.dependencies import (
     get_database,
     get_db,
     get_settings,
+    no_store,
     signed_in_principal,
 )
 
@@ -40,7 +42,7 @@ class UnsupportedGrantType(InvalidRequest):
     code = "unsupported_grant_type"
 
 
-@router.post("/token", response_model=TokenResponse)
+@router.post("/token", response_model=TokenResponse, dependencies=[Depends(no_store)])
 async def token(
     request: Request,
     grant_type: str = Form(...),
@@ -68,7 +70,7 @@ async def token(
     issued = await auth_service.issue(
         db_session=db_session,
         user=user,
-        kind="api",
+        kind=API_TOKEN,
         ttl_seconds=settings.access_token_ttl_seconds,
         actor=actor,
     )
@@ -88,5 +90,8 @@ async def revoke(
 ) -> None:
     """Revoke the token used for this call (sign out)."""
     await auth_service.revoke(
-        db_session=db_session, token=principal.token, actor=actor_of(request, principal)
+        db_session=db_session,
+        token=principal.token,
+        kind=API_TOKEN,
+        actor=actor_of(request, principal),
     )

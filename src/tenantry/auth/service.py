@@ -23,6 +23,7 @@ from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.errors import Forbidden, TenantryError, TooManyRequests
 from tenantry.core.housekeeping import pruner
+from tenantry.core.ratelimit import origin_of
 from tenantry.core.security import new_token, token_digest, verify_password
 from tenantry.directory import events as directory_events
 from tenantry.directory import users as directory_users
@@ -87,7 +88,7 @@ async def sign_in(
     hash never holds a write transaction (on SQLite, the database's one write lock).
     The outcome (a counted failure, the sign-in time) is then written in `db_session`.
     """
-    origin = lockout.origin_of(actor.client_address)
+    origin = origin_of(actor.client_address)
     async with database.unit_of_work(readonly=True) as reading:
         found = await directory_users.get_by_principal_name(
             db_session=reading, principal_name=username
@@ -145,7 +146,8 @@ async def issue(
     ttl_seconds: int,
     actor: audit.Actor,
 ) -> IssuedToken:
-    """A new bearer token ("api") or session ("web") for the user; only its digest is kept."""
+    """A new bearer token (`API_TOKEN`) or web session (`WEB_SESSION`) for the user; only its
+    digest is kept."""
     token = new_token()
     now = clock.now()
     db_session.add(
@@ -171,14 +173,18 @@ async def issue(
     return IssuedToken(token=token, expires_in=ttl_seconds)
 
 
-async def authenticate(*, db_session: AsyncSession, token: str) -> tuple[User, Tenant] | None:
-    """The signed-in user and their tenant for a token, or None when unknown or expired."""
+async def authenticate(
+    *, db_session: AsyncSession, token: str, kind: str
+) -> tuple[User, Tenant] | None:
+    """The signed-in user and their tenant for a token of that `kind` (a bearer token,
+    `API_TOKEN`, or a web session, `WEB_SESSION`), or None when unknown, of the other kind,
+    or expired."""
     row = (
         await db_session.execute(
             select(AccessToken, User, Tenant)
             .join(User, User.id == AccessToken.user_id)
             .join(Tenant, Tenant.id == User.tenant_id)
-            .where(AccessToken.digest == token_digest(token))
+            .where(AccessToken.digest == token_digest(token), AccessToken.kind == kind)
         )
     ).first()
     if row is None:
@@ -198,17 +204,17 @@ def token_accepted(*, expires_at: datetime, account_enabled: bool, tenant_state:
     return expires_at > clock.now() and account_enabled and tenant_state != CLOSED
 
 
-async def revoke(*, db_session: AsyncSession, token: str, actor: audit.Actor) -> None:
-    """Forget a token or session (sign-out), recorded as its holder's "Sign out".
+async def revoke(*, db_session: AsyncSession, token: str, kind: str, actor: audit.Actor) -> None:
+    """Forget a token or session of that `kind` (sign-out), recorded as its holder's "Sign out".
 
     The holder is read from the token itself (a web sign-out has no principal);
-    `actor` gives the client address. An unknown or already revoked token
-    changes nothing and records nothing.
+    `actor` gives the client address. An unknown or already revoked token, or one
+    of the other kind, changes nothing and records nothing.
     """
     revoked = (
         await db_session.execute(
             delete(AccessToken)
-            .where(AccessToken.digest == token_digest(token))
+            .where(AccessToken.digest == token_digest(token), AccessToken.kind == kind)
             .returning(AccessToken.user_id, AccessToken.tenant_id, AccessToken.kind)
         )
     ).first()

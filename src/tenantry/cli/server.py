@@ -58,7 +58,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        proxy_headers=False,  # the app believes X-Forwarded-For: TENANTRY_TRUSTED_PROXIES
         log_level="info",
         access_log=access_log,
     )

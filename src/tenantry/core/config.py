@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import cached_property
@@ -43,6 +44,11 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
+    # Admission control of password hashing (core/security.py): threads hashing at once
+    # (unset: one per core) and hashes waiting for one (unset: eight per thread); past that,
+    # a request that needs a hash gets 503 at once.
+    hash_workers: int | None = Field(default=None, ge=1)
+    hash_queue_depth: int | None = Field(default=None, ge=0)
     # Smart lockout (auth/lockout.py): failures per user and origin, then per user from anywhere.
     lockout_threshold: int = Field(default=5, ge=1)
     lockout_seconds: int = Field(default=900, ge=1)
@@ -53,6 +59,14 @@ class Settings(BaseSettings):
     # Days before a self-service offer steps down that its holders are told by email (0: never).
     offer_notice_days: int = Field(default=7, ge=0)
     housekeeping_interval_seconds: float = 3600.0
+    # Requests one connection carries before `tenantry serve` closes it, so that keep-alive
+    # clients reconnect and spread over the workers (core/http_protocol.py); 0: no end.
+    max_requests_per_connection: int = Field(default=100, ge=0)
+    # The most a request body may hold (core/bodylimit.py); the CSV imports allow their files.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Addresses and networks (comma-separated) of reverse proxies whose X-Forwarded-For is
+    # believed; none by default, so no caller can pick the address it is counted under.
+    trusted_proxies: str = ""
     job_lease_seconds: float = 300.0
     group_license_chunk_size: int = 25_000
 
@@ -60,6 +74,17 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        parse_networks(value)  # refuse a typo at start rather than trust nobody (or anybody)
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> list[str]:
+        """TENANTRY_TRUSTED_PROXIES as networks (`127.0.0.1` is `127.0.0.1/32`)."""
+        return [str(network) for network in parse_networks(self.trusted_proxies)]
 
     @property
     def dev_mailbox_enabled(self) -> bool:
@@ -95,6 +120,21 @@ class Settings(BaseSettings):
             finally:
                 os.close(fd)
         return path.read_bytes().strip()
+
+
+def parse_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The networks of a comma-separated list of addresses and CIDRs; ValueError naming the
+    first entry that is neither."""
+    networks = []
+    for entry in value.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network (CIDR)") from None
+    return networks
 
 
 def get_settings() -> Settings:

@@ -26,6 +26,9 @@ class TenantryError(Exception):
     status_code = 400
     code = "badRequest"
     keep_changes = False
+    # The translation of its message on the web pages, when not `error.<code>` (two causes
+    # may share a code a client relies on, yet not their explanation).
+    message_key: str | None = None
 
     def __init__(
         self,

@@ -1,7 +1,9 @@
-"""Fixed-window rate limits kept in the database, so every process shares them."""
+"""Fixed-window rate limits kept in the database, so every process shares them; the origin
+that per-address limits (and smart lockout) count a request under."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +17,30 @@ from tenantry.core.clock import clock
 from tenantry.core.db import Base, Database
 from tenantry.core.errors import TooManyRequests
 from tenantry.core.housekeeping import pruner
+
+UNKNOWN_ORIGIN = "unknown"
+
+
+def origin_of(client_address: str | None) -> str:
+    """Where a request comes from: the IPv4 address, or the /64 network of an IPv6 one.
+
+    One party usually holds a whole IPv6 /64 (2^64 addresses): counted one by one,
+    its addresses would never meet a limit.
+    """
+    try:
+        address = ipaddress.ip_address(client_address or "")
+    except ValueError:
+        return UNKNOWN_ORIGIN  # no address (or not an IP): such requests share one origin
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def per_origin(scope: str, client_address: str | None) -> str:
+    """The key of a per-address limit named `scope`: one count per origin (`origin_of`)."""
+    return f"{scope}:{origin_of(client_address)}"
 
 
 class RateLimitBucket(Base):

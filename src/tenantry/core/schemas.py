@@ -1,17 +1,37 @@
-"""Base for API schemas: camelCase on the wire, like Microsoft Graph."""
+"""Base for API schemas: camelCase on the wire, like Microsoft Graph; numbers and booleans
+strict."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, field_validator
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from pydantic_core import CoreSchema, PydanticCustomError
 
 # Every string of a body, list items included, is bounded. The bound also makes Pydantic
 # check that each one is text: JSON's `"\ud800"` escape decodes to a lone surrogate, which
 # can be neither stored nor written back in an answer (it is refused with 400 instead).
 MAX_STRING_LENGTH = 1_000_000
+
+
+_STRICT_TYPES = frozenset({"int", "bool", "float"})
+_NOT_SCHEMAS = frozenset({"metadata", "serialization", "ref"})
+
+
+def _strict_scalars(schema: Any) -> None:
+    """Mark every int, bool and float of a model's core schema strict, in unions, lists and
+    optional fields too (nested models of their own are left to themselves)."""
+    if isinstance(schema, dict):
+        if schema.get("type") in _STRICT_TYPES:
+            schema["strict"] = True
+            return
+        for key, value in schema.items():
+            if key not in _NOT_SCHEMAS:
+                _strict_scalars(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            _strict_scalars(item)
 
 
 class ApiModel(BaseModel):
@@ -23,6 +43,17 @@ class ApiModel(BaseModel):
         extra="forbid",
         str_max_length=MAX_STRING_LENGTH,
     )
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[BaseModel], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        # Numbers and booleans strict, everything else as Pydantic reads JSON (ids, dates
+        # and enums arrive as strings): by default `{"quantity": true}` bought one license,
+        # and `"3"`, `2.0`, `"yes"` or `1` passed for a number or a boolean.
+        schema = handler(source)
+        _strict_scalars(schema)
+        return schema
 
     @field_validator("*", mode="after", check_fields=False)
     @classmethod

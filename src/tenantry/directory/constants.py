@@ -77,4 +77,6 @@ USAGE_LOCATIONS = frozenset(_USAGE_LOCATION_CODES.split())
 
 MAX_IMPORT_ROWS = 5_000
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
+# The body of an import request: the file and its multipart envelope (core/bodylimit.py).
+MAX_IMPORT_BODY_BYTES = MAX_IMPORT_BYTES + 64 * 1024
 MAX_MEMBERS_PER_REQUEST = 5_000

@@ -16,6 +16,7 @@ from starlette.datastructures import UploadFile
 from tenantry.auth import passwords as auth_passwords
 from tenantry.auth.limits import limit_password_changes
 from tenantry.catalog import Catalog
+from tenantry.core.bodylimit import allow_larger_body
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.schemas import ERROR_RESPONSES
@@ -29,13 +30,14 @@ from tenantry.dependencies import (
     get_db,
     get_read_db,
     get_settings,
+    no_store,
     signed_in_principal,
 )
 from tenantry.directory import flows, passwords
 from tenantry.directory import groups as directory_groups
 from tenantry.directory import roles as directory_roles
 from tenantry.directory import users as directory_users
-from tenantry.directory.constants import MAX_IMPORT_BYTES
+from tenantry.directory.constants import MAX_IMPORT_BODY_BYTES, MAX_IMPORT_BYTES
 from tenantry.directory.dependencies import list_params, manage_users, read_directory, user_page
 from tenantry.directory.exceptions import (
     InvalidCsv,
@@ -145,7 +147,11 @@ async def list_users(
 
 
 @router.post(
-    "/users", status_code=201, response_model=UserCreatedView, response_model_exclude_unset=True
+    "/users",
+    status_code=201,
+    response_model=UserCreatedView,
+    response_model_exclude_unset=True,
+    dependencies=[Depends(no_store)],  # a temporary password, when one is generated
 )
 async def create_user(
     body: UserCreate,
@@ -185,6 +191,7 @@ async def create_user(
 
 async def _read_upload(request: Request) -> bytes:
     """The CSV file of an import: a multipart upload or a text/csv body, size-capped."""
+    allow_larger_body(request.scope, MAX_IMPORT_BODY_BYTES)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES + 64 * 1024:
         raise RequestTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB.")
@@ -317,7 +324,11 @@ async def delete_user(
     return Response(status_code=204)
 
 
-@router.post("/users/{user_id}/resetPassword", response_model=PasswordReset)
+@router.post(
+    "/users/{user_id}/resetPassword",
+    response_model=PasswordReset,
+    dependencies=[Depends(no_store)],
+)
 async def reset_password(
     user_id: str,
     request: Request,

@@ -58,8 +58,11 @@ WHERE {token}
   AND a.state IN ('Active', 'ActiveWithError')
   AND p.enabled_units + p.warning_units > 0
 """
-SELF_ENTITLEMENTS = _SELF_ENTITLEMENTS.format(token="t.digest = :digest")
-SELF_ENTITLEMENTS_MANY = _SELF_ENTITLEMENTS.format(token="t.digest = ANY(:digests)")
+# Bearer tokens only (kind 'api'): a web session is no bearer token (dependencies.py).
+SELF_ENTITLEMENTS = _SELF_ENTITLEMENTS.format(token="t.digest = :digest AND t.kind = 'api'")
+SELF_ENTITLEMENTS_MANY = _SELF_ENTITLEMENTS.format(
+    token="t.digest = ANY(:digests) AND t.kind = 'api'"
+)
 
 
 class _Batches:

@@ -37,6 +37,7 @@ from tenantry.dependencies import (
     get_db,
     get_read_db,
     get_settings,
+    no_store,
     require_role,
     resolve_principal,
 )
@@ -267,9 +268,12 @@ async def subscribed_sku(
     catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """One subscribed SKU, by its id (`{tenantId}_{skuId}`) or its skuId."""
-    sku_part = subscribed_sku_id.rpartition("_")[2]
+    tenant_part, _, sku_part = subscribed_sku_id.rpartition("_")
     try:
         sku_id = uuid.UUID(sku_part)
+        # An id naming another tenant (or none) is no SKU of the caller's.
+        if tenant_part and uuid.UUID(tenant_part) != principal.tenant.id:
+            sku_id = None
     except ValueError:
         sku_id = None
     pool = (
@@ -460,7 +464,9 @@ async def check_my_entitlement(request: Request) -> JSONResponse:
     return await _checked(request, await _check_body(request), None)
 
 
-@router.post("/me/entitlementToken", response_model=EntitlementTokenView)
+@router.post(
+    "/me/entitlementToken", response_model=EntitlementTokenView, dependencies=[Depends(no_store)]
+)
 async def entitlement_token(
     principal: Principal = Depends(current_principal),
     db_session: AsyncSession = Depends(get_read_db, scope="function"),

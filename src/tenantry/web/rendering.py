@@ -85,8 +85,9 @@ def local_path(target: str | None, default: str = "/") -> str:
 
 
 def error_text(language: str, error: TenantryError, **params: Any) -> str:
-    """The error's message in `language` when `error.<code>` is translated, else its own."""
-    key = f"error.{error.code}"
+    """The error's message in `language` when `error.<message_key or code>` is translated,
+    else its own."""
+    key = f"error.{error.message_key or error.code}"
     if not has_message(key):
         return error.message
     try:

@@ -17,11 +17,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
+from tenantry.core.bodylimit import allow_larger_body
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import SESSION_COOKIE, Principal, actor_of
 from tenantry.directory import flows as directory_flows
-from tenantry.directory.constants import MAX_IMPORT_BYTES, USER_MANAGERS
+from tenantry.directory.constants import MAX_IMPORT_BODY_BYTES, MAX_IMPORT_BYTES, USER_MANAGERS
 from tenantry.directory.exceptions import RequestTooLarge
 from tenantry.domains import service as domain_service
 from tenantry.web import csrf
@@ -95,6 +96,7 @@ async def import_template(
 
 async def _import_form(request: Request) -> FormData:
     """The upload form, size-capped, once its CSRF token has been checked."""
+    allow_larger_body(request.scope, MAX_IMPORT_BODY_BYTES)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES + 64 * 1024:
         raise RequestTooLarge(f"The file is larger than {MAX_MEGABYTES} MB.")
