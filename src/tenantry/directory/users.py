@@ -9,6 +9,8 @@ never the reverse: blocking a user's sign-in here tells `auth` through
 
 from __future__ import annotations
 
+import contextlib
+import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from enum import Enum
@@ -21,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.core import audit, mail
 from tenantry.core.clock import clock
-from tenantry.core.errors import Conflict, NotFound
+from tenantry.core.errors import Conflict, InvalidRequest, NotFound
 from tenantry.directory import events
 from tenantry.directory import roles as directory_roles
 from tenantry.directory.constants import USAGE_LOCATIONS, Source
@@ -46,6 +48,7 @@ from tenantry.directory.query import (
     prefix_range,
 )
 from tenantry.directory.search import ADDRESS, NAME, fold, sort_key
+from tenantry.domains import names as domain_names
 from tenantry.domains import service as domain_service
 
 
@@ -70,7 +73,7 @@ async def get_by_principal_name(*, db_session: AsyncSession, principal_name: str
     if "\x00" in principal_name:
         return None  # no address holds U+0000, and PostgreSQL cannot compare text holding it
     return await db_session.scalar(
-        select(User).where(User.user_principal_name == principal_name.strip().lower())
+        select(User).where(User.user_principal_name == principal_name_key(principal_name))
     )
 
 
@@ -88,8 +91,28 @@ async def resolve(*, db_session: AsyncSession, tenant_id: uuid.UUID, key: str) -
     return await get(db_session=db_session, tenant_id=tenant_id, user_id=user_id)
 
 
+def principal_name_key(value: str) -> str:
+    """The form in which an address is stored and found: `jan@xn--bcher-kva.de` for
+    `Jan@Bücher.de` (the local part in NFC and lower case, the domain in its lower-case
+    IDNA A-label form, as the tenant's domains are kept).
+
+    Sign-up, user creation and every lookup by address (sign-in, `/users/{upn}`, role
+    and group members, the audit log's actor) go through this one function, so an address
+    typed in its Unicode form finds the account its ASCII form finds. A value that is not
+    an address comes back trimmed and in lower case: it finds nobody.
+    """
+    candidate = unicodedata.normalize("NFC", (value or "").strip())
+    local, at, domain = candidate.rpartition("@")
+    if at and local and domain:
+        with contextlib.suppress(InvalidRequest):  # not a domain name: no account has it
+            domain = domain_names.normalize(domain)
+        candidate = f"{local}@{domain}"
+    return candidate.lower()
+
+
 def normalize_principal_name(value: str) -> str:
-    """A valid sign-in address, lower case; InvalidUserPrincipalName otherwise."""
+    """A valid sign-in address in its stored form (`principal_name_key`);
+    InvalidUserPrincipalName otherwise."""
     candidate = (value or "").strip()
     try:
         checked = validate_email(candidate, check_deliverability=False)
@@ -99,7 +122,7 @@ def normalize_principal_name(value: str) -> str:
             f"such as alain@contoso.com ({exc}).",
             target="userPrincipalName",
         ) from exc
-    return checked.normalized.lower()
+    return principal_name_key(f"{checked.local_part}@{checked.ascii_domain}")
 
 
 def normalize_usage_location(value: str | None) -> str | None:
@@ -156,7 +179,7 @@ async def create(
     `known_new`: the caller has just looked the address up in this unit of work and
     found nobody (the unique index still refuses a user created since).
     """
-    principal_name = principal_name.strip().lower()
+    principal_name = principal_name_key(principal_name)
     for field, value in (
         ("displayName", display_name),
         ("givenName", given_name),
@@ -243,9 +266,9 @@ def _source_eq(value: Any) -> Any:
     return User.source == source
 
 
-def _lower_text(name: str) -> Any:
+def _address_eq(column: Any, name: str) -> Any:
     check = expect_text(name)
-    return lambda value: (check(value) or "").strip().lower()
+    return lambda value: column == principal_name_key(check(value) or "")
 
 
 USERS = Queryable(
@@ -262,11 +285,11 @@ USERS = Queryable(
             startswith=lambda v: prefix_range(User.display_name_key, fold(v)),
         ),
         "userPrincipalName": FilterProperty(
-            eq=lambda v: User.user_principal_name == _lower_text("userPrincipalName")(v),
+            eq=_address_eq(User.user_principal_name, "userPrincipalName"),
             startswith=lambda v: prefix_range(User.user_principal_name, v.strip().lower()),
         ),
         "mail": FilterProperty(
-            eq=lambda v: User.mail == _lower_text("mail")(v),
+            eq=_address_eq(User.mail, "mail"),
             startswith=lambda v: prefix_range(User.mail, v.strip().lower()),
         ),
     },
@@ -504,12 +527,17 @@ async def get_many(*, db_session: AsyncSession, user_ids: Iterable[uuid.UUID]) -
 async def get_many_by_principal_name(
     *, db_session: AsyncSession, tenant_id: uuid.UUID, principal_names: Iterable[str]
 ) -> dict[str, User]:
-    """The tenant's users among these sign-in addresses (lower case), in one query.
+    """The tenant's users among these sign-in addresses, in one query, by their stored
+    form (`principal_name_key`).
 
     An address holding U+0000 finds nobody, as in `get_by_principal_name`.
     """
     wanted = sorted(
-        {name.strip().lower() for name in principal_names if name.strip() and "\x00" not in name}
+        {
+            principal_name_key(name)
+            for name in principal_names
+            if name.strip() and "\x00" not in name
+        }
     )
     if not wanted:
         return {}
