@@ -24,10 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.core import audit, mail
 from tenantry.core.clock import clock
 from tenantry.core.errors import Conflict, InvalidRequest, NotFound
-from tenantry.directory import events
+from tenantry.directory import events, spoofing
 from tenantry.directory import roles as directory_roles
 from tenantry.directory.constants import USAGE_LOCATIONS, Source
 from tenantry.directory.exceptions import (
+    ConfusableUserName,
     InvalidCountryCode,
     InvalidFilter,
     InvalidUserPrincipalName,
@@ -173,11 +174,14 @@ async def create(
     must_change_password: bool = False,
     account_enabled: bool = True,
     known_new: bool = False,
+    new_tenant: bool = False,
 ) -> User:
-    """A new user in a tenant; UserAlreadyExists when the address is taken anywhere.
+    """A new user in a tenant; UserAlreadyExists when the address is taken anywhere,
+    ConfusableUserName when it looks like the address of one of the tenant's users.
 
     `known_new`: the caller has just looked the address up in this unit of work and
-    found nobody (the unique index still refuses a user created since).
+    found nobody (the unique index still refuses a user created since). `new_tenant`:
+    the tenant was formed in this unit of work, so nobody in it can look alike.
     """
     principal_name = principal_name_key(principal_name)
     for field, value in (
@@ -185,13 +189,16 @@ async def create(
         ("givenName", given_name),
         ("surname", surname),
     ):
-        check_text(value, field=field)
+        check_person_name(value, field=field)
     if not known_new and await get_by_principal_name(
         db_session=db_session, principal_name=principal_name
     ):
         raise UserAlreadyExists(
             f"A user with the address {principal_name} already exists.", target="userPrincipalName"
         )
+    name_skeleton = spoofing.principal_name_skeleton(principal_name)
+    if not new_tenant:
+        await _refuse_lookalike(db_session, tenant_id, principal_name, name_skeleton)
     user = User(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
@@ -208,6 +215,7 @@ async def create(
         preferred_language=preferred_language,
         failed_sign_ins=0,
         created_at=clock.now(),
+        name_skeleton=name_skeleton,
     )
     if known_new:
         # The caller settles a race on the address by running its whole unit of work again
@@ -222,6 +230,8 @@ async def create(
             async with db_session.begin_nested():
                 db_session.add(user)
         except IntegrityError as exc:
+            # Lost to a user created at this moment: with this address, or one alike.
+            await _refuse_lookalike(db_session, tenant_id, principal_name, name_skeleton)
             raise UserAlreadyExists(
                 f"A user with the address {principal_name} already exists.",
                 target="userPrincipalName",
@@ -236,6 +246,29 @@ async def create(
         details={"userPrincipalName": principal_name, "source": source.value},
     )
     return user
+
+
+async def _refuse_lookalike(
+    db_session: AsyncSession, tenant_id: uuid.UUID, principal_name: str, name_skeleton: str
+) -> None:
+    """ConfusableUserName when another user of the tenant has an address that looks like
+    this one (the same UTS #39 skeleton, `directory.spoofing`).
+
+    The unique index on (tenant_id, name_skeleton) settles a race: of two look-alikes
+    created at once, the second insert fails, and its caller's retry lands here.
+    """
+    lookalike = await db_session.scalar(
+        select(User.user_principal_name)
+        .where(User.tenant_id == tenant_id, User.name_skeleton == name_skeleton)
+        .limit(1)
+    )
+    if lookalike is not None and lookalike != principal_name:
+        raise ConfusableUserName(
+            f"{principal_name} looks too much like the user name of {lookalike}, who already "
+            "exists: people could mistake one for the other. Choose another user name.",
+            target="userPrincipalName",
+            details={"similarTo": lookalike},
+        )
 
 
 def _user_match(tenant_id: uuid.UUID) -> Any:
@@ -324,14 +357,30 @@ async def list_users(
 
 
 def check_text(value: str | None, *, field: str) -> None:
-    """InvalidValue when a name holds U+0000 (PostgreSQL text cannot hold it; no name has it)."""
+    """InvalidValue when a text holds U+0000 (PostgreSQL text cannot hold it; no text has it)."""
     if value is not None and "\x00" in value:
         raise InvalidValue(f"{field} cannot contain the NUL character.", target=field)
 
 
-def check_name(value: str | None, *, field: str, limit: int, required: bool) -> str | None:
-    """A name without its outer spaces, at most `limit` characters; None when optional and empty."""
+def check_person_name(value: str | None, *, field: str) -> None:
+    """InvalidValue when a name people read holds a character that hides what it says
+    (control characters, line breaks, bidi overrides, zero-width characters)."""
     check_text(value, field=field)
+    spoofing.check_person_name(value, field=field)
+
+
+def check_name(
+    value: str | None, *, field: str, limit: int, required: bool, free_text: bool = False
+) -> str | None:
+    """A name without its outer spaces, at most `limit` characters; None when optional and empty.
+
+    `free_text` (a description): line breaks and other characters a name may not hold are
+    allowed; only U+0000 is refused.
+    """
+    if free_text:
+        check_text(value, field=field)
+    else:
+        check_person_name(value, field=field)
     if value is None:
         if required:
             raise InvalidValue(f"{field} is required.", target=field)
