@@ -18,6 +18,7 @@ from tenantry.core.migrate import upgrade
 from tenantry.directory.models import User
 from tests.support.databases import TestDatabase
 from tests.support.directory import add_user, admin_api, error_code
+from tests.support.stories import become_admin, publish_record
 from tests.test_web_admin_center import while_another_transaction_inserts
 from tests.test_web_admin_takeover import sign_in
 from tests.test_web_pages import csrf_token, submit
@@ -266,3 +267,54 @@ def test_a_look_alike_cannot_join_the_organization_by_signing_up(stories, api, a
     )
     assert verified.status_code == 409, verified.text
     assert verified.json()["error"]["code"] == "confusableUserName"
+
+
+def test_a_domain_removal_never_renames_someone_into_a_look_alike(stories, dns_zone, database):
+    stories.sign_up("ariane@contoso.com", "Ariane Dupont")
+    with stories.client_for("ariane@contoso.com") as admin:
+        assert become_admin(admin, dns_zone).status_code == 200
+        initial = next(d for d in admin.get("/v1/domains").json()["value"] if d["isInitial"])
+        add_user(admin, "chloe@contoso.com", "Chloé Dubois")
+        lookalike = f"\u0441hloe@{initial['id']}"  # Cyrillic с, at the initial domain
+        tenant_id = _tenant_of(database, "ariane@contoso.com")
+        with database.engine.begin() as connection:  # (the API refuses .localhost addresses)
+            connection.execute(
+                insert(User).values(
+                    tenant_id=tenant_id,
+                    user_principal_name=lookalike,
+                    mail=lookalike,
+                    display_name="Chloé Martin",
+                    created_at=clock.now(),
+                )
+            )
+        admin.patch(f"/v1/domains/{initial['id']}", json={"isDefault": True})
+        removed = admin.post(
+            "/v1/domains/contoso.com/forceDelete", json={"disableUserAccounts": False}
+        )
+        assert removed.status_code == 204, removed.text
+        addresses = [user["userPrincipalName"] for user in admin.get("/v1/users").json()["value"]]
+    renamed = next(a for a in addresses if a.startswith("chloe"))
+    assert renamed.startswith("chloe.") and renamed.endswith(f"@{initial['id']}")
+    assert lookalike in addresses
+
+
+def test_an_external_takeover_keeps_a_look_alike_it_brings_in(stories, dns_zone, database):
+    homograph = "xn--cntoso-wqf.com"  # cоntoso.com, with a Cyrillic о
+    stories.sign_up("ariane@fabrikam.com", "Ariane Dupont")
+    with stories.client_for("ariane@fabrikam.com") as ariane:
+        assert become_admin(ariane, dns_zone).status_code == 200
+        for name in (homograph, "contoso.com"):
+            assert ariane.post("/v1/domains", json={"id": name}).status_code == 201
+            records = ariane.get(f"/v1/domains/{name}/verificationDnsRecords").json()
+            publish_record(dns_zone, records)
+            if name == homograph:
+                assert ariane.post(f"/v1/domains/{name}/verify").status_code == 200
+                add_user(ariane, f"chloe@{homograph}", "Chloé Dubois")
+                stories.sign_up("chloe@contoso.com", "Chloé Martin")  # an unmanaged tenant
+        verified = ariane.post("/v1/domains/contoso.com/verify")
+        assert verified.status_code == 200, verified.text
+        assert verified.json()["movedUsers"] == 1
+        addresses = {user["userPrincipalName"] for user in ariane.get("/v1/users").json()["value"]}
+    assert {f"chloe@{homograph}", "chloe@contoso.com"} <= addresses
+    keys = dict(database.rows("SELECT user_principal_name, name_skeleton FROM users"))
+    assert keys["chloe@contoso.com"] is None and keys[f"chloe@{homograph}"]
