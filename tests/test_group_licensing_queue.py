@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -316,3 +317,91 @@ def test_a_group_stays_queued_while_a_request_of_the_other_mode_waits(queue_db):
 
     scenario.url = queue_db.url
     assert _run(scenario) == ["QueuedForProcessing", "QueuedForProcessing", "ProcessingComplete"]
+
+
+def test_a_group_job_killed_mid_way_finishes_counting_its_whole_processing(queue_db):
+    """A worker dies after the first chunk of a group's processing; once its lease expires
+    another worker claims the job and finishes. The finish event counts every member the
+    processing handled, those of the dead worker's chunk too, not only the last run's."""
+    from tenantry.catalog import load
+    from tenantry.core import audit
+    from tenantry.directory import groups as directory_groups
+    from tenantry.licensing import group_processing
+    from tenantry.licensing import groups as group_licensing
+    from tenantry.licensing import subscriptions as licensing_subscriptions
+    from tenantry.licensing.group_processing import FINISH_ACTION, START_ACTION
+    from tenantry.tenants.models import Tenant
+    from tests.support.licensing import PREMIUM
+
+    catalog = load(None)
+    tenant_id = uuid.uuid4()
+    resources = {"catalog": catalog, "settings": SimpleNamespace(group_license_chunk_size=1)}
+
+    async def arrange(database: Database) -> None:
+        async with database.unit_of_work() as db_session:
+            db_session.add(Tenant(id=tenant_id, display_name="contoso.com", created_at=clock.now()))
+            await db_session.flush()
+            await licensing_subscriptions.purchase(
+                db_session=db_session,
+                catalog=catalog,
+                actor=audit.Actor.system(),
+                tenant_id=tenant_id,
+                sku_part_number="BUSINESS_PREMIUM",
+                quantity=3,
+            )
+
+    async def license_group(database: Database, members: list[str]) -> None:
+        async with database.unit_of_work() as db_session:
+            group = await directory_groups.create_group(
+                db_session=db_session,
+                actor=audit.Actor.system(),
+                tenant_id=tenant_id,
+                display_name="Sales",
+            )
+            await directory_groups.add_members(
+                db_session=db_session,
+                actor=audit.Actor.system(),
+                group=group,
+                user_ids=[uuid.UUID(member) for member in members],
+            )
+            await group_licensing.set_licenses(
+                db_session=db_session,
+                catalog=catalog,
+                actor=audit.Actor.system(),
+                group=group,
+                add=[(PREMIUM.sku_id, [])],
+                remove=[],
+            )
+
+    async def scenario(database: Database) -> None:
+        await license_group(database, members)
+        dead = jobs.JobWorker(database, lease=LEASE, resources=resources)
+        taken = await dead.claim()
+        assert taken is not None and taken.kind == group_processing.PROCESS_GROUP
+
+        async def killed() -> None:  # after its first chunk committed, the process dies
+            raise asyncio.CancelledError
+
+        taken.heartbeat = killed
+        with pytest.raises(asyncio.CancelledError):
+            await dead.execute(taken)
+        clock.advance(minutes=6)  # the lease expires
+        alive = jobs.JobWorker(database, lease=LEASE, resources=resources)
+        assert await alive.run_due() == 1
+
+    arrange.url = scenario.url = queue_db.url
+    _run(arrange)
+    members = add_users(queue_db, str(tenant_id), 4)  # 3 seats: 3 licensed, 1 CountViolation
+    _run(scenario)
+
+    def details(action: str) -> list[dict]:
+        rows = queue_db.rows(
+            f"SELECT details FROM audit_events WHERE action = '{action}' ORDER BY occurred_at"
+        )
+        return [json.loads(d) if isinstance(d, str) else d for (d,) in rows]
+
+    (finish,) = details(FINISH_ACTION)
+    assert (finish["successes"], finish["failures"], finish["removed"]) == (3, 1, 0)
+    assert [event.get("resumed", False) for event in details(START_ACTION)] == [False, True]
+    assert queue_db.rows("SELECT status, attempts FROM jobs") == [("done", 2)]
+    assert queue_db.scalar("SELECT count(*) FROM group_license_runs") == 0

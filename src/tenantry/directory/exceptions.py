@@ -9,6 +9,12 @@ class UserAlreadyExists(Conflict):
     code = "userAlreadyExists"
 
 
+class ConfusableUserName(UserAlreadyExists):
+    """An address that looks like one of the organization's (Unicode UTS #39 skeletons)."""
+
+    code = "confusableUserName"
+
+
 class InvalidUserPrincipalName(InvalidRequest):
     code = "invalidUserPrincipalName"
 

@@ -334,6 +334,8 @@ def check_row(candidate: ImportRow) -> None:
         display_name = values.get("displayName", "")
         if not display_name:
             raise InvalidValue("displayName is required.", target="displayName")
+        for column in ("displayName", "givenName", "surname"):
+            directory_users.check_person_name(values.get(column), field=column)
         if len(display_name) > 256:
             raise InvalidValue("displayName is longer than 256 characters.", target="displayName")
         for column in ("givenName", "surname"):

@@ -126,7 +126,9 @@ async def create_group(
         tenant_id=tenant_id,
         id=uuid.uuid4(),
         display_name=display_name,
-        description=check_name(description, field="description", limit=1024, required=False),
+        description=check_name(
+            description, field="description", limit=1024, required=False, free_text=True
+        ),
         mail_nickname=_nickname(mail_nickname, display_name),
         created_at=clock.now(),
     )
@@ -161,7 +163,7 @@ async def update_group(
         )
     if description is not UNSET:
         wanted["description"] = check_name(
-            description, field="description", limit=1024, required=False
+            description, field="description", limit=1024, required=False, free_text=True
         )
     if mail_nickname is not UNSET:
         wanted["mail_nickname"] = _nickname(mail_nickname, group.display_name)

@@ -1,11 +1,12 @@
 """User, role-assignment, group, group-member and search-term tables.
 
-A user's `display_name_key` and search terms are derived from their names and
-address by ORM events below, so every ORM write keeps them right (sign-up,
-admin, CSV import, SCIM, renames). A Core INSERT of users gets the key (a
-column default) but no search terms; a set-based UPDATE of `display_name`,
-`mail` or `user_principal_name` must recompute both itself. A set-based move
-to another tenant is fine: the terms follow by ON UPDATE CASCADE.
+A user's `display_name_key`, `name_skeleton` and search terms are derived from
+their names and address by ORM events below, so every ORM write keeps them right
+(sign-up, admin, CSV import, SCIM, renames). A Core INSERT of users gets the key
+and the skeleton (column defaults) but no search terms; a set-based UPDATE of
+`display_name`, `mail` or `user_principal_name` must recompute them itself. A
+set-based move to another tenant is fine for the terms (ON UPDATE CASCADE); the
+skeleton must stay unique in the new tenant (`directory.transfer`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from tenantry.directory.search import (
     ordered_string,
     sort_key,
 )
+from tenantry.directory.spoofing import principal_name_skeleton
 
 if TYPE_CHECKING:
     from tenantry.tenants.models import Tenant
@@ -47,6 +49,11 @@ if TYPE_CHECKING:
 def _key_default(context: Any) -> str:
     """The sort key of a row inserted without the ORM (Core INSERTs of users)."""
     return sort_key(context.get_current_parameters().get("display_name") or "")
+
+
+def _skeleton_default(context: Any) -> str:
+    """The look-alike key of a user inserted without setting it (Core INSERTs of users)."""
+    return principal_name_skeleton(context.get_current_parameters()["user_principal_name"])
 
 
 class User(Base):
@@ -63,6 +70,10 @@ class User(Base):
         Index("ix_users_tenant_enabled", "tenant_id", "account_enabled", "display_name_key"),
         Index("ix_users_tenant_usage_location", "tenant_id", "usage_location"),
         Index("ix_users_tenant_source", "tenant_id", "source"),
+        # Two users of one tenant never have look-alike addresses (directory.spoofing).
+        # NULL: a pair that was alike before this rule (or met in an external takeover)
+        # keeps its addresses; the older one holds the key (migration 0013).
+        Index("ux_users_tenant_name_skeleton", "tenant_id", "name_skeleton", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -85,6 +96,8 @@ class User(Base):
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     last_sign_in_at: Mapped[datetime | None]
+    # A digest of the address's UTS #39 skeleton: what look-alike addresses share.
+    name_skeleton: Mapped[str | None] = mapped_column(String(64), default=_skeleton_default)
     # Never loaded (set `tenant_id`): it tells the unit of work to insert a new
     # tenant before its first user, so both go in one flush.
     tenant: Mapped[Tenant] = relationship(lazy="raise")
@@ -216,6 +229,12 @@ def _set_key_on_insert(_mapper: Mapper[Any], _connection: Connection, target: An
 def _set_key_on_update(_mapper: Mapper[Any], _connection: Connection, target: Any) -> None:
     if _changed(target, "display_name"):
         target.display_name_key = sort_key(target.display_name)
+
+
+@event.listens_for(User, "before_update")
+def _set_skeleton_on_rename(_mapper: Mapper[Any], _connection: Connection, user: User) -> None:
+    if _changed(user, "user_principal_name") and not _changed(user, "name_skeleton"):
+        user.name_skeleton = principal_name_skeleton(user.user_principal_name)
 
 
 @event.listens_for(User, "after_insert")

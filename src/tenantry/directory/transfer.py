@@ -7,9 +7,11 @@ import uuid
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from tenantry.directory.constants import Role
 from tenantry.directory.models import RoleAssignment, User
+from tenantry.directory.spoofing import principal_name_skeleton
 
 
 def _on_domain(tenant_id: uuid.UUID, name: str) -> Select[tuple[User]]:
@@ -39,11 +41,23 @@ async def rename_to_domain(
             )
         ).all()
     )
+    # An address that would look like another user's of the tenant is taken too.
+    alike = set(
+        (
+            await db_session.scalars(
+                select(User.name_skeleton).where(
+                    User.tenant_id == tenant_id,
+                    User.name_skeleton.in_([principal_name_skeleton(a) for a in wanted.values()]),
+                )
+            )
+        ).all()
+    )
     for user in users:
         address = wanted[user.id]
-        if address in taken:
+        if address in taken or principal_name_skeleton(address) in alike:
             local, _, domain = address.partition("@")
             address = f"{local}.{secrets.token_hex(3)}@{domain}"
+        alike.add(principal_name_skeleton(address))
         user.user_principal_name = address
         user.mail = address
         if disable:
@@ -60,6 +74,19 @@ async def move_tenant_users(
     )
     await db_session.execute(
         RoleAssignment.__table__.delete().where(RoleAssignment.tenant_id == from_tenant_id)
+    )
+    # Their addresses stay; one that looks like a user's of the new tenant keeps it, without
+    # the look-alike key (NULL), as pairs older than that rule do (migration 0013).
+    present = aliased(User)
+    await db_session.execute(
+        update(User)
+        .where(
+            User.tenant_id == from_tenant_id,
+            User.name_skeleton.in_(
+                select(present.name_skeleton).where(present.tenant_id == to_tenant_id)
+            ),
+        )
+        .values(name_skeleton=None)
     )
     await db_session.execute(
         update(User).where(User.tenant_id == from_tenant_id).values(tenant_id=to_tenant_id)

@@ -9,6 +9,8 @@ never the reverse: blocking a user's sign-in here tells `auth` through
 
 from __future__ import annotations
 
+import contextlib
+import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from enum import Enum
@@ -21,11 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.core import audit, mail
 from tenantry.core.clock import clock
-from tenantry.core.errors import Conflict, NotFound
-from tenantry.directory import events
+from tenantry.core.errors import Conflict, InvalidRequest, NotFound
+from tenantry.directory import events, spoofing
 from tenantry.directory import roles as directory_roles
 from tenantry.directory.constants import USAGE_LOCATIONS, Source
 from tenantry.directory.exceptions import (
+    ConfusableUserName,
     InvalidCountryCode,
     InvalidFilter,
     InvalidUserPrincipalName,
@@ -46,6 +49,7 @@ from tenantry.directory.query import (
     prefix_range,
 )
 from tenantry.directory.search import ADDRESS, NAME, fold, sort_key
+from tenantry.domains import names as domain_names
 from tenantry.domains import service as domain_service
 
 
@@ -70,7 +74,7 @@ async def get_by_principal_name(*, db_session: AsyncSession, principal_name: str
     if "\x00" in principal_name:
         return None  # no address holds U+0000, and PostgreSQL cannot compare text holding it
     return await db_session.scalar(
-        select(User).where(User.user_principal_name == principal_name.strip().lower())
+        select(User).where(User.user_principal_name == principal_name_key(principal_name))
     )
 
 
@@ -88,8 +92,28 @@ async def resolve(*, db_session: AsyncSession, tenant_id: uuid.UUID, key: str) -
     return await get(db_session=db_session, tenant_id=tenant_id, user_id=user_id)
 
 
+def principal_name_key(value: str) -> str:
+    """The form in which an address is stored and found: `jan@xn--bcher-kva.de` for
+    `Jan@Bücher.de` (the local part in NFC and lower case, the domain in its lower-case
+    IDNA A-label form, as the tenant's domains are kept).
+
+    Sign-up, user creation and every lookup by address (sign-in, `/users/{upn}`, role
+    and group members, the audit log's actor) go through this one function, so an address
+    typed in its Unicode form finds the account its ASCII form finds. A value that is not
+    an address comes back trimmed and in lower case: it finds nobody.
+    """
+    candidate = unicodedata.normalize("NFC", (value or "").strip())
+    local, at, domain = candidate.rpartition("@")
+    if at and local and domain:
+        with contextlib.suppress(InvalidRequest):  # not a domain name: no account has it
+            domain = domain_names.normalize(domain)
+        candidate = f"{local}@{domain}"
+    return candidate.lower()
+
+
 def normalize_principal_name(value: str) -> str:
-    """A valid sign-in address, lower case; InvalidUserPrincipalName otherwise."""
+    """A valid sign-in address in its stored form (`principal_name_key`);
+    InvalidUserPrincipalName otherwise."""
     candidate = (value or "").strip()
     try:
         checked = validate_email(candidate, check_deliverability=False)
@@ -99,7 +123,7 @@ def normalize_principal_name(value: str) -> str:
             f"such as alain@contoso.com ({exc}).",
             target="userPrincipalName",
         ) from exc
-    return checked.normalized.lower()
+    return principal_name_key(f"{checked.local_part}@{checked.ascii_domain}")
 
 
 def normalize_usage_location(value: str | None) -> str | None:
@@ -150,25 +174,31 @@ async def create(
     must_change_password: bool = False,
     account_enabled: bool = True,
     known_new: bool = False,
+    new_tenant: bool = False,
 ) -> User:
-    """A new user in a tenant; UserAlreadyExists when the address is taken anywhere.
+    """A new user in a tenant; UserAlreadyExists when the address is taken anywhere,
+    ConfusableUserName when it looks like the address of one of the tenant's users.
 
     `known_new`: the caller has just looked the address up in this unit of work and
-    found nobody (the unique index still refuses a user created since).
+    found nobody (the unique index still refuses a user created since). `new_tenant`:
+    the tenant was formed in this unit of work, so nobody in it can look alike.
     """
-    principal_name = principal_name.strip().lower()
+    principal_name = principal_name_key(principal_name)
     for field, value in (
         ("displayName", display_name),
         ("givenName", given_name),
         ("surname", surname),
     ):
-        check_text(value, field=field)
+        check_person_name(value, field=field)
     if not known_new and await get_by_principal_name(
         db_session=db_session, principal_name=principal_name
     ):
         raise UserAlreadyExists(
             f"A user with the address {principal_name} already exists.", target="userPrincipalName"
         )
+    name_skeleton = spoofing.principal_name_skeleton(principal_name)
+    if not new_tenant:
+        await _refuse_lookalike(db_session, tenant_id, principal_name, name_skeleton)
     user = User(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
@@ -185,6 +215,7 @@ async def create(
         preferred_language=preferred_language,
         failed_sign_ins=0,
         created_at=clock.now(),
+        name_skeleton=name_skeleton,
     )
     if known_new:
         # The caller settles a race on the address by running its whole unit of work again
@@ -199,6 +230,8 @@ async def create(
             async with db_session.begin_nested():
                 db_session.add(user)
         except IntegrityError as exc:
+            # Lost to a user created at this moment: with this address, or one alike.
+            await _refuse_lookalike(db_session, tenant_id, principal_name, name_skeleton)
             raise UserAlreadyExists(
                 f"A user with the address {principal_name} already exists.",
                 target="userPrincipalName",
@@ -213,6 +246,29 @@ async def create(
         details={"userPrincipalName": principal_name, "source": source.value},
     )
     return user
+
+
+async def _refuse_lookalike(
+    db_session: AsyncSession, tenant_id: uuid.UUID, principal_name: str, name_skeleton: str
+) -> None:
+    """ConfusableUserName when another user of the tenant has an address that looks like
+    this one (the same UTS #39 skeleton, `directory.spoofing`).
+
+    The unique index on (tenant_id, name_skeleton) settles a race: of two look-alikes
+    created at once, the second insert fails, and its caller's retry lands here.
+    """
+    lookalike = await db_session.scalar(
+        select(User.user_principal_name)
+        .where(User.tenant_id == tenant_id, User.name_skeleton == name_skeleton)
+        .limit(1)
+    )
+    if lookalike is not None and lookalike != principal_name:
+        raise ConfusableUserName(
+            f"{principal_name} looks too much like the user name of {lookalike}, who already "
+            "exists: people could mistake one for the other. Choose another user name.",
+            target="userPrincipalName",
+            details={"similarTo": lookalike},
+        )
 
 
 def _user_match(tenant_id: uuid.UUID) -> Any:
@@ -243,9 +299,9 @@ def _source_eq(value: Any) -> Any:
     return User.source == source
 
 
-def _lower_text(name: str) -> Any:
+def _address_eq(column: Any, name: str) -> Any:
     check = expect_text(name)
-    return lambda value: (check(value) or "").strip().lower()
+    return lambda value: column == principal_name_key(check(value) or "")
 
 
 USERS = Queryable(
@@ -262,11 +318,11 @@ USERS = Queryable(
             startswith=lambda v: prefix_range(User.display_name_key, fold(v)),
         ),
         "userPrincipalName": FilterProperty(
-            eq=lambda v: User.user_principal_name == _lower_text("userPrincipalName")(v),
+            eq=_address_eq(User.user_principal_name, "userPrincipalName"),
             startswith=lambda v: prefix_range(User.user_principal_name, v.strip().lower()),
         ),
         "mail": FilterProperty(
-            eq=lambda v: User.mail == _lower_text("mail")(v),
+            eq=_address_eq(User.mail, "mail"),
             startswith=lambda v: prefix_range(User.mail, v.strip().lower()),
         ),
     },
@@ -301,14 +357,30 @@ async def list_users(
 
 
 def check_text(value: str | None, *, field: str) -> None:
-    """InvalidValue when a name holds U+0000 (PostgreSQL text cannot hold it; no name has it)."""
+    """InvalidValue when a text holds U+0000 (PostgreSQL text cannot hold it; no text has it)."""
     if value is not None and "\x00" in value:
         raise InvalidValue(f"{field} cannot contain the NUL character.", target=field)
 
 
-def check_name(value: str | None, *, field: str, limit: int, required: bool) -> str | None:
-    """A name without its outer spaces, at most `limit` characters; None when optional and empty."""
+def check_person_name(value: str | None, *, field: str) -> None:
+    """InvalidValue when a name people read holds a character that hides what it says
+    (control characters, line breaks, bidi overrides, zero-width characters)."""
     check_text(value, field=field)
+    spoofing.check_person_name(value, field=field)
+
+
+def check_name(
+    value: str | None, *, field: str, limit: int, required: bool, free_text: bool = False
+) -> str | None:
+    """A name without its outer spaces, at most `limit` characters; None when optional and empty.
+
+    `free_text` (a description): line breaks and other characters a name may not hold are
+    allowed; only U+0000 is refused.
+    """
+    if free_text:
+        check_text(value, field=field)
+    else:
+        check_person_name(value, field=field)
     if value is None:
         if required:
             raise InvalidValue(f"{field} is required.", target=field)
@@ -504,12 +576,17 @@ async def get_many(*, db_session: AsyncSession, user_ids: Iterable[uuid.UUID]) -
 async def get_many_by_principal_name(
     *, db_session: AsyncSession, tenant_id: uuid.UUID, principal_names: Iterable[str]
 ) -> dict[str, User]:
-    """The tenant's users among these sign-in addresses (lower case), in one query.
+    """The tenant's users among these sign-in addresses, in one query, by their stored
+    form (`principal_name_key`).
 
     An address holding U+0000 finds nobody, as in `get_by_principal_name`.
     """
     wanted = sorted(
-        {name.strip().lower() for name in principal_names if name.strip() and "\x00" not in name}
+        {
+            principal_name_key(name)
+            for name in principal_names
+            if name.strip() and "\x00" not in name
+        }
     )
     if not wanted:
         return {}

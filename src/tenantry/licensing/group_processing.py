@@ -5,6 +5,13 @@ becomes QueuedForProcessing); the job (`PROCESS_GROUP`, core.jobs) holds the
 group's `group_license_processing` row in each of its transactions and first
 sweeps, then applies, one chunk of members per transaction (`group_chunks`);
 `give_up` ends the processing of a job that failed for good.
+
+A processing is its job's, over all its attempts: a job killed mid-way (its lease
+expires and another worker claims it) or retried after a failure starts again, finds
+the chunks committed before done (a chunk counts only the rows it writes), and goes
+on. Its counts therefore live in the database, in the job's `group_license_runs` row,
+each chunk adding its own in its own transaction; the finish event reports that row,
+what the whole processing did, not only the last attempt.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import String, Uuid, and_, exists, func, insert, literal, select
+from sqlalchemy import String, Uuid, and_, delete, exists, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +53,7 @@ from tenantry.licensing.models import (
     QUEUED_FOR_PROCESSING,
     GroupLicense,
     GroupLicenseProcessing,
+    GroupLicenseRun,
 )
 from tenantry.licensing.models import LicenseAssignment as Assignment
 
@@ -99,12 +107,16 @@ async def process_group(
     reprocess: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     heartbeat: Callable[[], Awaitable[None]] | None = None,
+    run_id: uuid.UUID | None = None,
 ) -> Tally | None:
     """Process a group's licenses for all its members, a chunk per transaction (the job).
 
     None when the group is gone. Idempotent: run again, it finds nothing left to do.
+    `run_id` names the processing (the job's id: its attempts continue one processing);
+    what it returns and the finish event report is what the whole processing did.
     """
     actor = audit.Actor.system()
+    run_id = run_id or uuid.uuid4()
     async with database.unit_of_work() as db_session:
         processing = await lock_processing(db_session, tenant_id=tenant_id, group_id=group_id)
         group = await db_session.get(Group, (tenant_id, group_id))
@@ -115,6 +127,9 @@ async def process_group(
         processing.started_at = processing.updated_at = clock.now()
         name = group.display_name
         country = await tenant_country(db_session, tenant_id=tenant_id)
+        resumed = await _start_run(
+            db_session, run_id=run_id, tenant_id=tenant_id, group_id=group_id
+        )
         audit.record(
             db_session,
             actor=actor,
@@ -122,9 +137,9 @@ async def process_group(
             target_type="group",
             target_id=group_id,
             tenant_id=tenant_id,
-            details={"groupDisplayName": name, "reprocess": reprocess},
+            details={"groupDisplayName": name, "reprocess": reprocess}
+            | ({"resumed": True} if resumed else {}),
         )
-    tally = Tally()
     for phase in ("sweep", "apply"):
         after: uuid.UUID | None = None
         while True:
@@ -146,13 +161,14 @@ async def process_group(
                     )
                     if last is not None:
                         await licensing_pools.lock_pools(db_session=db_session, tenant_id=tenant_id)
-                        tally.removed += await remove_stale(
+                        removed = await remove_stale(
                             db_session,
                             tenant_id=tenant_id,
                             group_id=group_id,
                             licenses=licenses,
                             chunk=Chunk(after, last),
                         )
+                        await _count(db_session, run_id, Tally(removed=removed))
                 else:
                     last = (
                         await next_member_chunk(
@@ -176,8 +192,7 @@ async def process_group(
                             country=country,
                             reprocess=reprocess,
                         )
-                        tally.succeeded += done.succeeded
-                        tally.failed += done.failed
+                        await _count(db_session, run_id, done)
             if last is None:
                 break
             after = last
@@ -187,6 +202,7 @@ async def process_group(
         processing = await lock_processing(db_session, tenant_id=tenant_id, group_id=group_id)
         if processing is None:
             return None
+        tally = await _end_run(db_session, run_id)
         now = clock.now()
         # A request that came meanwhile has its own job: the state stays queued for it. So
         # does one that came before this job started but waits as a job of the other mode
@@ -226,6 +242,54 @@ async def process_group(
     return tally
 
 
+async def _start_run(
+    db_session: AsyncSession, *, run_id: uuid.UUID, tenant_id: uuid.UUID, group_id: uuid.UUID
+) -> bool:
+    """Begin counting the processing `run_id` (the caller holds the group's processing row);
+    True when it had begun before: an earlier attempt of the job was killed or failed."""
+    if await db_session.get(GroupLicenseRun, run_id) is not None:
+        return True
+    db_session.add(
+        GroupLicenseRun(
+            run_id=run_id,
+            tenant_id=tenant_id,
+            group_id=group_id,
+            succeeded=0,
+            failed=0,
+            removed=0,
+            started_at=clock.now(),
+        )
+    )
+    return False
+
+
+async def _count(db_session: AsyncSession, run_id: uuid.UUID, done: Tally) -> None:
+    """Add a chunk's counts to its processing, in the chunk's own transaction."""
+    if done.succeeded or done.failed or done.removed:
+        await db_session.execute(
+            update(GroupLicenseRun)
+            .where(GroupLicenseRun.run_id == run_id)
+            .values(
+                succeeded=GroupLicenseRun.succeeded + done.succeeded,
+                failed=GroupLicenseRun.failed + done.failed,
+                removed=GroupLicenseRun.removed + done.removed,
+            )
+        )
+
+
+async def _end_run(db_session: AsyncSession, run_id: uuid.UUID) -> Tally:
+    """What the processing did over all its attempts; its counting ends."""
+    run = await db_session.scalar(
+        select(GroupLicenseRun)
+        .where(GroupLicenseRun.run_id == run_id)
+        .execution_options(populate_existing=True)
+    )
+    await db_session.execute(delete(GroupLicenseRun).where(GroupLicenseRun.run_id == run_id))
+    if run is None:
+        return Tally()
+    return Tally(succeeded=run.succeeded, failed=run.failed, removed=run.removed)
+
+
 @jobs.handler(PROCESS_GROUP)
 async def _process_group_job(context: jobs.JobContext) -> None:
     """The job: payload {groupId, reprocess}; resources: catalog, settings (chunk size)."""
@@ -238,6 +302,7 @@ async def _process_group_job(context: jobs.JobContext) -> None:
         reprocess=bool(context.payload.get("reprocess")),
         chunk_size=getattr(settings, "group_license_chunk_size", DEFAULT_CHUNK_SIZE),
         heartbeat=context.heartbeat,
+        run_id=context.job_id,
     )
 
 
@@ -275,7 +340,8 @@ async def give_up(
     gets a row for it in `Error` / `Other` (so the group `hasMembersWithLicenseErrors`,
     the members show in `membersWithLicenseErrors`, and a reprocess retries
     them), and "Finish applying group based license to users" records the
-    failure and its cause. Rows the job wrote before it failed stay as they are.
+    failure, its cause and what the job's attempts did before. Rows the job wrote
+    before it failed stay as they are.
     When another request's job is still to run, that job decides the state and
     nobody is marked (a plain apply does not retry errors). How many members
     were marked; None when the group is gone.
@@ -289,6 +355,7 @@ async def give_up(
         dedupe_keys=[_dedupe_key(group_id, reprocess=mode) for mode in (False, True)],
         excluding=job_id,
     )
+    done = await _end_run(db_session, job_id)  # what its attempts committed before failing
     marked = 0
     if not later:
         marked = await _mark_unprocessed(db_session, tenant_id=tenant_id, group_id=group_id)
@@ -308,7 +375,10 @@ async def give_up(
             "result": "failed",
             "error": cause,
             "attempts": attempts,
-            "failures": marked,
+            "successes": done.succeeded,
+            # Those its chunks left in error, and those it never reached (now marked).
+            "failures": done.failed + marked,
+            "removed": done.removed,
             "retriedByLaterRequest": later,
         },
     )

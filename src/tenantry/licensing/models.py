@@ -215,3 +215,31 @@ class GroupLicenseProcessing(Base):
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class GroupLicenseRun(Base):
+    """What one processing of a group's licenses (one job, over all its attempts) has done.
+
+    A job killed mid-way (its lease expires and another worker runs it again) or retried
+    after a failure resumes where its committed chunks stopped, and a rerun counts only
+    what it writes itself: so each chunk adds its counts here, in its own transaction,
+    and the finish event reports this row, the whole processing. The row is keyed by the
+    job (`run_id`), not by the group: an apply and a reprocess of one group may run at
+    the same time, each counting its own. It goes when the processing ends.
+    """
+
+    __tablename__ = "group_license_runs"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "group_id"], ["groups.tenant_id", "groups.id"], ondelete="CASCADE"
+        ),
+        Index("ix_group_license_runs_group", "tenant_id", "group_id"),
+    )
+
+    run_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tenant_id: Mapped[uuid.UUID]
+    group_id: Mapped[uuid.UUID]
+    succeeded: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    removed: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime]

@@ -300,7 +300,9 @@ async def _target_user(
 ) -> User:
     """The caller themselves, or (for an admin holding one of `roles`) a user of their tenant."""
     me = principal.user
-    if user_ref.lower() in (str(me.id), me.user_principal_name):
+    if user_ref.lower() == str(me.id) or (
+        directory_users.principal_name_key(user_ref) == me.user_principal_name
+    ):
         return me
     await ensure_role(request, principal, *roles)
     return await directory_users.resolve(

@@ -166,6 +166,7 @@ async def verify(
             password_hash=password_hash,
             preferred_language=signup.language,
             known_new=True,
+            new_tenant=new_domains is not None,
         )
     else:
         tenant = await db_session.get(Tenant, user.tenant_id)

@@ -11,6 +11,7 @@ from disposable_email_domains import blocklist as disposable_blocklist
 from email_validator import EmailNotValidError, validate_email
 
 from tenantry.core.errors import InvalidRequest
+from tenantry.directory import users as directory_users
 from tenantry.domains import names
 
 
@@ -97,4 +98,5 @@ def check(email: str, *, extra_consumer_file: Path | None = None) -> WorkEmail:
         raise DisposableDomain(
             "Disposable email addresses cannot sign up. Enter your work address.", target="email"
         )
-    return WorkEmail(address=f"{validated.local_part}@{domain}".lower(), domain=domain)
+    address = directory_users.principal_name_key(f"{validated.local_part}@{domain}")
+    return WorkEmail(address=address, domain=domain)

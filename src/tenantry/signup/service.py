@@ -74,7 +74,7 @@ async def start(
 ) -> Signup:
     """Check the address, then email a one-time code; nothing else is created until it is used."""
     work_email = policy.check(email, extra_consumer_file=settings.consumer_domains_file)
-    directory_users.check_text(display_name, field="displayName")
+    directory_users.check_person_name(display_name, field="displayName")
     chosen_offer = catalog.offer(offer) if offer else catalog.default_offer
     if chosen_offer is None:
         raise UnknownOffer(f"There is no self-service offer named {offer}.", target="offer")

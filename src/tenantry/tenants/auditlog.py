@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.core.audit import AuditEvent
 from tenantry.core.errors import InvalidRequest
 from tenantry.core.paging import decode_token, encode_token
+from tenantry.directory import users as directory_users
 from tenantry.directory.models import User
 
 MAX_TOP = 999
@@ -85,7 +86,7 @@ async def search(
         try:
             statement = statement.where(AuditEvent.actor_id == uuid.UUID(query.actor))
         except ValueError:
-            address = query.actor.strip().lower()
+            address = directory_users.principal_name_key(query.actor)
             if "\x00" in address:  # nobody's address; PostgreSQL cannot compare text holding it
                 statement = statement.where(false())
             else:

@@ -324,14 +324,15 @@ async def add_members(
         found = await directory_users.get_many_by_principal_name(
             db_session=db_session, tenant_id=page.principal.tenant.id, principal_names=addresses
         )
-        unknown = [address for address in addresses if address not in found]
+        keys = {address: directory_users.principal_name_key(address) for address in addresses}
+        unknown = [address for address in addresses if keys[address] not in found]
         added: list[uuid.UUID] = []
         if not unknown:
             added = await directory_groups.add_members(
                 db_session=db_session,
                 actor=actor_of(request, page.principal),
                 group=group,
-                user_ids=[found[address].id for address in addresses],
+                user_ids=[found[keys[address]].id for address in addresses],
             )
         name = group.display_name
     if unknown:
