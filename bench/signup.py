@@ -547,7 +547,12 @@ class LightClient:
             exchange = self.idle.pop() if self.idle else await self._open()
             sent = time.perf_counter()
             status, answer = await asyncio.wait_for(exchange.send(request), self.timeout)
-            self.idle.append(exchange)  # not reached on failure: a broken connection is dropped
+            # Not reached on failure: a broken connection is dropped. One the server ends after
+            # its requests (`Connection: close`) is closed, and the next request opens another.
+            if exchange.parser.should_keep_alive():
+                self.idle.append(exchange)
+            elif exchange.transport is not None:
+                exchange.transport.close()
             return status, answer, time.perf_counter() - sent
 
     async def _open(self) -> _Exchange:

@@ -152,7 +152,7 @@ class _HeadedExchange(_Exchange):
 class Answer:
     status: int
     body: bytes
-    retry_after: bool
+    retry_after: float  # seconds the server asked to wait (0: it did not ask)
     seconds: float
 
     def json(self) -> dict:
@@ -195,7 +195,12 @@ class Connection:
             self.close()
             raise
         seconds = time.perf_counter() - sent
-        return Answer(status, answer, b"retry-after" in exchange.headers, seconds)
+        if exchange.headers.get(b"connection", b"").lower() == b"close":
+            # The server ends a connection after its requests (TENANTRY_MAX_REQUESTS_PER_
+            # CONNECTION): the next request opens a new one, as any HTTP/1.1 client does.
+            self.close()
+        retry_after = exchange.headers.get(b"retry-after", b"")
+        return Answer(status, answer, float(retry_after) if retry_after.isdigit() else 0.0, seconds)
 
     def close(self) -> None:
         if self.exchange is not None and self.exchange.transport is not None:
@@ -495,9 +500,14 @@ async def load(
             while time.perf_counter() < stop_at:
                 name = rng.choices(names, weights)[0]
                 try:
-                    tally.record(name, await OPERATIONS[name](connection, tenant, own, rng))
+                    answer = await OPERATIONS[name](connection, tenant, own, rng)
                 except (HttpFailure, TimeoutError, OSError) as failure:
                     tally.fail(name, failure)
+                    continue
+                tally.record(name, answer)
+                if answer.status in (429, 503) and answer.retry_after:
+                    # As Graph's SDKs and any client with a retry policy do: wait as asked.
+                    await asyncio.sleep(min(answer.retry_after, 5.0))
         finally:
             connection.close()
 
