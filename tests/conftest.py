@@ -66,6 +66,9 @@ def settings(
         signin_rate_per_minute=1_000_000,
         # Tests pick each request's origin with X-Forwarded-For, as a proxy on this host would.
         trusted_proxies="127.0.0.1",
+        # Races are raced on purpose (twenty sign-ups at once): the server runs them all
+        # rather than shedding some; tests/test_request_admission.py tests the shedding.
+        max_concurrent_requests=0,
         # Tests run the subscription lifecycle job themselves (`tenantry subscription tick`).
         lifecycle_interval_seconds=86_400,
     )

@@ -11,18 +11,22 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import Response
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tenantry import __version__, catalog
 from tenantry.auth import pages as auth_pages
 from tenantry.auth.router import router as auth_router
 from tenantry.core import security
+from tenantry.core.admission import RequestAdmission
 from tenantry.core.bodylimit import BodyLimit
 from tenantry.core.config import Settings, get_settings
 from tenantry.core.db import Database
-from tenantry.core.errors import install_handlers
+from tenantry.core.errors import ServiceUnavailable, install_handlers
 from tenantry.core.hotread import HotReader
 from tenantry.core.housekeeping import Housekeeper
 from tenantry.core.jobs import JobWorker
@@ -52,6 +56,19 @@ from tenantry.tenants.pages import become as become_pages
 from tenantry.tenants.pages import home as home_pages
 from tenantry.tenants.router import router as tenants_router
 from tenantry.web import pages as web_pages
+from tenantry.web.rendering import error_page
+
+
+async def _refuse_when_busy(scope: Any, receive: Any, send: Any, error: ServiceUnavailable) -> None:
+    """503 in the one JSON shape for the API, the error page (in its language) for pages."""
+    request = Request(scope, receive)
+    if scope["path"].startswith(("/v1/", "/openapi.json", "/docs")):
+        response: Response = JSONResponse(
+            error.to_body(), status_code=error.status_code, headers=error.headers
+        )
+    else:
+        response = await error_page(request, error)
+    await response(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
@@ -121,6 +138,14 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.state.settings = settings
     app.state.catalog = product_catalog
     install_handlers(app)
+    # Inside the hot checks: a process runs a bounded number of requests at once, and sheds
+    # (503, Retry-After) those that cannot start soon instead of slowing every answer.
+    app.add_middleware(
+        RequestAdmission,
+        limit=settings.max_concurrent_requests,
+        wait=settings.admission_wait_ms / 1000,
+        refuse=_refuse_when_busy,
+    )
     # Entitlement checks a token holder makes about themselves skip the framework.
     app.add_middleware(HotEntitlementChecks, state=app.state)
     # Outside it: every body, the hot checks' included, is counted as it streams in.

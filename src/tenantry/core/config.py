@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # a request that needs a hash gets 503 at once.
     hash_workers: int | None = Field(default=None, ge=1)
     hash_queue_depth: int | None = Field(default=None, ge=0)
+    # Admission control of requests (core/admission.py): requests each process runs at once
+    # (0: no limit), and how long one may wait for a place before it gets 503 at once.
+    max_concurrent_requests: int = Field(default=8, ge=0)
+    admission_wait_ms: int = Field(default=100, ge=0)
     # Smart lockout (auth/lockout.py): failures per user and origin, then per user from anywhere.
     lockout_threshold: int = Field(default=5, ge=1)
     lockout_seconds: int = Field(default=900, ge=1)

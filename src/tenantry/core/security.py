@@ -19,6 +19,7 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from tenantry.core.admission import place_given_up
 from tenantry.core.errors import ServiceUnavailable
 
 T = TypeVar("T")
@@ -133,7 +134,10 @@ class HashPool:
             with self._lock:
                 self._admitted -= 1
             raise
-        return await future
+        # The wait is bounded here: the request's place among those its process runs at once
+        # goes to another request meanwhile (`core.admission`).
+        async with place_given_up():
+            return await future
 
     def _timed(self, function: Callable[..., T], *args: object) -> T:
         started = time.perf_counter()
