@@ -24,6 +24,7 @@ from tenantry.licensing.models import (
     SubscribedSku,
     Subscription,
 )
+from tenantry.partner.models import PartnerAgreement, PlatformOperator, ReservedPublisherName
 from tenantry.signup.models import Signup
 from tenantry.tenants.models import AdminClaim, Tenant
 
@@ -43,7 +44,10 @@ __all__ = [
     "LicenseAssignment",
     "OfferAssignment",
     "OutboxMessage",
+    "PartnerAgreement",
+    "PlatformOperator",
     "RateLimitBucket",
+    "ReservedPublisherName",
     "RoleAssignment",
     "SignInLockout",
     "Signup",
