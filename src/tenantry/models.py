@@ -24,7 +24,12 @@ from tenantry.licensing.models import (
     SubscribedSku,
     Subscription,
 )
-from tenantry.partner.models import PartnerAgreement, PlatformOperator, ReservedPublisherName
+from tenantry.partner.models import (
+    PartnerAccount,
+    PartnerAgreement,
+    PlatformOperator,
+    ReservedPublisherName,
+)
 from tenantry.signup.models import Signup
 from tenantry.tenants.models import AdminClaim, Tenant
 
@@ -44,6 +49,7 @@ __all__ = [
     "LicenseAssignment",
     "OfferAssignment",
     "OutboxMessage",
+    "PartnerAccount",
     "PartnerAgreement",
     "PlatformOperator",
     "RateLimitBucket",

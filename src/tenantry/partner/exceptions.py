@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tenantry.core.errors import Conflict, InvalidRequest, NotFound
+from tenantry.core.errors import Conflict, Forbidden, InvalidRequest, NotFound, TenantryError
+from tenantry.core.i18n import DEFAULT_LANGUAGE, translate
+
+
+def _translated(error: TenantryError, language: str, target: str | None, **params: str) -> None:
+    TenantryError.__init__(
+        error, translate(language, f"error.{error.code}", **params), target=target
+    )
 
 
 class UserNotFound(NotFound):
@@ -41,11 +48,8 @@ class InvalidAgreement(InvalidRequest):
 class PublisherNameTooLong(InvalidRequest):
     code = "publisherNameTooLong"
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"The publisher display name can have at most {limit} characters.",
-            target="publisherDisplayName",
-        )
+    def __init__(self, language: str = DEFAULT_LANGUAGE) -> None:
+        _translated(self, language, "publisherDisplayName")
 
 
 class PublisherNameRequired(InvalidRequest):
@@ -61,3 +65,90 @@ class ReservedNameExists(Conflict):
 
 class ReservedNameNotFound(NotFound):
     code = "reservedNameNotFound"
+
+
+# --- enrollment refusals ---------------------------------------------------------------------
+
+
+class NotGlobalAdministrator(Forbidden):
+    code = "notGlobalAdministrator"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, None)
+
+
+class PublisherNameTaken(Conflict):
+    code = "publisherNameTaken"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "publisherDisplayName")
+
+
+class PublisherNameReserved(InvalidRequest):
+    code = "publisherNameReserved"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "publisherDisplayName")
+
+
+class AccountTypeNotSupported(InvalidRequest):
+    code = "accountTypeNotSupported"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "accountType")
+
+
+class InvalidCountryOrRegion(InvalidRequest):
+    code = "invalidCountryOrRegion"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "countryOrRegion")
+
+
+class InvalidPhoneNumber(InvalidRequest):
+    code = "invalidPhoneNumber"
+
+    def __init__(self, language: str, field: str) -> None:
+        _translated(self, language, field, field=field)
+
+
+class InvalidContactEmail(InvalidRequest):
+    code = "invalidEmail"
+
+    def __init__(self, language: str, field: str) -> None:
+        _translated(self, language, field)
+
+
+class AgreementNotAccepted(InvalidRequest):
+    code = "agreementNotAccepted"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "agreement")
+
+
+class PartnerAccountExists(Conflict):
+    code = "partnerAccountExists"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, None)
+
+
+class PartnerAccountNotFound(NotFound):
+    code = "partnerAccountNotFound"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "id")
+
+
+class CountryImmutable(InvalidRequest):
+    code = "countryImmutable"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "countryOrRegion")
+
+
+class AccountTypeImmutable(InvalidRequest):
+    code = "accountTypeImmutable"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "accountType")

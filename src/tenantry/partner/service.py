@@ -228,7 +228,7 @@ def clean_publisher_name(value: str, *, field: str = "publisherDisplayName") -> 
     if not name:
         raise PublisherNameRequired()
     if len(name) > PUBLISHER_NAME_LIMIT:
-        raise PublisherNameTooLong(PUBLISHER_NAME_LIMIT)
+        raise PublisherNameTooLong()
     return name
 
 
