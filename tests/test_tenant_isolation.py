@@ -60,6 +60,15 @@ NO_TENANT_DATA = {
     ("GET", "/v1/userRealm/{email}"): "public by design: how an address signs in (Entra's)",
     ("POST", "/v1/auth/token"): "signs the caller in",
     ("POST", "/v1/auth/revoke"): "ends the caller's own session",
+    ("GET", "/v1/partnerAccountApprovals/{approval_token}"): (
+        "public: the token is the approver's secret, from their email"
+    ),
+    ("POST", "/v1/partnerAccountApprovals/{approval_token}/confirm"): (
+        "public: the token is the approver's secret, from their email"
+    ),
+    ("POST", "/v1/partnerAccountApprovals/{approval_token}/reject"): (
+        "public: the token is the approver's secret, from their email"
+    ),
 }
 
 # Pages outside /admin: public, or about the signed-in person only.

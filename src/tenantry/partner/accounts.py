@@ -134,7 +134,7 @@ def check_publisher_name(value: str, *, language: str) -> tuple[str, str]:
     return name, service.publisher_name_key(name)
 
 
-async def _refuse_taken_or_reserved(
+async def refuse_taken_or_reserved(
     db_session: AsyncSession, *, key: str, language: str, account_id: uuid.UUID | None = None
 ) -> None:
     holder = await db_session.scalar(
@@ -150,7 +150,7 @@ async def availability(*, db_session: AsyncSession, name: str, language: str) ->
     """None when the name is free, else the code of the refusal enrolling with it would meet."""
     try:
         _, key = check_publisher_name(name, language=language)
-        await _refuse_taken_or_reserved(db_session, key=key, language=language)
+        await refuse_taken_or_reserved(db_session, key=key, language=language)
     except (PublisherNameTaken, PublisherNameReserved, PublisherNameTooLong) as refusal:
         return refusal.code
     return None
@@ -186,7 +186,7 @@ async def enroll(
     )
     if existing is not None:
         raise PartnerAccountExists(language)
-    await _refuse_taken_or_reserved(db_session, key=key, language=language)
+    await refuse_taken_or_reserved(db_session, key=key, language=language)
 
     now = clock.now()
     account = PartnerAccount(
@@ -208,6 +208,7 @@ async def enroll(
         agreement_accepted_by=actor.user_id,
         agreement_client_address=actor.client_address,
         created_by=actor.user_id,
+        language=language,
         created_at=now,
         updated_at=now,
     )

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tenantry.core.errors import Conflict, Forbidden, InvalidRequest, NotFound, TenantryError
+from tenantry.core.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    InvalidRequest,
+    NotFound,
+    TenantryError,
+)
 from tenantry.core.i18n import DEFAULT_LANGUAGE, translate
 
 
@@ -152,3 +159,31 @@ class AccountTypeImmutable(InvalidRequest):
 
     def __init__(self, language: str) -> None:
         _translated(self, language, "accountType")
+
+
+class ApprovalLinkInvalid(NotFound):
+    code = "approvalLinkInvalid"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "token")
+
+
+class ApprovalLinkExpired(Gone):
+    code = "approvalLinkExpired"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "token")
+
+
+class NotOperator(Forbidden):
+    code = "notOperator"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, None)
+
+
+class PartnerAccountStateConflict(Conflict):
+    code = "partnerAccountStateConflict"
+
+    def __init__(self, language: str, state: str, next_state: str) -> None:
+        _translated(self, language, "state", state=state, next_state=next_state)

@@ -66,6 +66,7 @@ class PartnerAccount(Base):
     __table_args__ = (
         Index("ux_partner_accounts_tenant_id", "tenant_id", unique=True),
         Index("ux_partner_accounts_publisher_name_key", "publisher_name_key", unique=True),
+        Index("ix_partner_accounts_approval_token_digest", "approval_token_digest"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -89,6 +90,8 @@ class PartnerAccount(Base):
     # The approver's link: a digest of its random token (the token is only in the email).
     approval_token_digest: Mapped[str | None] = mapped_column(String(64))
     approval_expires_at: Mapped[datetime | None]
+    # The language of the account's emails: the enrolling administrator's.
+    language: Mapped[str] = mapped_column(String(2))
     created_by: Mapped[uuid.UUID]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -109,3 +109,30 @@ def account_view(account: PartnerAccount) -> dict[str, Any]:
         },
         "createdDateTime": account.created_at,
     }
+
+
+class PartnerAccountUpdate(ApiModel):
+    publisher_display_name: str | None = Field(default=None, max_length=1000)
+    contact: PersonBody | None = None
+    # Never changeable: accepted here only to be refused with their own codes.
+    country_or_region: str | None = Field(default=None, max_length=100)
+    account_type: str | None = Field(default=None, max_length=100)
+
+
+class ApprovalView(ApiModel):
+    publisher_display_name: str
+    country_or_region: str
+    contact_name: str
+    state: str
+    expires_date_time: datetime | None = None
+
+
+def approval_view(account: PartnerAccount) -> dict[str, Any]:
+    """What the approver sees behind the link: the account to confirm, nothing else."""
+    return {
+        "publisherDisplayName": account.publisher_display_name,
+        "countryOrRegion": account.country_or_region,
+        "contactName": account.contact_name,
+        "state": account.state,
+        "expiresDateTime": account.approval_expires_at,
+    }

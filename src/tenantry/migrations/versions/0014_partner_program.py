@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.Column("agreement_client_address", sa.String(length=64), nullable=True),
         sa.Column("approval_token_digest", sa.String(length=64), nullable=True),
         sa.Column("approval_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("language", sa.String(length=2), nullable=False),
         sa.Column("created_by", sa.Uuid(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -82,6 +83,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_partner_accounts")),
     )
     op.create_index("ux_partner_accounts_tenant_id", "partner_accounts", ["tenant_id"], unique=True)
+    op.create_index(
+        "ix_partner_accounts_approval_token_digest",
+        "partner_accounts",
+        ["approval_token_digest"],
+    )
     op.create_index(
         "ux_partner_accounts_publisher_name_key",
         "partner_accounts",
