@@ -60,6 +60,15 @@ NO_TENANT_DATA = {
     ("GET", "/v1/userRealm/{email}"): "public by design: how an address signs in (Entra's)",
     ("POST", "/v1/auth/token"): "signs the caller in",
     ("POST", "/v1/auth/revoke"): "ends the caller's own session",
+    ("GET", "/v1/partnerAccountApprovals/{approval_token}"): (
+        "public: the token is the approver's secret, from their email"
+    ),
+    ("POST", "/v1/partnerAccountApprovals/{approval_token}/confirm"): (
+        "public: the token is the approver's secret, from their email"
+    ),
+    ("POST", "/v1/partnerAccountApprovals/{approval_token}/reject"): (
+        "public: the token is the approver's secret, from their email"
+    ),
 }
 
 # Pages outside /admin: public, or about the signed-in person only.
@@ -121,6 +130,7 @@ def path_values(organization: Organization) -> dict[str, list[str]]:
         "subscribed_sku_id": [f"{organization.tenant_id}_{sku}" for sku in organization.sku_ids],
         # Role ids are Entra's role template ids, the same in every organization.
         "role_id": ["UserAdministrator"],
+        "partner_account_id": [organization.partner_account_id],
     }
 
 
@@ -139,6 +149,7 @@ def scoped_values(organization: Organization) -> set[str]:
         organization.custom_domain,
         organization.pending_domain,
         organization.initial_domain,
+        organization.partner_account_id,
     }
 
 
@@ -152,6 +163,7 @@ def markers(organization: Organization) -> set[str]:
             *organization.member_names,
             organization.group_name,
             organization.spare_group_name,
+            organization.publisher_name,
             *(token.split("=", 1)[1] for token in organization.verification_tokens),
         )
     }
@@ -370,6 +382,7 @@ def snapshot(organization: Organization) -> dict[str, Any]:
         "subscriptions": read("/v1/subscriptions"),
         "subscribedSkus": read("/v1/subscribedSkus"),
         "roles": read("/v1/directoryRoles"),
+        "partnerAccount": read(f"/v1/partnerAccounts/{organization.partner_account_id}"),
         "audit": [event["id"] for event in _all(api, "/v1/auditLogs/directoryAudits")],
     }
 

@@ -49,6 +49,7 @@ from tenantry.licensing.hot import HotEntitlementChecks
 from tenantry.licensing.router import hot_router, well_known_router
 from tenantry.licensing.router import router as licensing_router
 from tenantry.licensing.scheduled import LifecycleWorker
+from tenantry.partner.router import router as partner_router
 from tenantry.signup import pages as signup_pages
 from tenantry.signup.router import router as signup_router
 from tenantry.tenants.pages import audit as audit_pages
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         licensing_router,
         group_licensing_router,
         well_known_router,
+        partner_router,
     ):
         app.include_router(router)
     # The web pages, each domain's beside its API (`<domain>/pages.py`, its templates

@@ -24,6 +24,12 @@ from tenantry.licensing.models import (
     SubscribedSku,
     Subscription,
 )
+from tenantry.partner.models import (
+    PartnerAccount,
+    PartnerAgreement,
+    PlatformOperator,
+    ReservedPublisherName,
+)
 from tenantry.signup.models import Signup
 from tenantry.tenants.models import AdminClaim, Tenant
 
@@ -43,7 +49,11 @@ __all__ = [
     "LicenseAssignment",
     "OfferAssignment",
     "OutboxMessage",
+    "PartnerAccount",
+    "PartnerAgreement",
+    "PlatformOperator",
     "RateLimitBucket",
+    "ReservedPublisherName",
     "RoleAssignment",
     "SignInLockout",
     "Signup",

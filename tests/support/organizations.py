@@ -1,6 +1,7 @@
 """A managed organization built through the public API only, with some of everything an admin
 manages: users, a group with members and a group license, an admin role member, a verified
-custom domain and a pending one, two subscriptions, a direct license, an audit log."""
+custom domain and a pending one, two subscriptions, a direct license, an audit log, a
+partner account."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import httpx
 from tests.support.dns import DnsZone
 from tests.support.group_licensing import add_members, assign_group, wait_processed
 from tests.support.licensing import ESSENTIALS, PREMIUM, assign
+from tests.support.partner import enroll
 from tests.support.stories import PASSWORD, Stories, become_admin, publish_record
 
 
@@ -41,6 +43,8 @@ class Organization:
     purchase: dict[str, Any]  # the body of its second purchase
     purchase_key: str  # and that purchase's Idempotency-Key
     verification_tokens: list[str] = field(default_factory=list)
+    partner_account_id: str = ""  # its partner account, enrolled by its admin
+    publisher_name: str = ""
 
     def user_ids(self) -> list[str]:
         return [self.admin_id, *self.member_ids]
@@ -120,6 +124,8 @@ def build_organization(
     _ok(assign_group(api, group["id"], add=[(PREMIUM.sku_id, [])]), 202)
     wait_processed(api, group["id"])
     subscriptions = _ok(api.get("/v1/subscriptions"))["value"]
+    publisher_name = f"{stem.capitalize()} Labs"
+    partner_account = enroll(api, publisher_name)
     return Organization(
         tenant_id=signed_up["tenant"]["id"],
         display_name=organization["displayName"],
@@ -142,4 +148,6 @@ def build_organization(
         purchase=purchase,
         purchase_key=purchase_key,
         verification_tokens=tokens,
+        partner_account_id=partner_account["id"],
+        publisher_name=publisher_name,
     )

@@ -14,6 +14,7 @@ from tenantry.directory import cli as directory_cli
 from tenantry.domains import cli as domains_cli
 from tenantry.licensing import cli as licensing_cli
 from tenantry.licensing import group_cli
+from tenantry.partner import cli as partner_cli
 from tenantry.tenants import cli as tenants_cli
 
 app = typer.Typer(
@@ -32,5 +33,7 @@ app.add_typer(licensing_cli.license_app, name="license")
 app.add_typer(directory_cli.user_app, name="user")
 app.add_typer(directory_cli.group_app, name="group")
 app.add_typer(directory_cli.role_app, name="role")
+app.add_typer(partner_cli.operator_app, name="operator")
+app.add_typer(partner_cli.partner_app, name="partner")
 # `tenantry group license …` is licensing's, under directory's `group`.
 directory_cli.group_app.add_typer(group_cli.group_license_app, name="license")

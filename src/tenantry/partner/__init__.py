@@ -1,0 +1,1 @@
+"""The partner program: its operators, the Collaboration agreement, publisher names."""

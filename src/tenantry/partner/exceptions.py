@@ -1,0 +1,189 @@
+"""Partner program errors."""
+
+from __future__ import annotations
+
+from tenantry.core.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    InvalidRequest,
+    NotFound,
+    TenantryError,
+)
+from tenantry.core.i18n import DEFAULT_LANGUAGE, translate
+
+
+def _translated(error: TenantryError, language: str, target: str | None, **params: str) -> None:
+    TenantryError.__init__(
+        error, translate(language, f"error.{error.code}", **params), target=target
+    )
+
+
+class UserNotFound(NotFound):
+    code = "userNotFound"
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"No user signs in as {email}.", target="email")
+
+
+class NotAnOperator(NotFound):
+    code = "operatorNotFound"
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"{email} is not an operator.", target="email")
+
+
+class AlreadyAnOperator(Conflict):
+    code = "operatorAlreadyExists"
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"{email} is already an operator.", target="email")
+
+
+class UnsupportedLanguage(InvalidRequest):
+    code = "unsupportedLanguage"
+
+
+class AgreementVersionExists(Conflict):
+    code = "agreementVersionExists"
+
+
+class InvalidAgreement(InvalidRequest):
+    code = "invalidAgreement"
+
+
+class PublisherNameTooLong(InvalidRequest):
+    code = "publisherNameTooLong"
+
+    def __init__(self, language: str = DEFAULT_LANGUAGE) -> None:
+        _translated(self, language, "publisherDisplayName")
+
+
+class PublisherNameRequired(InvalidRequest):
+    code = "publisherNameRequired"
+
+    def __init__(self) -> None:
+        super().__init__("Enter a publisher display name.", target="publisherDisplayName")
+
+
+class ReservedNameExists(Conflict):
+    code = "reservedNameExists"
+
+
+class ReservedNameNotFound(NotFound):
+    code = "reservedNameNotFound"
+
+
+# --- enrollment refusals ---------------------------------------------------------------------
+
+
+class NotGlobalAdministrator(Forbidden):
+    code = "notGlobalAdministrator"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, None)
+
+
+class PublisherNameTaken(Conflict):
+    code = "publisherNameTaken"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "publisherDisplayName")
+
+
+class PublisherNameReserved(InvalidRequest):
+    code = "publisherNameReserved"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "publisherDisplayName")
+
+
+class AccountTypeNotSupported(InvalidRequest):
+    code = "accountTypeNotSupported"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "accountType")
+
+
+class InvalidCountryOrRegion(InvalidRequest):
+    code = "invalidCountryOrRegion"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "countryOrRegion")
+
+
+class InvalidPhoneNumber(InvalidRequest):
+    code = "invalidPhoneNumber"
+
+    def __init__(self, language: str, field: str) -> None:
+        _translated(self, language, field, field=field)
+
+
+class InvalidContactEmail(InvalidRequest):
+    code = "invalidEmail"
+
+    def __init__(self, language: str, field: str) -> None:
+        _translated(self, language, field)
+
+
+class AgreementNotAccepted(InvalidRequest):
+    code = "agreementNotAccepted"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "agreement")
+
+
+class PartnerAccountExists(Conflict):
+    code = "partnerAccountExists"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, None)
+
+
+class PartnerAccountNotFound(NotFound):
+    code = "partnerAccountNotFound"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "id")
+
+
+class CountryImmutable(InvalidRequest):
+    code = "countryImmutable"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "countryOrRegion")
+
+
+class AccountTypeImmutable(InvalidRequest):
+    code = "accountTypeImmutable"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "accountType")
+
+
+class ApprovalLinkInvalid(NotFound):
+    code = "approvalLinkInvalid"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "token")
+
+
+class ApprovalLinkExpired(Gone):
+    code = "approvalLinkExpired"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "token")
+
+
+class NotOperator(Forbidden):
+    code = "notOperator"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, None)
+
+
+class PartnerAccountStateConflict(Conflict):
+    code = "partnerAccountStateConflict"
+
+    def __init__(self, language: str, state: str, next_state: str) -> None:
+        _translated(self, language, "state", state=state, next_state=next_state)
