@@ -68,7 +68,8 @@ async def _refuse_when_busy(scope: Any, receive: Any, send: Any, error: ServiceU
             error.to_body(), status_code=error.status_code, headers=error.headers
         )
     else:
-        response = await error_page(request, error)
+        # No database read for a refusal meant to spare the server work.
+        response = await error_page(request, error, show_principal=False)
     await response(scope, receive, send)
 
 

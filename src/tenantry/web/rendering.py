@@ -134,10 +134,17 @@ def render(
     return response
 
 
-async def error_page(request: Request, error: TenantryError) -> Response:
-    """A page that says what went wrong, in the page language (never a stack trace)."""
+async def error_page(
+    request: Request, error: TenantryError, *, show_principal: bool = True
+) -> Response:
+    """A page that says what went wrong, in the page language (never a stack trace).
+
+    `show_principal=False` skips reading who is signed in (a database read), for refusals
+    that must cost nothing, such as shedding load."""
+    principal = None
     try:
-        principal = await web_signed_in_principal(request)
+        if show_principal:
+            principal = await web_signed_in_principal(request)
     except Exception:  # the page must render even when the database does not answer
         principal = None
     response = render(
