@@ -21,6 +21,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 
 from sqlalchemy import delete, select
@@ -132,11 +133,16 @@ class Agreement:
     text: str
 
 
-def default_agreement(language: str) -> Agreement:
-    """The agreement that ships with Tenantry, in `language` (English when unknown)."""
-    language = language if language in LANGUAGES else DEFAULT_LANGUAGE
+@cache
+def _shipped_agreement(language: str) -> Agreement:
     text = resources.files("tenantry.partner").joinpath(f"agreements/{language}.txt")
     return Agreement(DEFAULT_AGREEMENT_VERSION, language, text.read_text("utf-8"))
+
+
+def default_agreement(language: str) -> Agreement:
+    """The agreement that ships with Tenantry, in `language` (English when unknown); read
+    from the package once per language."""
+    return _shipped_agreement(language if language in LANGUAGES else DEFAULT_LANGUAGE)
 
 
 async def current_version(*, db_session: AsyncSession) -> str:
