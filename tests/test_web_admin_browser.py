@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from tenantry.core.i18n import translate
-from tests.support.screenshots import example_values
+from tests.support.screenshots import example_values, save_screenshot
 from tests.support.server import LiveServer
 from tests.support.stories import PASSWORD
-from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS
 
 EXAMPLE_RECORD = "tenantry-verify=5f0c2a9e41b7d3866e0a17c4"  # the token differs every run
 
@@ -40,8 +40,7 @@ def chromium() -> Iterator[Any]:
 
 
 def screenshot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+    save_screenshot(page, name, full_page=True)
 
 
 @pytest.mark.parametrize("language", ["en", "fr", "nl"])

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from tenantry.core.i18n import translate
-from tests.support.screenshots import example_values
+from tests.support.screenshots import example_values, save_screenshot
 from tests.support.server import LiveServer
 from tests.support.stories import PASSWORD, become_admin
 from tests.test_web_admin_browser import chromium  # noqa: F401  (the module's browser)
-from tests.test_web_browser import CHROMIUM, SCREENSHOTS
+from tests.test_web_browser import CHROMIUM
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -237,9 +237,8 @@ def test_ariane_runs_the_admin_center_in_chromium(
 
 def screenshot_viewport(page: Any, name: str, height: int | None = None) -> None:
     """The top of the page (what the admin sees first; a long list would make a tall picture)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     if height is None:
-        page.screenshot(path=str(SCREENSHOTS / name))
+        save_screenshot(page, name)
     else:
         clip = {"x": 0, "y": 0, "width": page.viewport_size["width"], "height": height}
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=True, clip=clip)
+        save_screenshot(page, name, full_page=True, clip=clip)

@@ -13,7 +13,7 @@ import pytest
 
 from tenantry.core.i18n import translate
 from tenantry.web.admin_views import format_date
-from tests.support.screenshots import example_values
+from tests.support.screenshots import example_values, save_screenshot
 from tests.support.server import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -25,7 +25,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 PASSWORD = "Correct-Horse-9"
 
 pytestmark = pytest.mark.skipif(
@@ -97,11 +96,10 @@ def test_ariane_signs_up_through_the_pages_and_lands_home(
         become = page.get_by_role("link", name=t("web.home.unmanaged.action"))
         expect(become).to_have_attribute("href", "/admin/become")
         expect(page.locator('[data-test="entitlement-change"]')).to_have_count(1)  # 10, then 3
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         # The step-down day moves with the day the tests run: the picture shows a fixed one.
         example_day = format_date(language, datetime(2027, 1, 21, tzinfo=UTC))
         step_down = t("web.home.entitlement_change", value=3, date=example_day)
         with example_values(page, {'[data-test="entitlement-change"]': step_down}):
-            page.screenshot(path=str(SCREENSHOTS / f"signup-home-{language}.png"), full_page=True)
+            save_screenshot(page, f"signup-home-{language}.png", full_page=True)
     finally:
         context.close()
