@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import typer
 
 from tenantry.cli.support import (
@@ -15,6 +14,7 @@ from tenantry.cli.support import (
     credentials_path,
     emit,
     err_console,
+    server_client,
 )
 
 # Added to `tenantry` without a name: these are top-level commands.
@@ -34,7 +34,7 @@ def login(
     as_json: bool = JsonOption,
 ) -> None:
     """Sign in to a Tenantry server and keep the token for the other commands."""
-    with httpx.Client(base_url=url, timeout=30) as client:
+    with server_client(url) as client:
         token = check(
             client.post(
                 "/v1/auth/token",

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -45,7 +46,8 @@ def emit(
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print an error and exit."""
-    err_console.print(f"[red]error:[/red] {message}")
+    # One line, however narrow the terminal: a URL or an id in it stays whole to copy.
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -65,25 +67,54 @@ def credentials_path() -> Path:
     return Path(base) / "credentials.json"
 
 
+SERVER_HINT = "is `tenantry serve` running there? Another server: --url or TENANTRY_URL"
+
+
+class _PlainErrors(httpx.HTTPTransport):
+    """Turns a server that cannot be reached, or does not answer in time, into one line
+    naming the URL and the fix (exit 1) instead of a traceback."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        server = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        try:
+            return super().handle_request(request)
+        except httpx.TimeoutException:
+            fail(f"{server} did not answer in time: {SERVER_HINT}")
+        except httpx.TransportError:
+            fail(f"cannot reach {server}: {SERVER_HINT}")
+
+
+def server_client(url: str, token: str | None = None) -> httpx.Client:
+    """An HTTP client for the Tenantry server at `url`, with the bearer token if given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=url, headers=headers, timeout=30, transport=_PlainErrors())
+
+
 def api_client() -> httpx.Client:
     """An HTTP client for the server `tenantry login` signed in to."""
     path = credentials_path()
     if not path.exists():
         fail("not signed in: run `tenantry login` first")
     saved = json.loads(path.read_text())
-    return httpx.Client(
-        base_url=saved["url"],
-        headers={"Authorization": f"Bearer {saved['access_token']}"},
-        timeout=30,
-    )
+    return server_client(saved["url"], saved["access_token"])
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        fail(
+            f"{response.request.url} answered HTTP {response.status_code} with something "
+            f"that is not Tenantry's JSON: {SERVER_HINT}"
+        )
 
 
 def check(response: httpx.Response) -> Any:
     """The JSON of a successful response, or the server's error message and exit 1."""
     if response.status_code >= 400:
-        try:
-            error = response.json()["error"]
-            fail(f"{error['message']} ({error['code']})")
-        except (ValueError, KeyError, TypeError):
-            fail(f"HTTP {response.status_code}: {response.text[:200]}")
-    return response.json() if response.content else None
+        body = _json(response)
+        error = body.get("error") if isinstance(body, dict) else None
+        if not isinstance(error, dict) or "message" not in error:
+            fail(f"HTTP {response.status_code} from {response.request.url}: {SERVER_HINT}")
+        fail(f"{error['message']} ({error.get('code')})")
+    return _json(response) if response.content else None
