@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
@@ -57,7 +58,7 @@ from tenantry.tenants.pages import become as become_pages
 from tenantry.tenants.pages import home as home_pages
 from tenantry.tenants.router import router as tenants_router
 from tenantry.web import pages as web_pages
-from tenantry.web.rendering import error_page
+from tenantry.web.rendering import error_page, install_page_errors
 
 
 async def _refuse_when_busy(scope: Any, receive: Any, send: Any, error: ServiceUnavailable) -> None:
@@ -128,18 +129,22 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             await app.state.hot_reader.close()
             await database.dispose()
 
-    app = FastAPI(
+    # Swagger UI at /docs and ReDoc at /redoc, their scripts served from the package
+    # (fastapi-offline), not a CDN: the documentation works with no internet.
+    app = FastAPIOffline(
         title="Tenantry",
         version=__version__,
         summary="Control plane for business software: tenants, domains, licenses, directory sync.",
         lifespan=lifespan,
         openapi_url="/openapi.json",
         docs_url="/docs",
-        redoc_url=None,
+        redoc_url="/redoc",
+        static_url="/static/api-docs",
     )
     app.state.settings = settings
     app.state.catalog = product_catalog
     install_handlers(app)
+    install_page_errors(app)
     # Inside the hot checks: a process runs a bounded number of requests at once, and sheds
     # (503, Retry-After) those that cannot start soon instead of slowing every answer.
     app.add_middleware(

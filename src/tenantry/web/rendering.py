@@ -227,3 +227,25 @@ class WebRoute(APIRoute):
                 )
 
         return page_handler
+
+
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page (not an API client): outside /v1/ and HTML accepted
+    before anything else in the Accept header."""
+    if request.url.path.startswith(("/v1/", "/openapi.json")):
+        return False
+    accept = request.headers.get("accept", "")
+    return accept.split(",", 1)[0].strip().startswith("text/html")
+
+
+def install_page_errors(app: Any) -> None:
+    """An unknown address or a method a page does not take: the styled, translated error
+    page for a browser, the one JSON error shape (core.errors) for everyone else."""
+    json_answer = app.exception_handlers[StarletteHTTPException]
+
+    async def page_or_json(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code in (404, 405) and wants_page(request):
+            return await error_page(request, from_http_exception(exc))
+        return await json_answer(request, exc)
+
+    app.add_exception_handler(StarletteHTTPException, page_or_json)
