@@ -14,9 +14,7 @@ BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 def test_a_browser_gets_the_styled_translated_page_for_an_unknown_address(api, server):
     for language in ("en", "fr", "nl"):
-        page = api.get(
-            "/no/such/page", headers={"Accept": BROWSER, "Accept-Language": language}
-        )
+        page = api.get("/no/such/page", headers={"Accept": BROWSER, "Accept-Language": language})
         assert page.status_code == 404
         assert page.headers["content-type"].startswith("text/html")
         assert translate(language, "error.notFound") in page.text.replace("&#39;", "'")
