@@ -252,8 +252,10 @@ def test_group_licenses_from_the_terminal(stories, database, server, tmp_path, m
     assert in_error["errors"] == [
         {"sku": "BUSINESS_PREMIUM", "state": "Error", "error": "CountViolation"}
     ]
+    assert summary["moreMembersWithErrors"] is False  # one member in error, all shown
     table = cli("group", "license", "status", "Sales")
     assert "CountViolation" in table and "ProcessingComplete" in table
+    assert "More members in error" not in table and "{id}" not in table
     removed = cli(
         "group", "license", "remove", "Sales", "--sku", "BUSINESS_PREMIUM", "--wait", "--json"
     )

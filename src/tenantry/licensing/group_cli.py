@@ -75,7 +75,8 @@ def _summary(client: httpx.Client, group: dict[str, Any]) -> dict[str, Any]:
             }
             for member in errors["value"]
         ],
-        "moreMembersWithErrors": "@odata.nextLink" in errors,
+        # The API sends `"@odata.nextLink": null` on the last page: only a link means more.
+        "moreMembersWithErrors": bool(errors.get("@odata.nextLink")),
     }
 
 
@@ -108,7 +109,8 @@ def _show(summary: dict[str, Any], *, as_json: bool) -> None:
         )
         if summary["moreMembersWithErrors"]:
             console.print(
-                "More members in error: see GET /v1/groups/{id}/membersWithLicenseErrors."
+                "More members in error: see "
+                f"GET /v1/groups/{summary['id']}/membersWithLicenseErrors."
             )
 
 
