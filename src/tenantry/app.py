@@ -22,7 +22,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from tenantry import __version__, catalog
 from tenantry.auth import pages as auth_pages
 from tenantry.auth.router import router as auth_router
-from tenantry.core import security
+from tenantry.core import metrics, security
 from tenantry.core.admission import RequestAdmission
 from tenantry.core.bodylimit import BodyLimit
 from tenantry.core.config import Settings, get_settings
@@ -32,6 +32,8 @@ from tenantry.core.hotread import HotReader
 from tenantry.core.housekeeping import Housekeeper
 from tenantry.core.jobs import JobWorker
 from tenantry.core.mail import OutboxWorker
+from tenantry.core.metrics import RequestMetrics
+from tenantry.core.migrate import schema_head
 from tenantry.directory.groups_router import router as directory_groups_router
 from tenantry.directory.pages import groups as groups_pages
 from tenantry.directory.pages import roles as roles_pages
@@ -128,6 +130,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
                     await task
             await app.state.hot_reader.close()
             await database.dispose()
+            metrics.process_exited()
 
     # Swagger UI at /docs and ReDoc at /redoc, their scripts served from the package
     # (fastapi-offline), not a CDN: the documentation works with no internet.
@@ -157,6 +160,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.add_middleware(HotEntitlementChecks, state=app.state)
     # Outside it: every body, the hot checks' included, is counted as it streams in.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: every answer is counted and timed for /metrics, refusals included.
+    if settings.metrics_enabled:
+        app.add_middleware(RequestMetrics)
     # Whose X-Forwarded-For (and X-Forwarded-Proto) to believe is decided here, once, for
     # whatever server runs the app: `tenantry serve` and the test server turn uvicorn's own
     # proxy handling off (it trusts 127.0.0.1 unless told otherwise).
@@ -169,6 +175,33 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         async with app.state.database.unit_of_work(readonly=True) as db_session:
             await db_session.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz() -> dict[str, Any]:
+        """200 once the database answers and its schema is this version's (migrations
+        applied); 503 `serviceUnavailable` otherwise, saying which."""
+        try:
+            async with app.state.database.unit_of_work(readonly=True) as db_session:
+                revision = await db_session.scalar(text("SELECT version_num FROM alembic_version"))
+        except Exception as failure:  # no database, or no schema at all
+            raise ServiceUnavailable(
+                "The database does not answer, or has no schema yet.", retry_after=5
+            ) from failure
+        if revision != schema_head():
+            raise ServiceUnavailable(
+                f"The database schema is at {revision}, this version needs {schema_head()}: "
+                "run `tenantry migrate`.",
+                retry_after=5,
+            )
+        return {"status": "ready", "version": __version__, "schema": revision}
+
+    if settings.metrics_enabled:
+
+        @app.get("/metrics", tags=["operations"], response_class=Response)
+        async def metrics_exposition() -> Response:
+            """Prometheus metrics (text exposition format); docs/operations.md lists them."""
+            body, content_type = await metrics.exposition(app.state.database)
+            return Response(body, media_type=content_type)
 
     @app.get("/v1/ping", tags=["operations"])
     async def ping() -> dict[str, Any]:

@@ -93,6 +93,10 @@ class TestDatabase:
         with self.engine.connect() as connection:
             return connection.execute(text(sql), params).scalar()
 
+    def execute_sql(self, sql: str, **params) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(text(sql), params)
+
     def rows(self, sql: str, **params):
         with self.engine.connect() as connection:
             return connection.execute(text(sql), params).all()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from tenantry.auth import cli as auth_cli
-from tenantry.cli import jobs, mail, server
+from tenantry.cli import doctor, jobs, mail, server
 from tenantry.directory import cli as directory_cli
 from tenantry.domains import cli as domains_cli
 from tenantry.licensing import cli as licensing_cli
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 # The order here is the order `tenantry --help` lists the commands in.
 app.add_typer(server.app)  # migrate, serve, prune
+app.add_typer(doctor.app)  # doctor
 app.add_typer(auth_cli.app)  # login, whoami
 app.add_typer(mail.app, name="mail")
 app.add_typer(jobs.app, name="jobs")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import logging.config
 
 import typer
 
@@ -11,6 +13,7 @@ from tenantry.core.config import get_settings
 
 # Added to `tenantry` without a name: these are top-level commands.
 app = typer.Typer()
+log = logging.getLogger("tenantry.serve")
 
 
 @app.command()
@@ -44,13 +47,24 @@ def serve(
     settings = get_settings()
     upgrade(settings.database_url)
     settings.signing_secret  # noqa: B018 - create the key once, before workers start
-    if not settings.smtp_url:
-        console.print(
-            f"[bold]Development mailbox:[/bold] http://{host}:{port}/dev/mailbox "
-            "(or `tenantry mail list`)"
-        )
     from tenantry.core import http_protocol
+    from tenantry.core.logs import json_log_config
 
+    if settings.log_format == "json":
+        logging.config.dictConfig(json_log_config())
+    if not settings.smtp_url:
+        mailbox = f"http://{host}:{port}/dev/mailbox"
+        if settings.log_format == "json":
+            log.info("Development mailbox: %s", mailbox, extra={"mailbox": mailbox})
+        else:
+            console.print(f"[bold]Development mailbox:[/bold] {mailbox} (or `tenantry mail list`)")
+
+    if workers > 1 and settings.metrics_enabled:
+        # Before the workers start: where each writes its counts for any one's /metrics.
+        from tenantry.core.metrics import prepare_multiprocess
+
+        prepare_multiprocess(settings.data_dir)
+    log_config = {"log_config": json_log_config()} if settings.log_format == "json" else {}
     uvicorn.run(
         "tenantry.app:create_app",
         factory=True,
@@ -61,6 +75,7 @@ def serve(
         proxy_headers=False,  # the app believes X-Forwarded-For: TENANTRY_TRUSTED_PROXIES
         log_level="info",
         access_log=access_log,
+        **log_config,
     )
 
 

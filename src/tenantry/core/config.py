@@ -7,6 +7,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,6 +73,10 @@ class Settings(BaseSettings):
     # believed; none by default, so no caller can pick the address it is counted under.
     trusted_proxies: str = ""
     job_lease_seconds: float = 300.0
+    # Prometheus metrics at /metrics (core/metrics.py); off: no /metrics, nothing counted.
+    metrics_enabled: bool = True
+    # "json": log records as JSON lines (one object a line) instead of text.
+    log_format: Literal["text", "json"] = "text"
     group_license_chunk_size: int = 25_000
 
     @field_validator("smtp_url", "dns_nameservers", "secret_key", mode="before")

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.catalog import Catalog
-from tenantry.core import audit, jobs
+from tenantry.core import audit, jobs, metrics
 from tenantry.core.clock import clock
 from tenantry.core.db import Database, UTCDateTime
 from tenantry.core.errors import NotFound
@@ -265,6 +265,9 @@ async def _start_run(
 
 async def _count(db_session: AsyncSession, run_id: uuid.UUID, done: Tally) -> None:
     """Add a chunk's counts to its processing, in the chunk's own transaction."""
+    for outcome in ("succeeded", "failed", "removed"):
+        if count := getattr(done, outcome):
+            metrics.GROUP_LICENSE_MEMBERS.labels(outcome).inc(count)
     if done.succeeded or done.failed or done.removed:
         await db_session.execute(
             update(GroupLicenseRun)

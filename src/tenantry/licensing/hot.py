@@ -28,6 +28,7 @@ from tenantry.auth import service as auth_service
 from tenantry.catalog import Catalog, days_since
 from tenantry.core.clock import clock
 from tenantry.core.hotread import HotReader, HotReadError, as_datetime, as_json, as_uuid
+from tenantry.core.metrics import ROUTE_KEY
 from tenantry.core.security import bearer_token_of, token_digest
 from tenantry.licensing.entitlements import Entitlements, compute_entitlements
 from tenantry.licensing.schemas import EntitlementCheck, check_view
@@ -234,6 +235,12 @@ class HotEntitlementChecks:
         if answer is None:
             await self.app(scope, _replay(messages, receive), send)
             return
+        # Answered before routing: name the route's template for /metrics (core/metrics.py).
+        scope[ROUTE_KEY] = (
+            "/v1/me/entitlements/check"
+            if match.group(1) is None
+            else "/v1/users/{user_ref}/entitlements/check"
+        )
         await send(
             {
                 "type": "http.response.start",
