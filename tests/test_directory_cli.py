@@ -119,3 +119,21 @@ def test_the_import_cuts_the_file_by_lines_as_the_server_reads_it():
         (0, [header, 'alain@contoso.com,"Alain Martin', "chloe@contoso.com,Chloé"]),
         (2, [header, 'lea@contoso.com,"Léa"']),
     ]
+
+
+def test_tables_show_addresses_and_ids_whole_and_flags_take_no_value(
+    cli, stories, database, server
+):
+    stories.sign_up("alexandra.vandenberghe-dupont@contoso.com", "Alexandra Vandenberghe-Dupont")
+    make_global_admin(database, "alexandra.vandenberghe-dupont@contoso.com")
+    cli("login", "--url", server.url, "-u", "alexandra.vandenberghe-dupont@contoso.com",
+        "-p", PASSWORD, "--json")  # fmt: skip
+    (me,) = cli("user", "list", "--json")
+    table = cli("user", "list")
+    lines = table.splitlines()
+    # Wider than 80 columns, and still every value whole on its line: nothing cut with "…".
+    assert "…" not in table
+    assert any(me["id"] in line and me["userPrincipalName"] in line for line in lines), table
+    help_text = cli("user", "list", "--help")
+    assert "<bool>" not in help_text
+    assert "[desc]" in help_text

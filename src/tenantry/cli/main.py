@@ -7,6 +7,7 @@ so the modules it assembles can all import `tenantry.cli.support` without a circ
 from __future__ import annotations
 
 import typer
+from typer.core import TyperOption
 
 from tenantry.auth import cli as auth_cli
 from tenantry.cli import doctor, jobs, mail, server
@@ -16,6 +17,20 @@ from tenantry.licensing import cli as licensing_cli
 from tenantry.licensing import group_cli
 from tenantry.partner import cli as partner_cli
 from tenantry.tenants import cli as tenants_cli
+
+
+def _flags_show_no_value() -> None:
+    """Typer 0.29 prints `<bool>` beside every flag in `--help` (`--json <bool>`), as if it
+    took a value: a flag shows no type, as in click's own help."""
+    display_type = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: typer.Context) -> str | None:
+        return None if self.is_flag else display_type(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_show_no_value()
 
 app = typer.Typer(
     help="Tenantry: tenants, domains, licenses and directory sync.", no_args_is_help=True

@@ -16,6 +16,7 @@ import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 console = Console()
@@ -38,10 +39,18 @@ def emit(
     columns = columns or list(rows[0].keys())
     table = Table(title=title)
     for column in columns:
-        table.add_column(column)
+        # Long values (addresses, ids) fold onto more lines, never cut with "…": what a
+        # table shows can be copied whole, however narrow the terminal.
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-    console.print(table)
+    # Piped into a file or another program, a table is as wide as its longest values.
+    out = console
+    if not console.is_terminal:
+        natural = Measurement.get(console, console.options.update(width=10_000), table).maximum
+        if natural > console.width:
+            out = Console(file=console.file, width=natural)
+    out.print(table)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

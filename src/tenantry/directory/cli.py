@@ -69,7 +69,7 @@ def find_group(client: httpx.Client, key: str) -> dict[str, Any]:
 
 FilterOption = typer.Option(None, "--filter", help="OData $filter, e.g. \"usageLocation eq 'FR'\".")
 SearchOption = typer.Option(None, "--search", help='Words to find, e.g. "dup" or "mail:alain".')
-OrderOption = typer.Option(None, "--orderby", help="displayName or userPrincipalName [desc].")
+OrderOption = typer.Option(None, "--orderby", help="displayName or userPrincipalName \\[desc].")
 TopOption = typer.Option(100, "--top", min=1, max=999, help="Users per page.")
 AllOption = typer.Option(False, "--all", help="Every page, not just the first.")
 
