@@ -33,11 +33,12 @@ def test_become_admin_and_manage_domains_from_the_terminal(cli, stories, dns_zon
     record = state["verificationDnsRecords"][0]
     dns_zone.publish(record["label"], record["text"])
 
-    organization = cli(
+    said = cli(
         "admin", "become", "--wait", "--interval", "0.2", "--timeout", "10",
-        "--sku", "BUSINESS_ESSENTIALS", "--json",
+        "--sku", "BUSINESS_ESSENTIALS",
     )  # fmt: skip
-    assert organization["state"] == "managed"
+    assert "Bought 1 BUSINESS_ESSENTIALS licenses" in said
+    assert cli("whoami", "--json")["organization"]["state"] == "managed"
 
     added = cli("domain", "add", "fabrikam.com", "--json")
     assert added["domain"]["isVerified"] is False

@@ -73,6 +73,11 @@ def test_an_admin_manages_the_directory_from_the_terminal(cli, stories, database
         "group", "add-members", "Sales", "alain@contoso.com", "user0@contoso.com", "--json"
     )
     assert (added_members["added"], added_members["alreadyMembers"]) == (2, 0)
+    unknown = CliRunner().invoke(
+        app, ["group", "add-members", "Sales", "user1@contoso.com", "nobody@contoso.com"]
+    )
+    assert unknown.exit_code == 1
+    assert "no user has the address nobody@contoso.com" in unknown.output
     members = cli("group", "members", sales["id"], "--json")
     assert [m["userPrincipalName"] for m in members] == ["alain@contoso.com", "user0@contoso.com"]
     cli("group", "remove-member", "Sales", "user0@contoso.com", "--json")

@@ -14,7 +14,11 @@ from tests.support.licensing import (
     sku_view,
 )
 
-USAGE_LOCATION_MESSAGE = "License assignment cannot be done for user with invalid usage location."
+USAGE_LOCATION_MESSAGE = (
+    "License assignment cannot be done for user with invalid usage location. "
+    "Set the user's usageLocation first, a two-letter country code such as FR "
+    "(PATCH /v1/users/{id}, or `tenantry user update USER --usage-location FR`)."
+)
 
 
 def test_a_user_without_usage_location_cannot_be_licensed(stories, database):

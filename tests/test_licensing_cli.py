@@ -12,6 +12,12 @@ def test_an_admin_buys_and_assigns_licenses_from_the_terminal(stories, database,
     env = {"TENANTRY_CONFIG_DIR": str(tmp_path)}
     cli(database, "login", "-u", ariane.email, "-p", PASSWORD, "--url", server.url, env=env)
 
+    products = {p["skuPartNumber"]: p for p in cli(database, "catalog", "list", env=env)}
+    assert {"BUSINESS_PREMIUM", "BUSINESS_ESSENTIALS"} <= set(products)
+    premium_offer = products["BUSINESS_PREMIUM"]
+    assert premium_offer["displayName"] and premium_offer["entitlements"]
+    assert "MAIL" in {plan["servicePlanName"] for plan in premium_offer["servicePlans"]}
+
     bought = cli(database, "subscription", "buy", "BUSINESS_PREMIUM", "1", env=env)
     assert bought["totalLicenses"] == 1
     retried = cli(

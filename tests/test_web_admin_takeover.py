@@ -100,6 +100,11 @@ def test_the_wizard_says_not_found_yet_then_buys_once(ariane, server, dns_zone, 
     )
     assert too_few.status_code == 400
     assert "Buy at least 2 licenses" in text_of(too_few)
+    not_a_number = submit(
+        ariane, "/admin/become", "/admin/become/complete", sku="BUSINESS_ESSENTIALS", quantity="x"
+    )
+    assert not_a_number.status_code == 400
+    assert "at least 2 licenses" in text_of(not_a_number)
     assert database.scalar("SELECT count(*) FROM subscriptions") == 0
 
     # A double submit of the same rendered form buys once.

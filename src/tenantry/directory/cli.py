@@ -51,6 +51,14 @@ def _user(client: httpx.Client, key: str) -> dict[str, Any]:
     return check(client.get(f"/v1/users/{key}"))
 
 
+def _member_id(client: httpx.Client, address: str) -> str:
+    """The id of the user at `address`, or a refusal naming the address."""
+    response = client.get(f"/v1/users/{address}")
+    if response.status_code == 404:
+        fail(f"no user has the address {address}: nobody was added")
+    return check(response)["id"]
+
+
 def find_group(client: httpx.Client, key: str) -> dict[str, Any]:
     """A group by id, or by its exact display name when only one group has it."""
     response = client.get(f"/v1/groups/{key}")
@@ -472,7 +480,7 @@ def group_add_members(
     added = already = 0
     with api_client() as client:
         found = find_group(client, group)
-        ids = [key if "@" not in key else _user(client, key)["id"] for key in users]
+        ids = [key if "@" not in key else _member_id(client, key) for key in users]
         with Progress(
             TextColumn("Adding members"),
             BarColumn(),

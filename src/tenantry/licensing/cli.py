@@ -15,6 +15,7 @@ from tenantry.cli.support import JsonOption, api_client, check, console, emit, f
 
 subscription_app = typer.Typer(help="Subscriptions: buy, add or remove licenses, lifecycle.")
 license_app = typer.Typer(help="Licenses of users: assign, remove, list.")
+catalog_app = typer.Typer(help="What this server sells.")
 
 IdempotencyOption = typer.Option(
     None, "--idempotency-key", help="Reuse the key of a failed attempt to retry it safely."
@@ -54,6 +55,26 @@ def _sku_rows(skus: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+# --- catalog ------------------------------------------------------------------------------
+
+
+@catalog_app.command("list")
+def catalog_list(as_json: bool = JsonOption) -> None:
+    """The products that can be bought (`tenantry subscription buy SKU QUANTITY`)."""
+    with api_client() as client:
+        skus = check(client.get("/v1/catalog/skus"))["value"]
+    rows = [
+        {
+            "sku": sku["skuPartNumber"],
+            "name": sku["displayName"],
+            "plans": ", ".join(plan["servicePlanName"] for plan in sku["servicePlans"]),
+            "entitlements": ", ".join(f"{k}={v}" for k, v in sku["entitlements"].items()),
+        }
+        for sku in skus
+    ]
+    emit(skus if as_json else rows, as_json=as_json, title="Products")
 
 
 # --- subscriptions ------------------------------------------------------------------------

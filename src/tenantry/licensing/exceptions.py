@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from tenantry.core.errors import Conflict, InvalidRequest, NotFound
 
+# Graph's own message first (clients match on the code), then how to fix it.
 INVALID_USAGE_LOCATION_MESSAGE = (
-    "License assignment cannot be done for user with invalid usage location."
+    "License assignment cannot be done for user with invalid usage location. "
+    "Set the user's usageLocation first, a two-letter country code such as FR "
+    "(PATCH /v1/users/{id}, or `tenantry user update USER --usage-location FR`)."
 )
 
 

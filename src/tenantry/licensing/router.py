@@ -67,6 +67,7 @@ from tenantry.licensing.schemas import (
     SubscriptionCreate,
     SubscriptionUpdate,
     SubscriptionView,
+    catalog_sku_view,
     check_view,
     entitlements_view,
     license_details_view,
@@ -247,6 +248,17 @@ async def reactivate_subscription(
         subscription_id=_subscription_id(subscription_id),
     )
     return subscription_view(subscription)
+
+
+@router.get("/catalog/skus", response_model=CollectionOf)
+async def catalog_skus(
+    _principal: Principal = Depends(current_principal),
+    catalog: Catalog = Depends(get_catalog),
+) -> dict[str, Any]:
+    """The products this server sells (`POST /v1/subscriptions` takes their
+    `skuPartNumber`), by display name: service plans and entitlements."""
+    skus = sorted(catalog.skus.values(), key=lambda sku: sku.display_name)
+    return {"value": [catalog_sku_view(sku) for sku in skus]}
 
 
 @router.get("/subscribedSkus", response_model=CollectionOf)

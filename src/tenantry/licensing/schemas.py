@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from tenantry.catalog import UNLIMITED, Catalog, EntitlementValue
+from tenantry.catalog import UNLIMITED, Catalog, EntitlementValue, Sku
 from tenantry.core.i18n import has_message, translate
 from tenantry.core.schemas import ApiModel
 from tenantry.licensing.assignments import LicenseDetail
@@ -194,6 +194,21 @@ def subscribed_sku_view(pool: SubscribedSku, catalog: Catalog) -> dict[str, Any]
             _plan(plan.service_plan_id, plan.name, provisioning)
             for plan in (sku.service_plans if sku else ())
         ],
+    }
+
+
+def catalog_sku_view(sku: Sku) -> dict[str, Any]:
+    """A product that can be bought: its plans, and what it entitles from the first day."""
+    return {
+        "skuId": str(sku.sku_id),
+        "skuPartNumber": sku.part_number,
+        "displayName": sku.display_name,
+        "termDays": sku.term_days,
+        "servicePlans": [
+            {"servicePlanId": str(plan.service_plan_id), "servicePlanName": plan.name}
+            for plan in sku.service_plans
+        ],
+        "entitlements": {item.name: item.value_at(0) for item in sku.entitlements},
     }
 
 

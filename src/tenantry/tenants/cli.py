@@ -116,6 +116,9 @@ def become(
             f"[green]{organization['displayName']} is now managed; you are its Global "
             "Administrator.[/green]"
         )
+        console.print(
+            f"Bought {body['quantity']} {body['skuPartNumber']} licenses, one for each person."
+        )
 
 
 audit_app = typer.Typer(help="The organization's audit log.", no_args_is_help=True)

@@ -280,7 +280,9 @@ async def complete(request: Request, page: Page = Depends(signed_in_form())) -> 
             state,
             status_code=400,
             entered=entered,
-            error=translate(language, "web.become.purchase_invalid"),
+            error=translate(
+                language, "web.become.purchase_invalid", minimum=state.minimum_licenses
+            ),
         )
     catalog = _catalog(request)
     actor = actor_of(request, page.principal)
