@@ -38,7 +38,13 @@ def test_become_admin_and_manage_domains_from_the_terminal(cli, stories, dns_zon
         "--sku", "BUSINESS_ESSENTIALS",
     )  # fmt: skip
     assert "Bought 1 BUSINESS_ESSENTIALS licenses" in said
-    assert cli("whoami", "--json")["organization"]["state"] == "managed"
+    me = cli("whoami", "--json")
+    assert me["organization"]["state"] == "managed"
+    granted = me["entitlements"]["entitlements"]
+    assert granted  # what the Business Essentials license entitles Ariane to
+    shown = cli("whoami")
+    assert "Entitlements" in shown
+    assert all(name in shown for name in granted)
 
     added = cli("domain", "add", "fabrikam.com", "--json")
     assert added["domain"]["isVerified"] is False

@@ -72,6 +72,10 @@ def whoami(as_json: bool = JsonOption) -> None:
     with api_client() as client:
         me = check(client.get("/v1/me"))
         organization = check(client.get("/v1/organization"))
+        entitlements = check(client.get("/v1/me/entitlements"))
+    if as_json:
+        emit({"me": me, "organization": organization, "entitlements": entitlements}, as_json=True)
+        return
     summary = {
         "user": me["userPrincipalName"],
         "displayName": me["displayName"],
@@ -79,4 +83,7 @@ def whoami(as_json: bool = JsonOption) -> None:
         "state": organization["state"],
         "roles": ", ".join(me["roles"]) or "-",
     }
-    emit({"me": me, "organization": organization} if as_json else summary, as_json=as_json)
+    emit(summary, as_json=False)
+    values = entitlements.get("entitlements") or {}
+    rows = [{"entitlement": name, "value": value} for name, value in sorted(values.items())]
+    emit(rows, as_json=False, columns=["entitlement", "value"], title="Entitlements")

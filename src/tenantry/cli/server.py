@@ -39,7 +39,9 @@ def serve(
         "small request's CPU, and a reverse proxy usually keeps the access log).",
     ),
 ) -> None:
-    """Apply migrations, then serve the API, the web pages and the outbox worker."""
+    """Apply migrations, then serve the API and the web pages, with the background workers:
+    outbox email, group licensing jobs, the subscription lifecycle (and the free offers'
+    step-down notices), and hourly deletion of expired records."""
     import uvicorn
 
     from tenantry.core.migrate import upgrade
