@@ -59,6 +59,7 @@ from tenantry.tenants.pages import audit as audit_pages
 from tenantry.tenants.pages import become as become_pages
 from tenantry.tenants.pages import home as home_pages
 from tenantry.tenants.router import router as tenants_router
+from tenantry.web import devtools
 from tenantry.web import pages as web_pages
 from tenantry.web.rendering import error_page, install_page_errors
 
@@ -224,6 +225,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         partner_router,
     ):
         app.include_router(router)
+    if settings.dev_mode:  # the development DNS zone: /dev/dns and its API
+        app.include_router(devtools.api)
+        app.include_router(devtools.pages)
     # The web pages, each domain's beside its API (`<domain>/pages.py`, its templates
     # beside it); web/ holds what they share.
     for pages in (

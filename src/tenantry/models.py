@@ -3,6 +3,7 @@
 from tenantry.auth.models import AccessToken, SignInLockout
 from tenantry.core.audit import AuditEvent
 from tenantry.core.db import Base
+from tenantry.core.devzone import DevDnsRecord
 from tenantry.core.idempotency import IdempotencyKey
 from tenantry.core.jobs import Job
 from tenantry.core.mail import OutboxMessage
@@ -38,6 +39,7 @@ __all__ = [
     "AdminClaim",
     "AuditEvent",
     "Base",
+    "DevDnsRecord",
     "Domain",
     "Group",
     "GroupLicense",

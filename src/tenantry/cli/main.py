@@ -10,12 +10,13 @@ import typer
 from typer.core import TyperOption
 
 from tenantry.auth import cli as auth_cli
-from tenantry.cli import doctor, jobs, mail, server
+from tenantry.cli import dev, doctor, jobs, mail, server
 from tenantry.directory import cli as directory_cli
 from tenantry.domains import cli as domains_cli
 from tenantry.licensing import cli as licensing_cli
 from tenantry.licensing import group_cli
 from tenantry.partner import cli as partner_cli
+from tenantry.signup import cli as signup_cli
 from tenantry.tenants import cli as tenants_cli
 
 
@@ -38,9 +39,11 @@ app = typer.Typer(
 # The order here is the order `tenantry --help` lists the commands in.
 app.add_typer(server.app)  # migrate, serve, prune
 app.add_typer(doctor.app)  # doctor
+app.add_typer(signup_cli.app, name="signup")
 app.add_typer(auth_cli.app)  # login, whoami
 app.add_typer(mail.app, name="mail")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(dev.app, name="dev")
 app.add_typer(domains_cli.app, name="domain")
 app.add_typer(tenants_cli.app, name="admin")
 app.add_typer(tenants_cli.audit_app, name="audit")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import logging.config
+import os
 
 import typer
 
-from tenantry.cli.support import JsonOption, console, emit
+from tenantry.cli.support import JsonOption, console, emit, fail
 from tenantry.core.config import get_settings
 
 # Added to `tenantry` without a name: these are top-level commands.
@@ -38,6 +40,12 @@ def serve(
         help="Log one line per request (off by default: it costs about a tenth of a "
         "small request's CPU, and a reverse proxy usually keeps the access log).",
     ),
+    dev: bool = typer.Option(
+        False,
+        "--dev",
+        help="Development mode: loopback only, the development mailbox, and the development "
+        "DNS zone (/dev/dns, `tenantry dev dns publish`) answering domain verification.",
+    ),
 ) -> None:
     """Apply migrations, then serve the API and the web pages, with the background workers:
     outbox email, group licensing jobs, the subscription lifecycle (and the free offers'
@@ -46,6 +54,10 @@ def serve(
 
     from tenantry.core.migrate import upgrade
 
+    if dev:
+        if not _loopback(host):
+            fail(f"--dev serves loopback only (127.0.0.1 or ::1), not {host}")
+        os.environ["TENANTRY_DEV_MODE"] = "1"  # read by the workers' settings too
     settings = get_settings()
     upgrade(settings.database_url)
     settings.signing_secret  # noqa: B018 - create the key once, before workers start
@@ -54,13 +66,22 @@ def serve(
 
     if settings.log_format == "json":
         logging.config.dictConfig(json_log_config())
-    if not settings.smtp_url:
-        mailbox = f"http://{host}:{port}/dev/mailbox"
+    base = f"http://{host}:{port}"
+    for shown, what, url, how in (
+        (settings.dev_mode, "Development DNS zone", f"{base}/dev/dns", "tenantry dev dns"),
+        (
+            settings.dev_mailbox_enabled,
+            "Development mailbox",
+            f"{base}/dev/mailbox",
+            "tenantry mail",
+        ),
+    ):
+        if not shown:
+            continue
         if settings.log_format == "json":
-            log.info("Development mailbox: %s", mailbox, extra={"mailbox": mailbox})
+            log.info("%s: %s", what, url, extra={"url": url})
         else:
-            console.print(f"[bold]Development mailbox:[/bold] {mailbox} (or `tenantry mail list`)")
-
+            console.print(f"[bold]{what}:[/bold] {url} (or `{how} list`)", soft_wrap=True)
     if workers > 1 and settings.metrics_enabled:
         # Before the workers start: where each writes its counts for any one's /metrics.
         from tenantry.core.metrics import prepare_multiprocess
@@ -79,6 +100,13 @@ def serve(
         access_log=access_log,
         **log_config,
     )
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 @app.command()

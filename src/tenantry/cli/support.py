@@ -127,3 +127,24 @@ def check(response: httpx.Response) -> Any:
             fail(f"HTTP {response.status_code} from {response.request.url}: {SERVER_HINT}")
         fail(f"{error['message']} ({error.get('code')})")
     return _json(response) if response.content else None
+
+
+# --- the development DNS zone (`tenantry serve --dev`) --------------------------------------
+
+DevZoneOption = typer.Option(
+    False,
+    "--publish-to-dev-zone",
+    help="Publish the TXT record in the development server's DNS zone (tenantry serve --dev).",
+)
+
+
+def publish_to_dev_zone(client: httpx.Client, name: str, value: str) -> None:
+    """Publish a TXT record in the development zone of the server `client` talks to."""
+    response = client.post("/dev/dns/records", json={"name": name, "value": value})
+    if response.status_code == 404:
+        fail(
+            f"{client.base_url} is not in development mode: publish the record at your DNS "
+            "host, or start the server with `tenantry serve --dev` (./scripts/serve)"
+        )
+    check(response)
+    err_console.print(f"Published the TXT record of {name} in the development zone.")

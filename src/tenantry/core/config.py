@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     lockout_seconds: int = Field(default=900, ge=1)
     lockout_account_threshold: int = Field(default=50, ge=1)
     dev_mailbox: bool | None = None
+    # Development mode (`tenantry serve --dev`): loopback only, the development mailbox, and
+    # the development DNS zone answering domain verification (core/devzone.py).
+    dev_mode: bool = False
     entitlement_token_ttl_seconds: int = 300
     lifecycle_interval_seconds: float = 300.0
     # Days before a self-service offer steps down that its holders are told by email (0: never).
@@ -98,6 +101,8 @@ class Settings(BaseSettings):
     @property
     def dev_mailbox_enabled(self) -> bool:
         """The development mailbox is on when asked for, or by default when no SMTP is set."""
+        if self.dev_mode:
+            return True
         return self.smtp_url is None if self.dev_mailbox is None else self.dev_mailbox
 
     @property

@@ -9,7 +9,9 @@ import dns.exception
 import dns.nameserver
 import dns.resolver
 
+from tenantry.core import devzone
 from tenantry.core.config import Settings
+from tenantry.core.db import Database
 from tenantry.core.errors import TenantryError
 
 
@@ -51,8 +53,15 @@ def resolver_for(settings: Settings) -> dns.asyncresolver.Resolver:
     return resolver
 
 
-async def lookup_txt(settings: Settings, name: str) -> TxtLookup:
-    """The TXT records at `name`; DnsTimeout or DnsServerFailure when DNS cannot answer."""
+async def lookup_txt(settings: Settings, name: str, *, database: Database) -> TxtLookup:
+    """The TXT records at `name`; DnsTimeout or DnsServerFailure when DNS cannot answer.
+
+    In development mode (`tenantry serve --dev`) the development zone answers instead of
+    DNS (core/devzone.py), so a domain can be verified on a machine with no DNS at all.
+    """
+    if settings.dev_mode:
+        async with database.unit_of_work(readonly=True) as db_session:
+            return TxtLookup(name=name, texts=await devzone.txt_at(db_session, name))
     resolver = resolver_for(settings)
     try:
         answer = await resolver.resolve(name, "TXT", search=False)

@@ -6,7 +6,16 @@ from urllib.parse import quote
 
 import typer
 
-from tenantry.cli.support import JsonOption, api_client, check, console, emit, print_txt_record
+from tenantry.cli.support import (
+    DevZoneOption,
+    JsonOption,
+    api_client,
+    check,
+    console,
+    emit,
+    print_txt_record,
+    publish_to_dev_zone,
+)
 
 app = typer.Typer(help="Domains of your organization (Global Administrator).", no_args_is_help=True)
 
@@ -26,11 +35,13 @@ def list_domains(as_json: bool = JsonOption) -> None:
 
 
 @app.command("add")
-def add(name: str, as_json: bool = JsonOption) -> None:
+def add(name: str, dev_zone: bool = DevZoneOption, as_json: bool = JsonOption) -> None:
     """Add a domain and show the TXT record that proves you own it."""
     with api_client() as client:
         domain = check(client.post("/v1/domains", json={"id": name}))
         records = check(client.get(_path(domain["id"], "/verificationDnsRecords")))["value"]
+        if dev_zone and not domain["isVerified"]:
+            publish_to_dev_zone(client, domain["id"], records[0]["text"])
     if as_json:
         emit({"domain": domain, "verificationDnsRecords": records}, as_json=True)
         return

@@ -158,7 +158,9 @@ async def verify_domain(
         )
     shown = names.display(domain.name)
     try:
-        lookup = await lookup_txt(settings_of(request), domain.name)
+        lookup = await lookup_txt(
+            settings_of(request), domain.name, database=request.app.state.database
+        )
     except DnsLookupFailed as error:
         return await _domain_page(
             request,

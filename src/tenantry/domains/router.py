@@ -106,7 +106,7 @@ async def verify_domain(
     )
     domain_name = domain.name
     await read_session.rollback()  # release the read transaction before the DNS round trip
-    lookup = await lookup_txt(settings, domain_name)
+    lookup = await lookup_txt(settings, domain_name, database=request.app.state.database)
     result = await flows.verify(
         db_session=db_session,
         actor=actor_of(request, principal),

@@ -10,6 +10,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from tenantry.cli.support import (
+    DevZoneOption,
     JsonOption,
     api_client,
     check,
@@ -17,6 +18,7 @@ from tenantry.cli.support import (
     emit,
     fail,
     print_txt_record,
+    publish_to_dev_zone,
 )
 
 app = typer.Typer(help="Take over your organization as its administrator.", no_args_is_help=True)
@@ -63,11 +65,15 @@ def become(
         None, help="Country (ISO 3166 alpha-2) for usage locations."
     ),
     idempotency_key: str | None = typer.Option(None, help="Reuse to retry a purchase safely."),
+    dev_zone: bool = DevZoneOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Become the admin: show the TXT record, verify it (optionally waiting), buy the licenses."""
     with api_client() as client:
         state = check(client.post("/v1/organization/becomeAdmin", json={"entryPoint": entry_point}))
+        if dev_zone and state["status"] == "started":
+            record = state["verificationDnsRecords"][0]
+            publish_to_dev_zone(client, state["domain"], record["text"])
         if not as_json:
             console.print(f"Domain: [bold]{state['domain']}[/bold]")
             print_txt_record(state["verificationDnsRecords"][0])

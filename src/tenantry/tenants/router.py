@@ -133,7 +133,7 @@ async def become_admin_verify(
     )
     name = current.domain.name
     await read_session.rollback()  # no transaction held across the DNS round trip
-    lookup = await lookup_txt(settings, name)
+    lookup = await lookup_txt(settings, name, database=request.app.state.database)
     state = await flows.verify(
         db_session=db_session,
         catalog=catalog,

@@ -122,6 +122,7 @@ def render(
         "csrf_token": csrf.token(request, settings, session_cookie=SESSION_COOKIE),
         "here": local_path(here),
         "dev_mailbox": settings.dev_mailbox_enabled,
+        "dev_mode": settings.dev_mode,
         "notice": None,
         "error": None,
         "form": {},

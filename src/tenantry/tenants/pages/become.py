@@ -225,7 +225,9 @@ async def verify(request: Request, page: Page = Depends(signed_in_form())) -> Re
         return see_other(WIZARD)
     language = page.language
     try:
-        lookup = await lookup_txt(settings_of(request), state.domain.name)
+        lookup = await lookup_txt(
+            settings_of(request), state.domain.name, database=request.app.state.database
+        )
     except DnsLookupFailed as error:
         return _wizard_page(
             request,
