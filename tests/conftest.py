@@ -57,6 +57,9 @@ def settings(
         smtp_url=smtp.url,
         dev_mailbox=True,
         data_dir=tmp_path_factory.mktemp("data"),
+        # Every server of the suite on this database shares it (core/keyring.py): the ones
+        # a test starts itself too, unless the test is about another key.
+        secret_key="tenantry-test-master-key-" + "0" * 24,
         worker_poll_seconds=0.2,
         # Tests assert behaviour, not hashing cost: a cheap argon2id profile.
         argon2_time_cost=1,

@@ -107,14 +107,14 @@ def doctor(*args: str) -> tuple[int, list[dict[str, str]]]:
 
 
 def test_doctor_checks_what_the_server_needs_and_says_how_to_fix_it(
-    database, smtp, dns_zone, monkeypatch, tmp_path
+    database, smtp, dns_zone, monkeypatch, tmp_path, settings
 ):
     good = {
         "database_url": database.url,
         "smtp_url": smtp.url,
         "dns_nameservers": dns_zone.nameserver,
         "data_dir": str(tmp_path),
-        "secret_key": "x" * 48,
+        "secret_key": settings.secret_key,  # the key the database's keys are sealed with
     }
     with environment(monkeypatch, **good):
         code, findings = doctor()
@@ -122,6 +122,7 @@ def test_doctor_checks_what_the_server_needs_and_says_how_to_fix_it(
     assert {f["check"]: f["status"] for f in findings} == {
         "database": "ok",
         "secret key": "ok",
+        "keys": "ok",
         "smtp": "ok",
         "dns": "ok",
     }
@@ -138,7 +139,9 @@ def test_doctor_checks_what_the_server_needs_and_says_how_to_fix_it(
         code, findings = doctor()
     assert code == 1
     failed = {f["check"]: f for f in findings if f["status"] == "failed"}
-    assert set(failed) == {"smtp", "dns", "secret key"}
+    # Another master key does not open the keys the first run sealed in the database.
+    assert set(failed) == {"smtp", "dns", "secret key", "keys"}
+    assert "TENANTRY_SECRET_KEY" in failed["keys"]["fix"]
     assert nothing_listens in failed["smtp"]["detail"]
     assert "TENANTRY_SMTP_URL" in failed["smtp"]["fix"]
     assert "TENANTRY_DNS_NAMESERVERS" in failed["dns"]["fix"]

@@ -6,6 +6,7 @@ from tenantry.core.db import Base
 from tenantry.core.devzone import DevDnsRecord
 from tenantry.core.idempotency import IdempotencyKey
 from tenantry.core.jobs import Job
+from tenantry.core.keyring import ServerSecret
 from tenantry.core.mail import OutboxMessage
 from tenantry.core.ratelimit import RateLimitBucket
 from tenantry.directory.models import (
@@ -57,6 +58,7 @@ __all__ = [
     "RateLimitBucket",
     "ReservedPublisherName",
     "RoleAssignment",
+    "ServerSecret",
     "SignInLockout",
     "Signup",
     "SubscribedSku",

@@ -107,6 +107,23 @@ def check_secret_key(settings: Settings) -> Finding:
     return Finding("secret key", OK, f"kept in {path}")
 
 
+def check_keyring(settings: Settings) -> Finding:
+    from tenantry.core.keyring import KeyringMismatch
+
+    try:
+        settings.signing_secret  # noqa: B018 - opens the database's sealed keys
+    except KeyringMismatch as mismatch:
+        return Finding(
+            "keys",
+            FAILED,
+            "this server's master key does not open the keys kept in the database",
+            str(mismatch).split(". ", 1)[1],
+        )
+    except Exception as failure:  # no database: its own check says why
+        return Finding("keys", WARNING, f"not checked: {type(failure).__name__}")
+    return Finding("keys", OK, "the master key opens the keys kept in the database")
+
+
 async def check_smtp(settings: Settings) -> Finding:
     if not settings.smtp_url:
         return Finding(
@@ -189,6 +206,8 @@ def doctor(as_json: bool = JsonOption) -> None:
     would use them; print what is wrong and how to fix it (exit 1 when something failed)."""
     settings = get_settings()
     findings = [check_database(settings), check_secret_key(settings)]
+    if findings[0].status == OK:
+        findings.append(check_keyring(settings))
     findings += asyncio.run(_network_checks(settings))
     if as_json:
         emit([asdict(finding) for finding in findings], as_json=True)

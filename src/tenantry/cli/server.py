@@ -60,7 +60,12 @@ def serve(
         os.environ["TENANTRY_DEV_MODE"] = "1"  # read by the workers' settings too
     settings = get_settings()
     upgrade(settings.database_url)
-    settings.signing_secret  # noqa: B018 - create the key once, before workers start
+    from tenantry.core.keyring import KeyringMismatch
+
+    try:
+        settings.signing_secret  # noqa: B018 - open (or seal) the keys once, before workers start
+    except KeyringMismatch as mismatch:
+        fail(str(mismatch))
     from tenantry.core import http_protocol
     from tenantry.core.logs import json_log_config
 

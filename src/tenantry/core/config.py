@@ -122,7 +122,16 @@ class Settings(BaseSettings):
 
     @cached_property
     def signing_secret(self) -> bytes:
-        """The secret key: given, or generated once and kept in the data directory."""
+        """The secret every server of the database shares (codes, CSRF, signing keys): kept
+        in the database, sealed with `master_key`; opened on first use (core/keyring.py).
+        KeyringMismatch when this server's master key does not open it."""
+        from tenantry.core import keyring
+
+        return keyring.shared_secret(self.database_url, self.master_key)
+
+    @cached_property
+    def master_key(self) -> bytes:
+        """The master key: TENANTRY_SECRET_KEY, or generated once into the data directory."""
         if self.secret_key:
             return self.secret_key.encode()
         path = self.data_dir / "secret_key"

@@ -96,21 +96,32 @@ class RequestMetrics:
             return
         started = time.perf_counter()
         status = 500  # what the server answers when the app fails before it starts one
+        counted = False
 
-        async def send_counted(message: MutableMapping[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_counted)
-        finally:
+        def count() -> None:
+            nonlocal counted
+            counted = True
             route = scope.get("route")
             template = getattr(route, "path", None) or scope.get(ROUTE_KEY) or UNMATCHED
             method = scope["method"]
             REQUESTS.labels(template, method, str(status)).inc()
             LATENCY.labels(template, method).observe(time.perf_counter() - started)
+
+        async def send_counted(message: MutableMapping[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Counted before the answer's last bytes leave: a client that reads
+                # /metrics right after an answer finds it counted.
+                count()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counted)
+        finally:
+            if not counted:
+                count()
 
 
 async def exposition(database: Any) -> tuple[bytes, str]:
