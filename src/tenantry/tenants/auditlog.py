@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,7 +75,16 @@ def _encode(event: AuditEvent) -> str:
 async def search(
     *, db_session: AsyncSession, tenant_id: uuid.UUID, query: AuditQuery
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first: one page of events and the token of the next page (None at the end)."""
+    """Newest first: one page of events (Graph JSON) and the next page's token (or None)."""
+    found, next_token = await find(db_session=db_session, tenant_id=tenant_id, query=query)
+    return [view(event, principal_name) for event, principal_name in found], next_token
+
+
+async def find(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, query: AuditQuery
+) -> tuple[list[tuple[AuditEvent, str | None]], str | None]:
+    """Newest first: one page of events with their actor's address, and the next page's
+    token (None at the end)."""
     statement = (
         select(AuditEvent, User.user_principal_name)
         .outerjoin(User, User.id == AuditEvent.actor_id)
@@ -115,7 +125,15 @@ async def search(
     rows = (await db_session.execute(statement)).all()
     page = rows[: query.top]
     next_token = _encode(page[-1][0]) if len(rows) > query.top else None
-    return [view(event, principal_name) for event, principal_name in page], next_token
+    return [(event, principal_name) for event, principal_name in page], next_token
+
+
+def detail_text(value: Any) -> str:
+    """A detail as Graph's `additionalDetails` value, a string: text as it is, anything
+    else as JSON (`true`, `["BUSINESS_ESSENTIALS"]`), never a Python repr."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
 
 
 def view(event: AuditEvent, actor_principal_name: str | None) -> dict[str, Any]:
@@ -138,5 +156,7 @@ def view(event: AuditEvent, actor_principal_name: str | None) -> dict[str, Any]:
         "result": "success",
         "initiatedBy": initiated_by,
         "targetResources": [{"id": event.target_id, "type": event.target_type}],
-        "additionalDetails": [{"key": k, "value": str(v)} for k, v in event.details.items()],
+        "additionalDetails": [
+            {"key": k, "value": detail_text(v)} for k, v in event.details.items()
+        ],
     }

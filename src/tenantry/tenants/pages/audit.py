@@ -18,7 +18,7 @@ from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.tenants import auditlog
 from tenantry.tenants.constants import AUDIT_LOG_READERS
-from tenantry.web.admin_views import format_time, user_path
+from tenantry.tenants.pages.audit_rows import Names, event_row
 from tenantry.web.dependencies import Page, admin_page, read_unit_of_work
 from tenantry.web.rendering import WebRoute
 from tenantry.web.shell import reason, render_admin
@@ -27,30 +27,11 @@ router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
 AUDIT = "/admin/audit"
 PAGE_SIZE = 50
-MAX_DETAILS = 4
 
 
 def _day(value: str) -> date | None:
     """A `YYYY-MM-DD` date from the form; ValueError when it is not one."""
     return date.fromisoformat(value) if value else None
-
-
-def _event_row(language: str, event: dict[str, Any]) -> dict[str, Any]:
-    by = event["initiatedBy"]
-    user = by.get("user")
-    target = event["targetResources"][0] if event["targetResources"] else {}
-    details = [(item["key"], item["value"]) for item in event["additionalDetails"]]
-    return {
-        "at": format_time(language, datetime.fromisoformat(event["activityDateTime"])),
-        "activity": event["activityDisplayName"],
-        "actor": (user.get("userPrincipalName") or user["id"]) if user else None,
-        "actor_path": user_path(user["id"]) if user and user.get("userPrincipalName") else None,
-        "app": None if user else by["app"]["displayName"],
-        "address": user.get("ipAddress") if user else None,
-        "target_type": target.get("type", ""),
-        "details": [(key, value[:120]) for key, value in details[:MAX_DETAILS]],
-        "more": max(0, len(details) - MAX_DETAILS),
-    }
 
 
 @router.get(AUDIT)
@@ -91,11 +72,15 @@ async def audit_page(
             skip_token=after[:500] or None,
         )
         try:
+            tenant_id = page.principal.tenant.id
             async with read_unit_of_work(request) as db_session:
-                found, next_token = await auditlog.search(
-                    db_session=db_session, tenant_id=page.principal.tenant.id, query=query
+                found, next_token = await auditlog.find(
+                    db_session=db_session, tenant_id=tenant_id, query=query
                 )
-            events = [_event_row(language, event) for event in found]
+                names = await Names.of(
+                    db_session, tenant_id, [event for event, _ in found], request.app.state.catalog
+                )
+            events = [event_row(language, event, actor, names) for event, actor in found]
             if next_token:
                 kept = {name: value for name, value in shown.items() if value}
                 next_path = f"{AUDIT}?{urlencode(kept | {'after': next_token})}"
