@@ -74,12 +74,14 @@ async def token(
         password=password,
     )
     # The partner account the token acts for: the one named, else the only one (or none).
+    # A refusal speaks the request's language when it names one, else the person's.
+    accept = request.headers.get("accept-language")
     acting_account = await partner_acting.for_sign_in(
         db_session=db_session,
         tenant_id=user.tenant_id,
         user_id=user.id,
         requested=partner_account_id,
-        language=negotiate(request.headers.get("accept-language"), user.preferred_language),
+        language=negotiate(accept) if accept else negotiate(None, user.preferred_language),
     )
     issued = await auth_service.issue(
         db_session=db_session,
