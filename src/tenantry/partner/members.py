@@ -141,7 +141,7 @@ async def _users_of_linked_tenants(
         else:
             found.setdefault(user.id, user)
     if missing:
-        raise PartnerUsersNotFound(language, missing)
+        raise PartnerUsersNotFound(language, list(dict.fromkeys(missing)))
     return list(found.values())
 
 
