@@ -76,6 +76,12 @@ def test_linking_a_tenant_needs_one_of_its_global_administrators(two, stories, d
     events = bruno.get("/v1/auditLogs/directoryAudits").json()["value"]
     assert any(event["activityDisplayName"] == "partnerAccount.tenantLinked" for event in events)
 
+    # The account's Owner sees fabrikam's users, to pick members among them.
+    found = ariane.get(f"{path}/{fabrikam}/users", params={"$search": "kim"})
+    assert found.status_code == 200, found.text
+    assert [u["userPrincipalName"] for u in found.json()["value"]] == ["kim@fabrikam.com"]
+    assert len(ariane.get(f"{path}/{fabrikam}/users").json()["value"]) == 2
+
     # fabrikam's people can now be members.
     added = ariane.post(
         f"/v1/partnerAccounts/{account['id']}/members",
@@ -86,8 +92,10 @@ def test_linking_a_tenant_needs_one_of_its_global_administrators(two, stories, d
     kim = stories.client_for("kim@fabrikam.com")
     assert kim.get("/v1/me").json()["partnerAccount"]["publisherDisplayName"] == "Contoso Labs"
 
-    # A Developer does not link tenants.
+    # A Developer neither links tenants nor browses their users.
     refused = kim.post(path, json={"tenantId": fabrikam})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "partnerRoleRequired"
+    refused = kim.get(f"{path}/{account['tenantId']}/users")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "partnerRoleRequired"
 
     # Unlinking removes fabrikam's memberships, not its people; the enrolling tenant stays.
@@ -99,8 +107,9 @@ def test_linking_a_tenant_needs_one_of_its_global_administrators(two, stories, d
     assert set(roles_by_address(ariane, account["id"])) == {"ariane@contoso.com"}
     assert bruno.get("/v1/users/kim@fabrikam.com").status_code == 200
     assert kim.get("/v1/me").json()["partnerAccount"] is None
-    missing = ariane.delete(f"{path}/{fabrikam}")
-    assert missing.status_code == 404 and missing.json()["error"]["code"] == "tenantNotLinked"
+    for missing in (ariane.delete(f"{path}/{fabrikam}"), ariane.get(f"{path}/{fabrikam}/users")):
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "tenantNotLinked"
+        assert "kim" not in missing.text
     actions = [
         row[0]
         for row in database.rows(

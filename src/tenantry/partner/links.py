@@ -13,6 +13,7 @@ The rules (seed 003, "Que se passe-t-il lorsqu'un locataire … est lié"):
   asks a Global Administrator of the other tenant to sign in. The token is only read.
   A tenant that does not exist, is unmanaged or whose Global Administrator the caller
   cannot show meets the same refusal, so nothing is learnt about it.
+- The account's Owners and Managers see a linked tenant's users, to add them.
 - Unlinking a tenant (never the enrolling one) removes its users' and groups' memberships
   of the account; their tenant accounts stay as they are. It cannot take the account's
   last Owner away.
@@ -34,6 +35,9 @@ from tenantry.auth.models import API_TOKEN
 from tenantry.core import audit
 from tenantry.core.audit import Actor
 from tenantry.core.clock import clock
+from tenantry.directory import users as directory_users
+from tenantry.directory.models import User
+from tenantry.directory.query import ListParams, Page
 from tenantry.partner import access, accounts
 from tenantry.partner.access import Access, PartnerRole
 from tenantry.partner.exceptions import (
@@ -299,3 +303,32 @@ async def unlink(
         details=details,
     )
     return count
+
+
+async def tenant_users(
+    *,
+    db_session: AsyncSession,
+    account_id: uuid.UUID,
+    tenant_id: uuid.UUID | None,
+    actor: Actor,
+    language: str,
+    params: ListParams,
+) -> Page[User]:
+    """A page of a linked tenant's users, for the account's Owners and Managers to add them
+    (seed 003: "the account administrator can see the tenant's users and add them")."""
+    assert actor.user_id is not None and actor.tenant_id is not None
+    rights = await access.resolve(
+        db_session=db_session,
+        account_id=account_id,
+        tenant_id=actor.tenant_id,
+        user_id=actor.user_id,
+        language=language,
+    )
+    access.require_manager(rights, language)
+    if tenant_id is None or tenant_id not in await linked_tenant_ids(
+        db_session=db_session, account_id=account_id
+    ):
+        raise TenantNotLinked(language)
+    return await directory_users.list_users(
+        db_session=db_session, tenant_id=tenant_id, params=params
+    )

@@ -21,7 +21,8 @@ from tenantry.dependencies import (
     no_store,
 )
 from tenantry.directory import flows as directory_flows
-from tenantry.directory.dependencies import next_link
+from tenantry.directory.dependencies import list_params, next_link
+from tenantry.directory.query import ListParams
 from tenantry.partner import access, acting, links, members, roster
 from tenantry.partner.router import account_id_of, caller_language
 from tenantry.partner.schemas import (
@@ -34,9 +35,11 @@ from tenantry.partner.schemas import (
     MemberView,
     PartnerMembershipList,
     TenantLinkCreate,
+    TenantUserPage,
     linked_tenant_view,
     member_view,
     membership_view,
+    tenant_user_view,
 )
 
 router = APIRouter(tags=["partner"], responses=ERROR_RESPONSES)
@@ -140,6 +143,35 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         return None
+
+
+@router.get(f"{ACCOUNT}/tenants/{{tenant_id}}/users", response_model=TenantUserPage)
+async def list_tenant_users(
+    partner_account_id: str,
+    tenant_id: str,
+    request: Request,
+    params: ListParams = Depends(list_params),
+    principal: Principal = Depends(current_principal),
+    db_session: AsyncSession = Depends(get_read_db),
+) -> dict[str, Any]:
+    """A linked tenant's users, for an Owner or Manager to pick members from: `$search`,
+    `$filter`, `$orderby`, `$top`, `@odata.nextLink` as `GET /v1/users`."""
+    language = caller_language(request, principal)
+    found = await links.tenant_users(
+        db_session=db_session,
+        account_id=account_id_of(partner_account_id, language),
+        tenant_id=_uuid_or_none(tenant_id),
+        actor=actor_of(request, principal),
+        language=language,
+        params=params,
+    )
+    view: dict[str, Any] = {"value": [tenant_user_view(user) for user in found.items]}
+    link = next_link(request, found.next_skip_token)
+    if link is not None:
+        view["@odata.nextLink"] = link
+    if found.count is not None:
+        view["@odata.count"] = found.count
+    return view
 
 
 # --- members -------------------------------------------------------------------------------

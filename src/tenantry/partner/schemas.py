@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from tenantry.core.schemas import ApiModel
+from tenantry.directory.models import User
 from tenantry.partner.access import ROLES
 from tenantry.partner.accounts import Enrollment, Person
 from tenantry.partner.acting import Membership
@@ -186,6 +187,31 @@ def linked_tenant_view(linked: LinkedTenant) -> dict[str, Any]:
         "displayName": linked.display_name,
         "isEnrollingTenant": linked.is_enrolling,
         "linkedDateTime": linked.linked_at,
+    }
+
+
+class TenantUserView(ApiModel):
+    id: str
+    display_name: str
+    user_principal_name: str
+    mail: str | None = None
+    account_enabled: bool
+
+
+class TenantUserPage(ApiModel):
+    value: list[TenantUserView]
+    odata_next_link: str | None = Field(default=None, alias="@odata.nextLink")
+    odata_count: int | None = Field(default=None, alias="@odata.count")
+
+
+def tenant_user_view(user: User) -> dict[str, Any]:
+    """A linked tenant's user as an account's managers see them: who they are, no more."""
+    return {
+        "id": str(user.id),
+        "displayName": user.display_name,
+        "userPrincipalName": user.user_principal_name,
+        "mail": user.mail,
+        "accountEnabled": user.account_enabled,
     }
 
 
