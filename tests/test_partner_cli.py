@@ -171,9 +171,8 @@ def test_enroll_asks_for_what_is_missing_and_for_the_agreement(cli, stories, dat
     )
     output = cli("partner", "enroll", input=answers)
     assert "publisherNameTaken" in output and "Enrolled Contoso Studio" in output
-    account = json.loads(
-        json.dumps(stories.client_for("ariane@contoso.com").get("/v1/me/partnerAccounts").json())
-    )["value"][0]
+    ariane = stories.client_for("ariane@contoso.com")
+    (account,) = ariane.get("/v1/me/partnerAccounts").json()["value"]
     assert account["publisherDisplayName"] == "Contoso Studio" and account["roles"] == ["owner"]
     contact = database.rows(
         "SELECT contact_name, contact_email FROM partner_accounts "
