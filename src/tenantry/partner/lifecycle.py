@@ -44,6 +44,7 @@ from tenantry.partner.models import (
     SUSPENDED,
     PartnerAccount,
 )
+from tenantry.tenants.models import Tenant
 
 APPROVAL_LINK_DAYS = 14
 # Which states each operator action leaves from.
@@ -147,15 +148,20 @@ async def resend_approval(
     account_id: uuid.UUID,
     actor: Actor,
     base_url: str,
-    organization: str,
     language: str,
 ) -> PartnerAccount:
     """A new link to the approver of a pending account, by an Owner or Manager."""
     account = await _owned(db_session, account_id=account_id, actor=actor, language=language)
     if account.state != PENDING_APPROVAL:
         raise PartnerAccountStateConflict(language, account.state, PENDING_APPROVAL)
+    tenant = await db_session.get(Tenant, account.tenant_id)
+    assert tenant is not None  # an account goes with its tenant
     issue_approval_link(
-        db_session=db_session, account=account, base_url=base_url, organization=organization
+        db_session=db_session,
+        account=account,
+        base_url=base_url,
+        # The enrolling organization's name, whichever linked tenant the caller is from.
+        organization=tenant.display_name,
     )
     audit.record(
         db_session,
