@@ -4,10 +4,19 @@ organization's account answering 404 everywhere, and `partnerAccountId` at sign-
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import pytest
 
+from tenantry.auth.models import WEB_SESSION
+from tenantry.core.audit import Actor
+from tenantry.core.db import Database
+from tenantry.partner import acting
+from tenantry.partner.exceptions import NotPartnerAccountMember
 from tests.support.admin import make_global_admin
 from tests.support.partner import add_person, enroll, roles_by_address
+from tests.test_web_admin_takeover import sign_in
 
 
 @pytest.fixture()
@@ -235,3 +244,49 @@ def test_the_token_acts_for_the_partner_account_named_at_sign_in(two, stories, d
     )
     assert french.json()["error"]["message"].startswith("Vous n'êtes pas membre")
     assert bruno_account["id"] in {m["id"] for m in mine}
+
+
+def test_a_web_session_acts_for_the_only_account_and_may_be_given_another(
+    two, stories, database, server
+):
+    """The partner pages' chooser calls `partner.acting.choose` on the session: here straight
+    through the service, on the real database, with the session the sign-in page made."""
+    _, bruno, account, _ = two
+    other = enroll(bruno, "Fabrikam Studio")
+    with sign_in(server, "ariane@contoso.com") as browser:
+        session = browser.cookies["tenantry_session"]
+        (row,) = database.rows(
+            "SELECT partner_account_id, user_id FROM access_tokens WHERE kind = 'web'"
+        )
+        assert uuid.UUID(str(row[0])) == uuid.UUID(account["id"])
+        user_id = uuid.UUID(str(row[1]))
+
+        async def choose(partner_account_id):
+            db = Database(database.url)
+            try:
+                async with db.unit_of_work() as db_session:
+                    return await acting.choose(
+                        db_session=db_session,
+                        token=session,
+                        kind=WEB_SESSION,
+                        actor=Actor(user_id, uuid.UUID(account["tenantId"]), "127.0.0.1"),
+                        partner_account_id=partner_account_id,
+                        language="en",
+                    )
+            finally:
+                await db.dispose()
+
+        assert asyncio.run(choose(None)) is None
+        assert (
+            database.scalar("SELECT partner_account_id FROM access_tokens WHERE kind = 'web'")
+            is None
+        )
+        with pytest.raises(NotPartnerAccountMember):
+            asyncio.run(choose(uuid.UUID(other["id"])))
+        chosen = asyncio.run(choose(uuid.UUID(account["id"])))
+        assert chosen is not None and chosen.roles == ["owner"]
+        assert browser.get("/").status_code == 200  # still signed in
+    assert (
+        database.scalar("SELECT count(*) FROM audit_events WHERE action = 'Choose partner account'")
+        == 2
+    )
