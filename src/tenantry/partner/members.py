@@ -280,7 +280,10 @@ async def add(
     ]
     if missing_roles:
         await db_session.execute(insert(PartnerMemberRole), missing_roles)
+    gained = {role["member_id"] for role in missing_roles}
     for row in rows:
+        if row.id in known and row.id not in gained:
+            continue  # a member who held these roles already: nothing changed
         audit.record(
             db_session,
             actor=actor,
