@@ -131,6 +131,9 @@ def path_values(organization: Organization) -> dict[str, list[str]]:
         # Role ids are Entra's role template ids, the same in every organization.
         "role_id": ["UserAdministrator"],
         "partner_account_id": [organization.partner_account_id],
+        # A partner account's members, by user id, group id or address; its linked tenant.
+        "member_id": [organization.member_ids[1], organization.group_id, organization.admin_email],
+        "tenant_id": [organization.tenant_id],
     }
 
 
@@ -181,6 +184,8 @@ def body_value(other: Organization) -> Callable[[str, dict[str, Any]], Any]:
         "addLicenses": [{"skuId": other.sku_ids[1], "disabledPlans": []}],
         "removeLicenses": [other.sku_ids[0]],
         "skuId": other.sku_ids[0],
+        "tenantId": other.tenant_id,
+        "groupIds": [other.group_id],
         # The other organization's last purchase, replayed with its Idempotency-Key.
         "skuPartNumber": other.purchase["skuPartNumber"],
         "quantity": other.purchase["quantity"],
@@ -383,6 +388,11 @@ def snapshot(organization: Organization) -> dict[str, Any]:
         "subscribedSkus": read("/v1/subscribedSkus"),
         "roles": read("/v1/directoryRoles"),
         "partnerAccount": read(f"/v1/partnerAccounts/{organization.partner_account_id}"),
+        "partnerTenants": read(f"/v1/partnerAccounts/{organization.partner_account_id}/tenants"),
+        "partnerMembers": _all(
+            api, f"/v1/partnerAccounts/{organization.partner_account_id}/members"
+        ),
+        "partnerAccounts": read("/v1/me/partnerAccounts"),
         "audit": [event["id"] for event in _all(api, "/v1/auditLogs/directoryAudits")],
     }
 

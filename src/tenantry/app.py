@@ -52,6 +52,7 @@ from tenantry.licensing.hot import HotEntitlementChecks
 from tenantry.licensing.router import hot_router, well_known_router
 from tenantry.licensing.router import router as licensing_router
 from tenantry.licensing.scheduled import LifecycleWorker
+from tenantry.partner.members_router import router as partner_members_router
 from tenantry.partner.router import router as partner_router
 from tenantry.signup import pages as signup_pages
 from tenantry.signup.router import router as signup_router
@@ -223,6 +224,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         group_licensing_router,
         well_known_router,
         partner_router,
+        partner_members_router,
     ):
         app.include_router(router)
     if settings.dev_mode:  # the development DNS zone: /dev/dns and its API

@@ -1,7 +1,7 @@
 """A managed organization built through the public API only, with some of everything an admin
 manages: users, a group with members and a group license, an admin role member, a verified
 custom domain and a pending one, two subscriptions, a direct license, an audit log, a
-partner account."""
+partner account with members."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ class Organization:
     purchase: dict[str, Any]  # the body of its second purchase
     purchase_key: str  # and that purchase's Idempotency-Key
     verification_tokens: list[str] = field(default_factory=list)
-    partner_account_id: str = ""  # its partner account, enrolled by its admin
+    partner_account_id: str = ""  # its partner account, enrolled by its admin (its Owner),
+    # with member_ids[1] (developer) and the group (marketer) as members
     publisher_name: str = ""
 
     def user_ids(self) -> list[str]:
@@ -126,6 +127,21 @@ def build_organization(
     subscriptions = _ok(api.get("/v1/subscriptions"))["value"]
     publisher_name = f"{stem.capitalize()} Labs"
     partner_account = enroll(api, publisher_name)
+    # Members beside its Owner: a user with one role, a group with another.
+    _ok(
+        api.post(
+            f"/v1/partnerAccounts/{partner_account['id']}/members",
+            json={"userIds": [member_ids[1]], "roles": ["developer"]},
+        ),
+        201,
+    )
+    _ok(
+        api.post(
+            f"/v1/partnerAccounts/{partner_account['id']}/members",
+            json={"groupIds": [group["id"]], "roles": ["marketer"]},
+        ),
+        201,
+    )
     return Organization(
         tenant_id=signed_up["tenant"]["id"],
         display_name=organization["displayName"],

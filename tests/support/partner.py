@@ -36,3 +36,35 @@ def enroll(api: httpx.Client, publisher: str = "Contoso Labs", **changes: Any) -
     answer = api.post("/v1/partnerAccounts", json=enrollment(publisher, **changes))
     assert answer.status_code == 201, answer.text
     return answer.json()
+
+
+def add_person(admin: httpx.Client, email: str, name: str) -> dict[str, Any]:
+    """A user of the admin's organization, with the stories' password (signs in at once)."""
+    from tests.support.stories import PASSWORD
+
+    answer = admin.post(
+        "/v1/users", json={"userPrincipalName": email, "displayName": name, "password": PASSWORD}
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def members(api: httpx.Client, account_id: str, **params: Any) -> list[dict[str, Any]]:
+    """Every member of a partner account, page after page."""
+    found: list[dict[str, Any]] = []
+    answer = api.get(f"/v1/partnerAccounts/{account_id}/members", params=params)
+    while True:
+        assert answer.status_code == 200, answer.text
+        found += answer.json()["value"]
+        link = answer.json().get("@odata.nextLink")
+        if not link:
+            return found
+        answer = api.get(link)
+
+
+def roles_by_address(api: httpx.Client, account_id: str) -> dict[str, list[str]]:
+    """Each user member's roles, by sign-in address (groups by display name)."""
+    return {
+        member.get("userPrincipalName") or member["displayName"]: member["roles"]
+        for member in members(api, account_id)
+    }

@@ -30,6 +30,9 @@ class AccessToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     client_address: Mapped[str | None] = mapped_column(String(64))
+    # The partner account the holder acts for (at most one), checked again at each use:
+    # a membership lost since leaves the token acting for none (partner.acting).
+    partner_account_id: Mapped[uuid.UUID | None]
 
 
 class SignInLockout(Base):

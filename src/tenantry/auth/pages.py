@@ -21,6 +21,7 @@ from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import SESSION_COOKIE, Principal, actor_of, client_address, web_principal
 from tenantry.directory import flows as directory_flows
+from tenantry.partner import acting as partner_acting
 from tenantry.web import session
 from tenantry.web.dependencies import (
     Page,
@@ -97,6 +98,15 @@ async def sign_in(request: Request, form: FormData = Depends(checked_form)) -> R
                 kind="web",
                 ttl_seconds=settings.session_ttl_seconds,
                 actor=actor,
+                # The only partner account the person belongs to, if one (the partner
+                # pages let them choose another: `partner.acting.choose`).
+                partner_account_id=await partner_acting.for_sign_in(
+                    db_session=db_session,
+                    tenant_id=user.tenant_id,
+                    user_id=user.id,
+                    requested=None,
+                    language=language_of(request),
+                ),
             )
             must_change_password = user.must_change_password
     except TenantryError as error:

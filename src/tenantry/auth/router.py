@@ -13,6 +13,7 @@ from tenantry.auth.models import API_TOKEN
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.errors import InvalidRequest
+from tenantry.core.i18n import negotiate
 from tenantry.core.schemas import ERROR_RESPONSES, ApiModel
 from tenantry.dependencies import (
     Principal,
@@ -24,6 +25,7 @@ from tenantry.dependencies import (
     no_store,
     signed_in_principal,
 )
+from tenantry.partner import acting as partner_acting
 
 router = APIRouter(prefix="/v1/auth", tags=["sign-in"], responses=ERROR_RESPONSES)
 
@@ -48,11 +50,15 @@ async def token(
     grant_type: str = Form(...),
     username: str = Form(...),
     password: str = Form(...),
+    partner_account_id: str | None = Form(None, alias="partnerAccountId", max_length=100),
     db_session: AsyncSession = Depends(get_db, scope="function"),
     database: Database = Depends(get_database),
     settings: Settings = Depends(get_settings),
 ) -> dict[str, Any]:
-    """Exchange an email address and password for a bearer token (OAuth 2.0 password grant)."""
+    """Exchange an email address and password for a bearer token (OAuth 2.0 password grant).
+
+    `partnerAccountId` (optional): the partner account the token acts for; refused unless
+    you are a member of it. Without it, the only partner account you belong to, if one."""
     if grant_type != "password":
         raise UnsupportedGrantType(
             "Only grant_type=password is supported here.", target="grant_type"
@@ -67,12 +73,23 @@ async def token(
         username=username,
         password=password,
     )
+    # The partner account the token acts for: the one named, else the only one (or none).
+    # A refusal speaks the request's language when it names one, else the person's.
+    accept = request.headers.get("accept-language")
+    acting_account = await partner_acting.for_sign_in(
+        db_session=db_session,
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+        requested=partner_account_id,
+        language=negotiate(accept) if accept else negotiate(None, user.preferred_language),
+    )
     issued = await auth_service.issue(
         db_session=db_session,
         user=user,
         kind=API_TOKEN,
         ttl_seconds=settings.access_token_ttl_seconds,
         actor=actor,
+        partner_account_id=acting_account,
     )
     return {
         "access_token": issued.token,

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Delete, delete, select
+from sqlalchemy import Delete, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.auth import lockout
@@ -169,9 +169,11 @@ async def issue(
     kind: str,
     ttl_seconds: int,
     actor: audit.Actor,
+    partner_account_id: uuid.UUID | None = None,
 ) -> IssuedToken:
     """A new bearer token (`API_TOKEN`) or web session (`WEB_SESSION`) for the user; only its
-    digest is kept."""
+    digest is kept. `partner_account_id`: the partner account it acts for (the caller
+    checked the user may)."""
     token = new_token()
     now = clock.now()
     db_session.add(
@@ -183,8 +185,12 @@ async def issue(
             created_at=now,
             expires_at=now + timedelta(seconds=ttl_seconds),
             client_address=actor.client_address,
+            partner_account_id=partner_account_id,
         )
     )
+    details: dict[str, str] = {"kind": kind}
+    if partner_account_id is not None:
+        details["partnerAccountId"] = str(partner_account_id)
     audit.record(
         db_session,
         actor=audit.Actor(user.id, user.tenant_id, actor.client_address),
@@ -192,7 +198,7 @@ async def issue(
         target_type="user",
         target_id=user.id,
         tenant_id=user.tenant_id,
-        details={"kind": kind},
+        details=details,
     )
     return IssuedToken(token=token, expires_in=ttl_seconds)
 
@@ -221,6 +227,45 @@ async def authenticate(
     ):
         return None
     return user, tenant
+
+
+async def partner_account_of(
+    *, db_session: AsyncSession, token: str, kind: str
+) -> uuid.UUID | None:
+    """The partner account a token or session acts for, as stored (None: none chosen)."""
+    return await db_session.scalar(
+        select(AccessToken.partner_account_id).where(
+            AccessToken.digest == token_digest(token), AccessToken.kind == kind
+        )
+    )
+
+
+async def set_partner_account(
+    *,
+    db_session: AsyncSession,
+    token: str,
+    kind: str,
+    partner_account_id: uuid.UUID | None,
+    actor: audit.Actor,
+) -> None:
+    """Make a token or session act for another partner account (the caller checked the
+    holder may), recorded as "Choose partner account"."""
+    await db_session.execute(
+        update(AccessToken)
+        .where(AccessToken.digest == token_digest(token), AccessToken.kind == kind)
+        .values(partner_account_id=partner_account_id)
+    )
+    audit.record(
+        db_session,
+        actor=actor,
+        action="Choose partner account",
+        target_type="user",
+        target_id=actor.user_id,
+        details={
+            "kind": kind,
+            "partnerAccountId": None if partner_account_id is None else str(partner_account_id),
+        },
+    )
 
 
 def token_accepted(*, expires_at: datetime, account_enabled: bool, tenant_state: str) -> bool:

@@ -88,6 +88,17 @@ async def get_group(
     return group
 
 
+async def get_many(
+    *, db_session: AsyncSession, tenant_ids: Iterable[uuid.UUID], group_ids: Iterable[uuid.UUID]
+) -> list[Group]:
+    """Groups of these tenants by id, in one query."""
+    tenants, ids = list(tenant_ids), list(group_ids)
+    if not tenants or not ids:
+        return []
+    query = select(Group).where(Group.tenant_id.in_(tenants), Group.id.in_(ids))
+    return list((await db_session.scalars(query)).all())
+
+
 async def resolve_group(*, db_session: AsyncSession, tenant_id: uuid.UUID, key: str) -> Group:
     """A group of the tenant by the id in a path (Graph's `/groups/{id}`); NotFound otherwise."""
     try:
@@ -356,6 +367,13 @@ def members_query(tenant_id: uuid.UUID, group_id: uuid.UUID) -> Select[tuple[uui
     """The member ids of a group as a subquery, for set-based work on large groups."""
     return select(GroupMember.user_id).where(
         GroupMember.tenant_id == tenant_id, GroupMember.group_id == group_id
+    )
+
+
+def group_ids_query(tenant_id: uuid.UUID, user_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+    """The ids of the groups a user is a direct member of, as a subquery."""
+    return select(GroupMember.group_id).where(
+        GroupMember.tenant_id == tenant_id, GroupMember.user_id == user_id
     )
 
 

@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 
 from tenantry.auth import passwords as auth_passwords
 from tenantry.auth.limits import limit_password_changes
+from tenantry.auth.models import API_TOKEN
 from tenantry.catalog import Catalog
 from tenantry.core.bodylimit import allow_larger_body
 from tenantry.core.config import Settings
@@ -66,6 +67,8 @@ from tenantry.licensing import entitlements as licensing_entitlements
 from tenantry.licensing import groups as group_licensing
 from tenantry.licensing.group_schemas import UserLicensesView, user_licenses_view
 from tenantry.licensing.schemas import entitlement_changes_view
+from tenantry.partner import acting as partner_acting
+from tenantry.partner.schemas import membership_view
 from tenantry.signup.flows import check_password_strength
 
 router = APIRouter(prefix="/v1", tags=["directory"], responses=ERROR_RESPONSES)
@@ -80,13 +83,21 @@ async def me(
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
     catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
-    """The signed-in user, their tenant, roles and effective entitlements."""
+    """The signed-in user, their tenant, roles and effective entitlements, and the partner
+    account the token acts for (`partnerAccount`, or null)."""
     user = principal.user
     roles = await directory_roles.roles_of(
         db_session=db_session, tenant_id=user.tenant_id, user_id=user.id
     )
     entitlements = await licensing_entitlements.entitlements_of(
         db_session=db_session, catalog=catalog, user_id=user.id, with_changes=True
+    )
+    acting = await partner_acting.acting(
+        db_session=db_session,
+        token=principal.token,
+        kind=API_TOKEN,
+        tenant_id=principal.tenant.id,
+        user_id=user.id,
     )
     view = user_view(user)
     return view | {
@@ -95,6 +106,7 @@ async def me(
         "entitlementChanges": entitlement_changes_view(entitlements),
         "servicePlans": entitlements.service_plans,
         "user": view,
+        "partnerAccount": membership_view(acting),
     }
 
 

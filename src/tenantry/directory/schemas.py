@@ -36,6 +36,13 @@ class UserView(ApiModel):
     created_date_time: datetime
 
 
+class ActingPartnerAccountView(ApiModel):
+    id: str
+    publisher_display_name: str
+    state: str
+    roles: list[str]
+
+
 class MeView(UserView):
     roles: list[str]
     entitlements: dict[str, int | str]
@@ -44,6 +51,10 @@ class MeView(UserView):
     )
     service_plans: list[str]
     user: UserView
+    partner_account: ActingPartnerAccountView | None = Field(
+        default=None,
+        description="The partner account this token acts for, with your roles in it; or null.",
+    )
 
 
 class UserCreatedView(UserView):

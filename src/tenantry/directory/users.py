@@ -574,10 +574,10 @@ async def get_many(*, db_session: AsyncSession, user_ids: Iterable[uuid.UUID]) -
 
 
 async def get_many_by_principal_name(
-    *, db_session: AsyncSession, tenant_id: uuid.UUID, principal_names: Iterable[str]
+    *, db_session: AsyncSession, tenant_id: uuid.UUID | None, principal_names: Iterable[str]
 ) -> dict[str, User]:
-    """The tenant's users among these sign-in addresses, in one query, by their stored
-    form (`principal_name_key`).
+    """The tenant's users (any tenant's, with `tenant_id` None) among these sign-in
+    addresses, in one query, by their stored form (`principal_name_key`).
 
     An address holding U+0000 finds nobody, as in `get_by_principal_name`.
     """
@@ -590,5 +590,7 @@ async def get_many_by_principal_name(
     )
     if not wanted:
         return {}
-    query = select(User).where(User.tenant_id == tenant_id, User.user_principal_name.in_(wanted))
+    query = select(User).where(User.user_principal_name.in_(wanted))
+    if tenant_id is not None:
+        query = query.where(User.tenant_id == tenant_id)
     return {user.user_principal_name: user for user in (await db_session.scalars(query)).all()}

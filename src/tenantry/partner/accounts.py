@@ -34,7 +34,7 @@ from tenantry.directory import roles as directory_roles
 from tenantry.directory import spoofing
 from tenantry.directory.constants import USAGE_LOCATIONS, Role
 from tenantry.directory.exceptions import InvalidValue
-from tenantry.partner import service
+from tenantry.partner import access, service
 from tenantry.partner.exceptions import (
     AccountTypeNotSupported,
     AgreementNotAccepted,
@@ -43,7 +43,6 @@ from tenantry.partner.exceptions import (
     InvalidPhoneNumber,
     NotGlobalAdministrator,
     PartnerAccountExists,
-    PartnerAccountNotFound,
     PublisherNameReserved,
     PublisherNameTaken,
     PublisherNameTooLong,
@@ -234,14 +233,13 @@ async def get_visible(
     user_id: uuid.UUID,
     language: str,
 ) -> PartnerAccount:
-    """The account, for an admin of the tenant that owns it or an operator; 404 for anyone
-    else (nothing says whether it exists)."""
-    account = await db_session.get(PartnerAccount, account_id)
-    if account is not None:
-        if await service.is_operator(db_session=db_session, user_id=user_id):
-            return account
-        if account.tenant_id == tenant_id and await directory_roles.roles_of(
-            db_session=db_session, tenant_id=tenant_id, user_id=user_id
-        ):
-            return account
-    raise PartnerAccountNotFound(language)
+    """The account, for its members and the operators; 404 for anyone else (nothing says
+    whether it exists)."""
+    rights = await access.resolve(
+        db_session=db_session,
+        account_id=account_id,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        language=language,
+    )
+    return rights.account

@@ -1,8 +1,9 @@
-"""`tenantry operator …` and `tenantry partner …`: the partner program, from the server's terminal.
+"""`tenantry operator …` and `tenantry partner …`: the partner program, from a terminal.
 
 The operator's commands work on the database itself (TENANTRY_DATABASE_URL), like
 `tenantry migrate`: whoever runs them runs the server, and the first operator can only
-be named this way.
+be named this way. A partner account's own commands (`enroll`, `show`, `members`,
+`link-tenant`) are API clients: `account_cli`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.cli.support import JsonOption, console, emit, fail
 from tenantry.core.audit import Actor
 from tenantry.core.errors import TenantryError
-from tenantry.partner import service
+from tenantry.partner import account_cli, service
 
 operator_app = typer.Typer(
     help="Platform operators of the partner program (on the server).", no_args_is_help=True
@@ -32,6 +33,8 @@ reserved_app = typer.Typer(
 )
 partner_app.add_typer(agreement_app, name="agreement")
 partner_app.add_typer(reserved_app, name="reserved")
+# enroll, show, members, link-tenant, unlink-tenant: API clients, like the directory's.
+account_cli.register(partner_app)
 
 T = TypeVar("T")
 # The audit log's actor for these commands: the server's own terminal.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tenantry.core.errors import (
     Conflict,
     Forbidden,
@@ -13,9 +15,17 @@ from tenantry.core.errors import (
 from tenantry.core.i18n import DEFAULT_LANGUAGE, translate
 
 
-def _translated(error: TenantryError, language: str, target: str | None, **params: str) -> None:
+def _translated(
+    error: TenantryError,
+    language: str,
+    target: str | None,
+    *,
+    details: dict[str, Any] | None = None,
+    **params: str,
+) -> None:
+    key = f"error.{error.message_key or error.code}"
     TenantryError.__init__(
-        error, translate(language, f"error.{error.code}", **params), target=target
+        error, translate(language, key, **params), target=target, details=details
     )
 
 
@@ -187,3 +197,130 @@ class PartnerAccountStateConflict(Conflict):
 
     def __init__(self, language: str, state: str, next_state: str) -> None:
         _translated(self, language, "state", state=state, next_state=next_state)
+
+
+# --- members, linked tenants, the acting account ---------------------------------------------
+
+
+class PartnerRoleRequired(Forbidden):
+    code = "partnerRoleRequired"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, None)
+
+
+class OwnerRoleRequired(Forbidden):
+    code = "ownerRoleRequired"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "roles")
+
+
+class LastOwner(Conflict):
+    code = "lastOwner"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, None)
+
+
+class InvalidPartnerRole(InvalidRequest):
+    code = "invalidPartnerRole"
+
+    def __init__(self, language: str, roles: str) -> None:
+        _translated(self, language, "roles", roles=roles)
+
+
+class NoMembersGiven(InvalidRequest):
+    code = "noMembersGiven"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, None)
+
+
+class TooManyPartnerMembers(InvalidRequest):
+    code = "tooManyMembers"
+    message_key = "partnerTooManyMembers"
+
+    def __init__(self, language: str, limit: int) -> None:
+        _translated(self, language, None, limit=str(limit))
+
+
+class PartnerUsersNotFound(NotFound):
+    """Users that are not users of a tenant linked to the account: unknown ids and another
+    organization's users alike, so nothing says which is which."""
+
+    code = "userNotFound"
+    message_key = "partnerUserNotFound"
+
+    def __init__(self, language: str, missing: list[str]) -> None:
+        _translated(
+            self,
+            language,
+            "userIds",
+            details={"userIds": missing},
+            users=", ".join(missing[:10]),
+        )
+
+
+class PartnerGroupsNotFound(NotFound):
+    code = "groupNotFound"
+    message_key = "partnerGroupNotFound"
+
+    def __init__(self, language: str, missing: list[str]) -> None:
+        _translated(
+            self,
+            language,
+            "groupIds",
+            details={"groupIds": missing},
+            groups=", ".join(missing[:10]),
+        )
+
+
+class MemberNotFound(NotFound):
+    code = "memberNotFound"
+    message_key = "partnerMemberNotFound"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "id")
+
+
+class TenantAlreadyLinked(Conflict):
+    code = "tenantAlreadyLinked"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "tenantId")
+
+
+class TenantNotLinked(NotFound):
+    code = "tenantNotLinked"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "tenantId")
+
+
+class EnrollingTenantUnlink(InvalidRequest):
+    code = "cannotUnlinkEnrollingTenant"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "tenantId")
+
+
+class NotTenantGlobalAdministrator(Forbidden):
+    """The caller cannot show that they are a Global Administrator of the tenant to link.
+
+    The same for a tenant that does not exist, an unmanaged one or another's: nothing says
+    which."""
+
+    code = "notTenantGlobalAdministrator"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "tenantId")
+
+
+class NotPartnerAccountMember(Forbidden):
+    """Acting for an account one is not a member of (or that does not exist: the same)."""
+
+    code = "notPartnerAccountMember"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "partnerAccountId")

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tenantry.core.audit import Actor
 from tenantry.core.db import Database
-from tenantry.partner import accounts, lifecycle, messaging
+from tenantry.partner import accounts, lifecycle, links, messaging
 from tenantry.partner.models import PartnerAccount
 from tenantry.tenants.models import Tenant
 
@@ -22,8 +22,9 @@ async def enroll(
     language: str,
     base_url: str,
 ) -> PartnerAccount:
-    """Enroll (`accounts.enroll`), email the approver their link and the contact a
-    confirmation, all in one unit of work, run again when it loses a race.
+    """Enroll (`accounts.enroll`; the enrolling tenant is linked and the person who enrolled
+    is its Owner), email the approver their link and the contact a confirmation, all in one
+    unit of work, run again when it loses a race.
 
     Twenty tenants enrolling "Contoso Labs" at once all pass the name check; the unique
     index on the name's key lets one commit, and each loser's next attempt sees the
@@ -39,6 +40,7 @@ async def enroll(
                 enrollment=enrollment,
                 language=language,
             )
+            await links.link_enrolling_tenant(db_session=db_session, account=account, actor=actor)
             lifecycle.issue_approval_link(
                 db_session=db_session,
                 account=account,

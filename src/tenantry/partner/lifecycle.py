@@ -3,8 +3,8 @@
 The rules:
 - The approver named at enrollment gets an email with a link, valid 14 days, to confirm
   or reject the company's account. The link carries a random token; the account keeps
-  only its digest, and a new link (resent by the account's owner, a Global Administrator
-  of its tenant) replaces the old one. Confirmation makes the account `active`, rejection
+  only its digest, and a new link (resent by an Owner or Manager of the account)
+  replaces the old one. Confirmation makes the account `active`, rejection
   `rejected`; either spends the link.
 - An operator may approve a pending (or reinstate a suspended or rejected) account,
   reject a pending one, or suspend an active one.
@@ -27,13 +27,12 @@ from tenantry.core import audit
 from tenantry.core.audit import Actor
 from tenantry.core.clock import clock
 from tenantry.core.security import new_token, token_digest
-from tenantry.partner import accounts, messaging, service
+from tenantry.partner import access, accounts, messaging, service
 from tenantry.partner.exceptions import (
     AccountTypeImmutable,
     ApprovalLinkExpired,
     ApprovalLinkInvalid,
     CountryImmutable,
-    NotGlobalAdministrator,
     NotOperator,
     PartnerAccountNotFound,
     PartnerAccountStateConflict,
@@ -128,27 +127,19 @@ async def decide(
 async def _owned(
     db_session: AsyncSession, *, account_id: uuid.UUID, actor: Actor, language: str
 ) -> PartnerAccount:
-    """The account, for a Global Administrator of the tenant that owns it; 404 otherwise."""
+    """The account, locked, for its Owners and Managers; 403 for its other members (they know
+    it exists), 404 for anyone else."""
     assert actor.user_id is not None and actor.tenant_id is not None
-    account = await db_session.get(PartnerAccount, account_id, with_for_update=True)
-    if account is None or account.tenant_id != actor.tenant_id:
-        raise PartnerAccountNotFound(language)
-    tenant = await db_session.get(Tenant, account.tenant_id)
-    assert tenant is not None
-    if not await accounts.is_global_administrator(
-        db_session=db_session, tenant=tenant, user_id=actor.user_id
-    ):
-        # An admin of the tenant may read the account but not act for it: 403 then, since
-        # they already know it exists; anyone else learns nothing.
-        await accounts.get_visible(
-            db_session=db_session,
-            account_id=account_id,
-            tenant_id=actor.tenant_id,
-            user_id=actor.user_id,
-            language=language,
-        )
-        raise NotGlobalAdministrator(language)
-    return account
+    rights = await access.resolve(
+        db_session=db_session,
+        account_id=account_id,
+        tenant_id=actor.tenant_id,
+        user_id=actor.user_id,
+        language=language,
+        lock=True,
+    )
+    access.require_manager(rights, language)
+    return rights.account
 
 
 async def resend_approval(
@@ -157,15 +148,20 @@ async def resend_approval(
     account_id: uuid.UUID,
     actor: Actor,
     base_url: str,
-    organization: str,
     language: str,
 ) -> PartnerAccount:
-    """A new link to the approver of a pending account, by its owner."""
+    """A new link to the approver of a pending account, by an Owner or Manager."""
     account = await _owned(db_session, account_id=account_id, actor=actor, language=language)
     if account.state != PENDING_APPROVAL:
         raise PartnerAccountStateConflict(language, account.state, PENDING_APPROVAL)
+    tenant = await db_session.get(Tenant, account.tenant_id)
+    assert tenant is not None  # an account goes with its tenant
     issue_approval_link(
-        db_session=db_session, account=account, base_url=base_url, organization=organization
+        db_session=db_session,
+        account=account,
+        base_url=base_url,
+        # The enrolling organization's name, whichever linked tenant the caller is from.
+        organization=tenant.display_name,
     )
     audit.record(
         db_session,
@@ -212,7 +208,7 @@ async def update(
     country_or_region: str | None,
     account_type: str | None,
 ) -> PartnerAccount:
-    """Change the publisher name or the contact (the owner only); country and type never."""
+    """Change the publisher name or the contact (an Owner or Manager); country and type never."""
     account = await _owned(db_session, account_id=account_id, actor=actor, language=language)
     if country_or_region is not None:
         raise CountryImmutable(language)

@@ -167,7 +167,6 @@ async def resend_approval(
         account_id=account_id_of(partner_account_id, language),
         actor=actor_of(request, principal),
         base_url=settings.base_url,
-        organization=principal.tenant.display_name,
         language=language,
     )
     return account_view(account)
