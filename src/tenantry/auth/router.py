@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.auth import service as auth_service
+from tenantry.auth import tenancy
 from tenantry.auth.limits import limit_sign_ins
 from tenantry.auth.models import API_TOKEN
 from tenantry.core.config import Settings
@@ -18,14 +20,18 @@ from tenantry.dependencies import (
     Principal,
     actor_of,
     client_address,
+    current_principal,
     get_database,
     get_db,
+    get_read_db,
     get_settings,
     no_store,
     signed_in_principal,
 )
 
 router = APIRouter(prefix="/v1/auth", tags=["sign-in"], responses=ERROR_RESPONSES)
+# `/v1/me/tenants`: where the signed-in person may act.
+me_router = APIRouter(prefix="/v1/me", tags=["sign-in"], responses=ERROR_RESPONSES)
 
 
 class TokenResponse(ApiModel):
@@ -48,6 +54,12 @@ async def token(
     grant_type: str = Form(...),
     username: str = Form(...),
     password: str = Form(...),
+    tenant: str | None = Form(
+        None,
+        max_length=253,
+        description="The organization to act in (its id, or a domain name it verified); "
+        "your own when left out. Refused with `noTenantAccess` where you have no access.",
+    ),
     db_session: AsyncSession = Depends(get_db, scope="function"),
     database: Database = Depends(get_database),
     settings: Settings = Depends(get_settings),
@@ -59,7 +71,7 @@ async def token(
         )
     await limit_sign_ins(database, settings, client_address(request))
     actor = actor_of(request, None)
-    user = await auth_service.sign_in(
+    person = await auth_service.sign_in(
         database=database,
         db_session=db_session,
         settings=settings,
@@ -67,9 +79,10 @@ async def token(
         username=username,
         password=password,
     )
+    acting = await tenancy.choose(db_session=db_session, person=person, tenant=tenant)
     issued = await auth_service.issue(
         db_session=db_session,
-        user=user,
+        user=acting.user,
         kind=API_TOKEN,
         ttl_seconds=settings.access_token_ttl_seconds,
         actor=actor,
@@ -78,7 +91,7 @@ async def token(
         "access_token": issued.token,
         "token_type": "bearer",
         "expires_in": issued.expires_in,
-        "password_change_required": user.must_change_password,
+        "password_change_required": person.must_change_password,
     }
 
 
@@ -95,3 +108,28 @@ async def revoke(
         kind=API_TOKEN,
         actor=actor_of(request, principal),
     )
+
+
+class TenantView(ApiModel):
+    tenant_id: str
+    display_name: str
+    default_domain: str | None = None
+    user_type: str = Field(description="`Member` in your own organization, `Guest` elsewhere.")
+    is_current: bool = Field(description="Whether this token acts in it.")
+
+
+class TenantCollection(ApiModel):
+    value: list[TenantView]
+
+
+@me_router.get("/tenants", response_model=TenantCollection)
+async def my_tenants(
+    principal: Principal = Depends(current_principal),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
+) -> dict[str, Any]:
+    """The organizations you may act in: your own, and those whose invitation you accepted.
+
+    A token acts in one of them (`isCurrent`); `POST /v1/auth/token` with `tenant` gets one
+    for another.
+    """
+    return {"value": await tenancy.tenants_view(db_session=db_session, user=principal.user)}
