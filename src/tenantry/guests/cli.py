@@ -49,8 +49,9 @@ def invite(
         return
     guest = invitation["invitedUser"]["id"]
     if invitation["status"] == "Completed":
-        console.print(f"{email} is already a guest of your organization ({guest}).")
+        console.print(f"{email} is already a guest of your organization ({guest}).", soft_wrap=True)
         return
     sent = "emailed to them" if invitation["sendInvitationMessage"] else "not emailed: pass it on"
-    console.print(f"Invited {email} as guest {guest}; the invitation is pending.")
-    console.print(f"Redeem link ({sent}): {invitation['inviteRedeemUrl']}")
+    console.print(f"Invited {email} as guest {guest}; the invitation is pending.", soft_wrap=True)
+    # Never wrapped: the link is copied as it is.
+    console.print(f"Redeem link ({sent}): {invitation['inviteRedeemUrl']}", soft_wrap=True)
