@@ -9,7 +9,14 @@ from fastapi import APIRouter, Depends, Request
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.schemas import ERROR_RESPONSES
-from tenantry.dependencies import Principal, actor_of, get_database, get_settings, require_role
+from tenantry.dependencies import (
+    Principal,
+    actor_of,
+    get_database,
+    get_settings,
+    no_store,
+    require_role,
+)
 from tenantry.directory.constants import USER_MANAGERS
 from tenantry.guests import flows
 from tenantry.guests.exceptions import InvitedUserTypeNotSupported, ResetRedemptionNotSupported
@@ -21,7 +28,12 @@ router = APIRouter(prefix="/v1", tags=["guests"], responses=ERROR_RESPONSES)
 invite_guests = require_role(*USER_MANAGERS)
 
 
-@router.post("/invitations", status_code=201, response_model=InvitationView)
+@router.post(
+    "/invitations",
+    status_code=201,
+    response_model=InvitationView,
+    dependencies=[Depends(no_store)],  # the redeem link is a credential
+)
 async def create_invitation(
     body: InvitationCreate,
     request: Request,
