@@ -120,6 +120,10 @@ def test_personal_addresses_are_invited_as_entra_does(stories, database):
         ({"invitedUserEmailAddress": "kim@192.168.1.10"}, "invalidInvitedUserEmailAddress"),
         ({"invitedUserEmailAddress": "kim@[192.168.1.10]"}, "invalidInvitedUserEmailAddress"),
         ({"invitedUserEmailAddress": "kim@fabrikam.notatld"}, "invalidInvitedUserEmailAddress"),
+        (
+            {"invitedUserEmailAddress": "kim@" + ".".join(["a" * 60] * 4) + ".com"},
+            "invalidInvitedUserEmailAddress",
+        ),
         ({"invitedUserEmailAddress": "alain@contoso.com"}, "invitedAddressInOwnDomain"),
         ({"invitedUserEmailAddress": "Alain@Sales.Contoso.com"}, "invitedAddressInOwnDomain"),
         ({"invitedUserEmailAddress": "ariane@contoso.com"}, "invitedAddressInOwnDomain"),

@@ -63,6 +63,7 @@ from tenantry.tenants.models import MANAGED, Tenant
 
 INVITATION_LINK_DAYS = 30
 MAX_MESSAGE_LENGTH = 10_000
+MAX_ADDRESS_LENGTH = 200
 MAX_CC_RECIPIENTS = 1  # Graph: "currently only one additional recipient is supported"
 # Graph refuses these in an invited address (its invitation resource's own list).
 _REFUSED_CHARACTERS = re.compile(r"[~!#$%^&*()+=\[\]{}\\/|;:\"<>?,]")
@@ -102,6 +103,10 @@ def check_address(value: str, *, target_name: str = "invitedUserEmailAddress") -
     """An invitable address in its stored form (`principal_name_key`); InvalidInvitedAddress
     with the reason otherwise."""
     raw = (value or "").strip()
+    if len(raw) > MAX_ADDRESS_LENGTH:  # the guest's user name (…#EXT#@…) must fit too
+        raise InvalidInvitedAddress(
+            f"{target_name}: an address longer than {MAX_ADDRESS_LENGTH} characters is not invited."
+        )
     local, at, domain_part = raw.rpartition("@")
     if not at or not local or not domain_part:
         raise InvalidInvitedAddress(f"{target_name}: enter an address such as kim@fabrikam.com.")
