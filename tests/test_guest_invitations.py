@@ -5,6 +5,7 @@ refuses (each refusal with its code, nothing made, nothing mailed), who may call
 from __future__ import annotations
 
 import json
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
@@ -326,3 +327,77 @@ def test_kim_switches_organization_from_the_terminal(
         ],
     )
     assert refused.exit_code == 1 and "noTenantAccess" in refused.output
+
+
+def test_the_partner_pages_service_sends_a_pending_invitation_again(
+    stories, database, smtp, server
+):
+    """`guests.invitations.resend`, which the partner pages call by guest id."""
+    import asyncio
+
+    from tenantry.core.audit import Actor
+    from tenantry.core.db import Database
+    from tenantry.directory.models import User
+    from tenantry.guests import invitations
+    from tenantry.guests.exceptions import GuestNotFound, InvitationAlreadyAccepted
+    from tenantry.tenants.models import Tenant
+    from tests.support.guests import browser
+
+    ariane = global_admin(stories, database, "ariane@contoso.com")
+    first = invite(
+        ariane.api,
+        "lee@example.org",
+        invitedUserMessageInfo={"customizedMessageBody": "See you soon", "messageLanguage": "nl"},
+    )
+    guest_id = first["invitedUser"]["id"]
+
+    async def resend(user_id: str) -> invitations.InvitationResult:
+        database_ = Database(server.settings.database_url)
+        try:
+            async with database_.unit_of_work() as db_session:
+                tenant = await db_session.get(Tenant, uuid.UUID(ariane.tenant_id))
+                inviter = await db_session.get(User, uuid.UUID(ariane.user_id))
+                return await invitations.resend(
+                    db_session=db_session,
+                    base_url=server.settings.base_url,
+                    actor=Actor(inviter.id, tenant.id, None),
+                    tenant=tenant,
+                    inviter=inviter,
+                    user_id=uuid.UUID(user_id),
+                )
+        finally:
+            await database_.dispose()
+
+    again = asyncio.run(resend(guest_id))
+    assert (str(again.guest.id), again.status, again.send_message) == (
+        guest_id,
+        "PendingAcceptance",
+        True,
+    )
+    assert again.language == "nl" and again.message_body == "See you soon"
+    link = mailed_link(smtp, "lee@example.org")
+    assert link == path_of(again.redeem_url) != path_of(first["inviteRedeemUrl"])
+    with browser(server) as lees_browser:
+        assert lees_browser.get(path_of(first["inviteRedeemUrl"])).status_code == 404
+    with pytest.raises(GuestNotFound):
+        asyncio.run(resend(ariane.user_id))  # a member, not a guest
+    stories.sign_up("kim@fabrikam.com", "Kim Lee")
+    kim = invite(ariane.api, "kim@fabrikam.com")
+    from tests.support.guests import redeem_by_sign_in
+
+    with browser(server) as kims_browser:
+        redeem_by_sign_in(kims_browser, path_of(kim["inviteRedeemUrl"]))
+    with pytest.raises(InvitationAlreadyAccepted):
+        asyncio.run(resend(kim["invitedUser"]["id"]))
+
+
+def test_the_admin_center_shows_a_pending_invitation(stories, database, server):
+    from tests.support.guests import signed_in
+
+    ariane = global_admin(stories, database, "ariane@contoso.com")
+    guest = invite(ariane.api, "lee@example.org", invitedUserDisplayName="Lee Chen")
+    with signed_in(server, "ariane@contoso.com") as browser:
+        users = browser.get("/admin/users").text
+        assert 'data-test="invitation-pending"' in users and "Lee Chen" in users
+        one = browser.get(f"/admin/users/{guest['invitedUser']['id']}").text
+        assert "Invitation pending" in one

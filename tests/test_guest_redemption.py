@@ -271,3 +271,16 @@ def test_a_link_expires_after_thirty_days(stories, database, server):
     clock.advance(days=29)
     with browser(server) as lees_browser:
         assert mode_of(lees_browser.get(fresh)) == "code_send"
+
+
+def test_a_guest_blocked_before_accepting_cannot_accept(stories, database, smtp, server):
+    ariane, _ = _contoso_and_kim(stories, database)
+    invitation = invite(ariane.api, "kim@fabrikam.com")
+    guest_id = invitation["invitedUser"]["id"]
+    assert ariane.api.patch(f"/v1/users/{guest_id}", json={"accountEnabled": False}).is_success
+    with browser(server) as kims_browser:
+        refused = redeem_by_sign_in(kims_browser, path_of(invitation["inviteRedeemUrl"]))
+        assert refused.status_code == 400
+        assert "blocked" in html.unescape(refused.text)
+    guest = ariane.api.get(f"/v1/users/{guest_id}").json()
+    assert guest["externalUserState"] == "PendingAcceptance"

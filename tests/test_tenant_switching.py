@@ -20,6 +20,7 @@ from tests.support.guests import (
     token,
 )
 from tests.support.licensing import ESSENTIALS, buy, global_admin
+from tests.support.stories import PASSWORD
 
 LEE_PASSWORD = "Orchid-Falls-2024"
 
@@ -317,3 +318,45 @@ def test_a_guest_never_counts_as_a_signed_up_member_and_sign_up_never_makes_a_gu
         ] == [("example.org", "Member"), ("contoso.com", "Guest")]
     with client_in(stories, "lee@example.org", "contoso.com", "Another-Pass-77") as lee:
         assert lee.get("/v1/me").json()["userType"] == "Guest"
+
+
+def test_kim_changes_her_own_password_while_acting_as_a_guest(stories, database, server):
+    _, _, guest_id = _kim_in_two_tenants(stories, database, server)
+    home_token = token(stories, "kim@fabrikam.com").json()["access_token"]
+    with client_in(stories, "kim@fabrikam.com", tenant="contoso.com") as in_contoso:
+        changed = in_contoso.post(
+            "/v1/me/changePassword",
+            json={"currentPassword": PASSWORD, "newPassword": "Brand-New-Pass-42"},
+        )
+        assert changed.status_code == 204, changed.text
+        assert in_contoso.get("/v1/me").json()["id"] == guest_id  # this session goes on
+    ended = stories.api.get("/v1/me", headers={"Authorization": f"Bearer {home_token}"})
+    assert ended.status_code == 401  # her other sessions end
+    assert token(stories, "kim@fabrikam.com").status_code == 400
+    with client_in(stories, "kim@fabrikam.com", "contoso.com", "Brand-New-Pass-42") as kim:
+        assert kim.get("/v1/me").json()["userType"] == "Guest"
+
+
+def test_a_guest_holding_the_password_blocked_in_one_organization_still_acts_in_another(
+    stories, database, smtp, server
+):
+    ariane = global_admin(stories, database, "ariane@contoso.com")
+    nora = global_admin(stories, database, "nora@northwind.com")
+    contoso = invite(ariane.api, "lee@example.org")
+    northwind = invite(nora.api, "lee@example.org")
+    with browser(server) as lees_browser:
+        link = path_of(contoso["inviteRedeemUrl"])
+        assert redeem_by_code(lees_browser, smtp, link, "lee@example.org", LEE_PASSWORD)
+        link = path_of(northwind["inviteRedeemUrl"])
+        assert redeem_by_sign_in(lees_browser, link, LEE_PASSWORD).status_code == 303
+    blocked = ariane.api.patch(
+        f"/v1/users/{contoso['invitedUser']['id']}", json={"accountEnabled": False}
+    )
+    assert blocked.status_code == 200
+    with client_in(stories, "lee@example.org", password=LEE_PASSWORD) as lee:
+        assert lee.get("/v1/me").json()["id"] == northwind["invitedUser"]["id"]
+        assert [t["displayName"] for t in lee.get("/v1/me/tenants").json()["value"]] == [
+            "northwind.com"
+        ]
+    refused = token(stories, "lee@example.org", "contoso.com", LEE_PASSWORD)
+    assert refused.json()["error"]["code"] == "noTenantAccess"

@@ -79,7 +79,7 @@ async def token(
         username=username,
         password=password,
     )
-    acting = await tenancy.choose(db_session=db_session, person=person, tenant=tenant)
+    acting = await tenancy.choose(db_session=db_session, person=person, tenant=tenant or None)
     issued = await auth_service.issue(
         db_session=db_session,
         user=acting.user,

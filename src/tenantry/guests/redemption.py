@@ -24,6 +24,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.auth.service import AccountDisabled
 from tenantry.core import audit
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
@@ -92,6 +93,8 @@ async def _pending(db_session: AsyncSession, token: str) -> Opened:
     opened = await open_link(db_session=db_session, token=token, for_update=True)
     if opened.completed:
         raise InvitationAlreadyAccepted()
+    if not opened.guest.account_enabled:  # the organization blocked the guest meanwhile
+        raise AccountDisabled()
     return opened
 
 
