@@ -72,16 +72,18 @@ def is_guest_principal_name(principal_name: str) -> bool:
 
 
 async def find_guest(
-    *, db_session: AsyncSession, tenant_id: uuid.UUID, address: str
+    *, db_session: AsyncSession, tenant_id: uuid.UUID, address: str, for_update: bool = False
 ) -> User | None:
-    """The tenant's invited guest for that address (its stored form), if any."""
-    return await db_session.scalar(
-        select(User).where(
-            User.tenant_id == tenant_id,
-            User.mail == directory_users.principal_name_key(address),
-            User.external_user_state.is_not(None),
-        )
+    """The tenant's invited guest for that address (its stored form), if any; `for_update`
+    locks its row, so that two invitations of one guest replace each other in turn."""
+    query = select(User).where(
+        User.tenant_id == tenant_id,
+        User.mail == directory_users.principal_name_key(address),
+        User.external_user_state.is_not(None),
     )
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return await db_session.scalar(query)
 
 
 async def create_guest(

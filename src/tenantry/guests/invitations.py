@@ -306,8 +306,10 @@ async def invite(
         display_name, field="invitedUserDisplayName", limit=256, required=False
     )
     await _check_invitable(db_session, tenant, inviter, address)
+    # Locked: of two invitations of one guest at once, the second replaces the first's
+    # (its link included) once that one committed, rather than meeting it on an index.
     guest = await directory_guests.find_guest(
-        db_session=db_session, tenant_id=tenant.id, address=address
+        db_session=db_session, tenant_id=tenant.id, address=address, for_update=True
     )
     if guest is not None and guest.external_user_state != PENDING_ACCEPTANCE:
         return InvitationResult(
@@ -368,7 +370,7 @@ async def resend(
     server's address and English). GuestNotFound for a user who is not an invited guest
     of `tenant`; InvitationAlreadyAccepted once they accepted.
     """
-    guest = await db_session.get(User, user_id)
+    guest = await db_session.get(User, user_id, with_for_update=True, populate_existing=True)
     if guest is None or guest.tenant_id != tenant.id:
         raise GuestNotFound()
     if not directory_guests.is_invited_guest(guest):
