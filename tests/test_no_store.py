@@ -39,6 +39,16 @@ def test_answers_holding_a_credential_say_no_store(ariane, stories):
     assert "temporaryPassword" in alain.json()
     _never_cached(alain)
     _never_cached(ariane.post(f"/v1/users/{alain.json()['id']}/resetPassword"))
+    # An invitation's redeem link lets its holder accept it (with the invited address's proof).
+    _never_cached(
+        ariane.post(
+            "/v1/invitations",
+            json={
+                "invitedUserEmailAddress": "kim@fabrikam.com",
+                "inviteRedirectUrl": "https://apps.contoso.com/",
+            },
+        )
+    )
 
 
 def test_answers_without_a_credential_are_left_alone(ariane):

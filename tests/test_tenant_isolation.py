@@ -81,6 +81,23 @@ PAGES_WITHOUT_TENANT_DATA = {
     ("POST", "/signin"): "signs the caller in",
     ("POST", "/signout"): "ends the caller's own session",
     ("POST", "/account/password"): "changes the caller's own password",
+    ("POST", "/account/tenant"): (
+        "moves the caller's own session to an organization they may act in; another "
+        "organization's id is refused (tests/test_tenant_switching.py)"
+    ),
+    ("GET", "/invitations/redeem/{token}"): "public: the token is the invited person's secret",
+    ("POST", "/invitations/redeem/{token}/accept"): (
+        "the token is the invited person's secret; only the invited address's account accepts"
+    ),
+    ("POST", "/invitations/redeem/{token}/signin"): (
+        "the token is the invited person's secret; signs in as the invited address only"
+    ),
+    ("POST", "/invitations/redeem/{token}/code"): (
+        "the token is the invited person's secret; mails the invited address only"
+    ),
+    ("POST", "/invitations/redeem/{token}/verify"): (
+        "the token is the invited person's secret, the code proves the invited address"
+    ),
     ("GET", "/dev/mailbox"): "development mailbox: every message, to anyone (off in production)",
 }
 

@@ -21,6 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tenantry import __version__, catalog
 from tenantry.auth import pages as auth_pages
+from tenantry.auth.router import me_router as auth_me_router
 from tenantry.auth.router import router as auth_router
 from tenantry.core import metrics, security
 from tenantry.core.admission import RequestAdmission
@@ -46,6 +47,8 @@ from tenantry.domains import names
 from tenantry.domains import pages as domain_pages
 from tenantry.domains import service as domain_service
 from tenantry.domains.router import router as domains_router
+from tenantry.guests import pages as guest_pages
+from tenantry.guests.router import router as guests_router
 from tenantry.licensing import pages as licensing_pages
 from tenantry.licensing.group_router import router as group_licensing_router
 from tenantry.licensing.hot import HotEntitlementChecks
@@ -215,6 +218,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         hot_router,
         signup_router,
         auth_router,
+        auth_me_router,
         directory_router,
         directory_roles_router,
         directory_groups_router,
@@ -225,6 +229,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         well_known_router,
         partner_router,
         partner_members_router,
+        guests_router,
     ):
         app.include_router(router)
     if settings.dev_mode:  # the development DNS zone: /dev/dns and its API
@@ -246,6 +251,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         licensing_pages,
         roles_pages,
         audit_pages,
+        guest_pages,
     ):
         app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")

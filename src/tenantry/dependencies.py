@@ -11,7 +11,9 @@ from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.auth import service as auth_service
+from tenantry.auth import tenancy
 from tenantry.auth.models import API_TOKEN, WEB_SESSION
+from tenantry.auth.tenancy import TenantChoice
 from tenantry.catalog import Catalog
 from tenantry.core.audit import Actor
 from tenantry.core.config import Settings
@@ -76,6 +78,8 @@ class Principal:
     tenant: Tenant
     token: str
     via: str  # "bearer" (an API token) or "cookie" (a web session)
+    # Pages only: the organizations the person may act in, for the header's switcher.
+    choices: tuple[TenantChoice, ...] = ()
 
     @property
     def actor(self) -> Actor:
@@ -97,10 +101,13 @@ async def _principal_for(request: Request, token: str | None, via: str) -> Princ
     database: Database = request.app.state.database
     async with database.unit_of_work(readonly=True) as db_session:
         result = await auth_service.authenticate(db_session=db_session, token=token, kind=kind)
-    if result is None:
-        return None
-    user, tenant = result
-    return Principal(user=user, tenant=tenant, token=token, via=via)
+        if result is None:
+            return None
+        user, tenant = result
+        choices = ()
+        if via == "cookie":
+            choices = await tenancy.choices(db_session=db_session, user=user)
+    return Principal(user=user, tenant=tenant, token=token, via=via, choices=choices)
 
 
 async def optional_principal(request: Request) -> Principal | None:

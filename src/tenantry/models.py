@@ -18,6 +18,7 @@ from tenantry.directory.models import (
     UserSearchTerm,
 )
 from tenantry.domains.models import Domain
+from tenantry.guests.models import Invitation
 from tenantry.licensing.models import (
     GroupLicense,
     GroupLicenseProcessing,
@@ -48,6 +49,7 @@ __all__ = [
     "GroupMember",
     "GroupSearchTerm",
     "IdempotencyKey",
+    "Invitation",
     "Job",
     "LicenseAssignment",
     "OfferAssignment",

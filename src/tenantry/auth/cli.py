@@ -1,4 +1,5 @@
-"""`tenantry login` and `tenantry whoami`: sign in from a terminal, and see as whom."""
+"""`tenantry login`, `tenantry whoami` and `tenantry tenants`: sign in from a terminal, see as
+whom and where (`tenantry login --tenant` acts in another organization)."""
 
 from __future__ import annotations
 
@@ -31,16 +32,20 @@ def login(
         "--new-password",
         help="Your own password, when signing in with a temporary one (asked for otherwise).",
     ),
+    tenant: str | None = typer.Option(
+        None,
+        "--tenant",
+        help="The organization to act in (its id or a verified domain name; `tenantry "
+        "tenants` lists yours). Your own when left out.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Sign in to a Tenantry server and keep the token for the other commands."""
+    form = {"grant_type": "password", "username": username, "password": password}
+    if tenant:
+        form["tenant"] = tenant
     with server_client(url) as client:
-        token = check(
-            client.post(
-                "/v1/auth/token",
-                data={"grant_type": "password", "username": username, "password": password},
-            )
-        )
+        token = check(client.post("/v1/auth/token", data=form))
         if token.get("password_change_required"):
             # A temporary password (an admin reset it): choose one before anything else.
             if new_password is None:
@@ -63,7 +68,8 @@ def login(
     if as_json:
         emit({"url": url, "username": username, "expires_in": token["expires_in"]}, as_json=True)
     else:
-        console.print(f"Signed in to {url} as {username}.")
+        where = f" (acting in {tenant})" if tenant else ""
+        console.print(f"Signed in to {url} as {username}{where}.")
 
 
 @app.command()
@@ -87,3 +93,17 @@ def whoami(as_json: bool = JsonOption) -> None:
     values = entitlements.get("entitlements") or {}
     rows = [{"entitlement": name, "value": value} for name, value in sorted(values.items())]
     emit(rows, as_json=False, columns=["entitlement", "value"], title="Entitlements")
+
+
+@app.command()
+def tenants(as_json: bool = JsonOption) -> None:
+    """The organizations you may act in; `tenantry login --tenant` switches to another."""
+    with api_client() as client:
+        found = check(client.get("/v1/me/tenants"))["value"]
+    rows = [item | {"current": "*" if item["isCurrent"] else ""} for item in found]
+    emit(
+        found if as_json else rows,
+        as_json=as_json,
+        columns=["current", "displayName", "defaultDomain", "userType", "tenantId"],
+        title="Organizations",
+    )

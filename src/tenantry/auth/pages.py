@@ -8,6 +8,7 @@ their own first, and every other page sends them here until they have
 
 from __future__ import annotations
 
+import uuid
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,7 +17,9 @@ from starlette.datastructures import FormData
 
 from tenantry.auth import passwords as auth_passwords
 from tenantry.auth import service as auth_service
+from tenantry.auth import tenancy
 from tenantry.auth.limits import limit_password_changes, limit_sign_ins
+from tenantry.core.audit import Actor
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import SESSION_COOKIE, Principal, actor_of, client_address, web_principal
@@ -33,7 +36,9 @@ from tenantry.web.dependencies import (
 )
 from tenantry.web.rendering import (
     CHANGE_PASSWORD,
+    SWITCH_TENANT,
     WebRoute,
+    error_page,
     error_text,
     language_of,
     local_path,
@@ -80,7 +85,7 @@ async def sign_in(request: Request, form: FormData = Depends(checked_form)) -> R
     try:
         await limit_sign_ins(request.app.state.database, settings, client_address(request))
         async with unit_of_work(request) as db_session:
-            user = await auth_service.sign_in(
+            person = await auth_service.sign_in(
                 database=request.app.state.database,
                 db_session=db_session,
                 settings=settings,
@@ -88,13 +93,15 @@ async def sign_in(request: Request, form: FormData = Depends(checked_form)) -> R
                 username=email,
                 password=text(form, "password", strip=False),
             )
+            # The organization the person last chose to act in, while they still may.
+            acting = await tenancy.choose(db_session=db_session, person=person, remembered=True)
             if previous:
                 await auth_service.revoke(
                     db_session=db_session, token=previous, kind="web", actor=actor
                 )
             issued = await auth_service.issue(
                 db_session=db_session,
-                user=user,
+                user=acting.user,
                 kind="web",
                 ttl_seconds=settings.session_ttl_seconds,
                 actor=actor,
@@ -102,13 +109,13 @@ async def sign_in(request: Request, form: FormData = Depends(checked_form)) -> R
                 # pages let them choose another: `partner.acting.choose`).
                 partner_account_id=await partner_acting.for_sign_in(
                     db_session=db_session,
-                    tenant_id=user.tenant_id,
-                    user_id=user.id,
+                    tenant_id=acting.user.tenant_id,
+                    user_id=acting.user.id,
                     requested=None,
                     language=language_of(request),
                 ),
             )
-            must_change_password = user.must_change_password
+            must_change_password = person.must_change_password
     except TenantryError as error:
         return render(
             request,
@@ -121,6 +128,49 @@ async def sign_in(request: Request, form: FormData = Depends(checked_form)) -> R
     if must_change_password:  # a temporary password: the person chooses their own first
         next_path = f"{CHANGE_PASSWORD}?{urlencode({'next': next_path})}"
     response = see_other(next_path)
+    session.start(response, settings, issued.token)
+    return response
+
+
+@router.post(SWITCH_TENANT)
+async def switch_tenant(request: Request, page: Page = Depends(signed_in_form())) -> Response:
+    """Act in another organization the person belongs to (the header's switcher): the
+    session is replaced by one in that organization, and the choice kept for next time."""
+    settings = settings_of(request)
+    next_path = local_path(text(page.form, "next"))
+    actor = actor_of(request, page.principal)
+    try:
+        tenant_id = uuid.UUID(text(page.form, "tenant"))
+    except ValueError:
+        tenant_id = None
+    try:
+        async with unit_of_work(request) as db_session:
+            if tenant_id is None:
+                raise tenancy.NoTenantAccess()
+            access = await tenancy.switch(
+                db_session=db_session, user=page.principal.user, tenant_id=tenant_id
+            )
+            if access.tenant.id == page.principal.tenant.id:
+                return see_other(next_path)
+            await auth_service.revoke(
+                db_session=db_session, token=page.principal.token, kind="web", actor=actor
+            )
+            issued = await auth_service.issue(
+                db_session=db_session,
+                user=access.user,
+                kind="web",
+                ttl_seconds=settings.session_ttl_seconds,
+                actor=actor,
+            )
+    except TenantryError as error:
+        return await error_page(request, error)
+    # The page asked for may be another organization's object: start from its home.
+    response = redirect_with_notice(
+        request,
+        "/" if next_path.startswith("/admin/") else next_path,
+        "web.switch.done",
+        organization=access.tenant.display_name,
+    )
     session.start(response, settings, issued.token)
     return response
 
@@ -195,24 +245,25 @@ async def change_password(
             error=translate(language, problem),
         )
     try:
+        # A guest acting here changes the password of the account it signs in as.
+        person = await tenancy.signed_in_person(
+            database=request.app.state.database, user=page.principal.user
+        )
         await limit_password_changes(
-            request.app.state.database,
-            settings_of(request),
-            client_address(request),
-            page.principal.user.id,
+            request.app.state.database, settings_of(request), client_address(request), person.id
         )
         password_hash = await directory_flows.hash_new_password(
-            user=page.principal.user, current_password=current, new_password=new
+            user=person, current_password=current, new_password=new
         )
         async with unit_of_work(request) as db_session:
             await auth_passwords.change_password(
                 db_session=db_session,
-                actor=actor_of(request, page.principal),
-                tenant_id=page.principal.tenant.id,
-                user_id=page.principal.user.id,
+                actor=Actor(person.id, person.tenant_id, client_address(request)),
+                tenant_id=person.tenant_id,
+                user_id=person.id,
                 password_hash=password_hash,
                 keep_token=page.principal.token,
-                replacing=page.principal.user.password_hash,
+                replacing=person.password_hash,
             )
     except TenantryError as error:
         return _password_page(

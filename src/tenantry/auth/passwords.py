@@ -18,16 +18,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.auth import lockout
 from tenantry.auth import service as auth_service
 from tenantry.core import audit
+from tenantry.core.errors import InvalidRequest
+from tenantry.directory import guests as directory_guests
 from tenantry.directory import roles as directory_roles
 from tenantry.directory import users as directory_users
 from tenantry.directory.exceptions import PasswordChangedMeanwhile
 from tenantry.directory.models import User
 
 
+class GuestPasswordNotManaged(InvalidRequest):
+    code = "guestPasswordNotManaged"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This user is a guest: they sign in with their own account, and only they can "
+            "change its password.",
+            target="id",
+        )
+
+
 async def reset_password(
     *, db_session: AsyncSession, actor: audit.Actor, user: User, password_hash: str
 ) -> None:
-    """Give a user a temporary password (hashed by the caller); they change it at next sign-in."""
+    """Give a user a temporary password (hashed by the caller); they change it at next sign-in.
+
+    Not an invited guest's: they sign in with their own account, whose password is theirs
+    (and may serve other organizations too), as in Entra."""
+    if directory_guests.is_invited_guest(user):
+        raise GuestPasswordNotManaged()
     await directory_roles.ensure_may_manage(db_session, actor, user)
     user.password_hash = password_hash
     user.must_change_password = True

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Delete, delete, select, update
+from sqlalchemy import Delete, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.auth import lockout
@@ -26,7 +26,7 @@ from tenantry.core.housekeeping import pruner
 from tenantry.core.ratelimit import origin_of
 from tenantry.core.security import new_token, token_digest, verify_password
 from tenantry.directory import events as directory_events
-from tenantry.directory import users as directory_users
+from tenantry.directory import guests as directory_guests
 from tenantry.directory.models import User
 from tenantry.tenants.models import CLOSED, Tenant
 
@@ -111,12 +111,15 @@ async def _sign_in(
     the user and their standing are read in a read-only unit of work, so the slow
     hash never holds a write transaction (on SQLite, the database's one write lock).
     The outcome (a counted failure, the sign-in time) is then written in `db_session`.
+
+    The user is the address's credential (`directory.guests.credential_for`): a member
+    account, or the guest holding the password of an address that has none; a guest's
+    own user name (`…#EXT#@…`) signs nobody in. Where the person acts comes next
+    (`auth.tenancy`).
     """
     origin = origin_of(actor.client_address)
     async with database.unit_of_work(readonly=True) as reading:
-        found = await directory_users.get_by_principal_name(
-            db_session=reading, principal_name=username
-        )
+        found = await directory_guests.credential_for(db_session=reading, address=username)
         standing = (
             None
             if found is None
@@ -155,10 +158,17 @@ async def _sign_in(
         )
         raise InvalidCredentials()
     if not user.account_enabled or tenant is None or tenant.state == CLOSED:
-        raise AccountDisabled()
+        # A guest holding its address's password, blocked by its own organization, still
+        # signs the person in to the others that invited them (`auth.tenancy.choose`).
+        elsewhere = directory_guests.is_invited_guest(user) and await directory_guests.accesses(
+            db_session=db_session, person_id=user.id
+        )
+        if not elsewhere:
+            raise AccountDisabled()
     if standing.failures_counted:
         await lockout.clear(db_session=db_session, user_id=user.id, origin=origin)
     user.last_sign_in_at = clock.now()
+    await directory_guests.adopt(db_session=db_session, person=user)
     return user
 
 
@@ -302,10 +312,20 @@ async def revoke(*, db_session: AsyncSession, token: str, kind: str, actor: audi
 
 
 async def revoke_all(
-    *, db_session: AsyncSession, user_id: uuid.UUID, keep_token: str | None = None
+    *,
+    db_session: AsyncSession,
+    user_id: uuid.UUID,
+    keep_token: str | None = None,
+    with_guests: bool = True,
 ) -> None:
-    """Forget every token and session of a user (but `keep_token`, when given)."""
+    """Forget every token and session of a user (but `keep_token`, when given), and those the
+    person holds as their guests in other tenants (`with_guests`)."""
     query = delete(AccessToken).where(AccessToken.user_id == user_id)
+    if with_guests:
+        guests = select(User.id).where(User.home_user_id == user_id)
+        query = delete(AccessToken).where(
+            or_(AccessToken.user_id == user_id, AccessToken.user_id.in_(guests))
+        )
     if keep_token is not None:
         query = query.where(AccessToken.digest != token_digest(keep_token))
     await db_session.execute(query)
@@ -315,8 +335,12 @@ async def revoke_all(
 async def _end_sessions_of_blocked_user(
     *, db_session: AsyncSession, actor: audit.Actor, tenant_id: uuid.UUID, user_id: uuid.UUID
 ) -> None:
-    """A user blocked from signing in loses every token and session at once."""
-    await revoke_all(db_session=db_session, user_id=user_id)
+    """A user blocked from signing in loses every token and session at once; a member's
+    block also ends what they hold as guests elsewhere (their account is blocked), a
+    guest's only its own tenant's."""
+    user = await db_session.get(User, user_id)
+    guest = user is not None and directory_guests.is_invited_guest(user)
+    await revoke_all(db_session=db_session, user_id=user_id, with_guests=not guest)
 
 
 KEPT_EXPIRED_TOKENS = timedelta(days=1)

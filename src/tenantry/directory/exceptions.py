@@ -19,6 +19,18 @@ class InvalidUserPrincipalName(InvalidRequest):
     code = "invalidUserPrincipalName"
 
 
+class InvitationRequired(InvalidRequest):
+    """Guests are invited (`POST /v1/invitations`), never created as users."""
+
+    code = "invitationRequired"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Guests are invited: send an invitation (POST /v1/invitations) to their address.",
+            target="source",
+        )
+
+
 class UnverifiedDomain(InvalidRequest):
     code = "invalidUserPrincipalNameDomain"
 

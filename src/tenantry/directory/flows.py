@@ -31,6 +31,7 @@ from tenantry.directory.exceptions import (
     InvalidCsv,
     InvalidCurrentPassword,
     InvalidValue,
+    InvitationRequired,
     TooManyRows,
     UserAlreadyExists,
 )
@@ -103,6 +104,8 @@ async def create_user(
 
     Synced users are never licensed here (seed 004): their licenses come later.
     """
+    if source is Source.GUEST:
+        raise InvitationRequired()
     principal_name = directory_users.normalize_principal_name(principal_name)
     directory_users.check_principal_name_domain(
         principal_name,

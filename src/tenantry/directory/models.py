@@ -25,6 +25,7 @@ from sqlalchemy import (
     event,
     insert,
     inspect,
+    text,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
@@ -44,6 +45,12 @@ from tenantry.directory.spoofing import principal_name_skeleton
 
 if TYPE_CHECKING:
     from tenantry.tenants.models import Tenant
+
+
+# The guest that holds its address's password (`directory.guests`): at most one per address.
+GUEST_CREDENTIAL = (
+    "external_user_state IS NOT NULL AND home_user_id IS NULL AND password_hash IS NOT NULL"
+)
 
 
 def _key_default(context: Any) -> str:
@@ -74,6 +81,25 @@ class User(Base):
         # NULL: a pair that was alike before this rule (or met in an external takeover)
         # keeps its addresses; the older one holds the key (migration 0013).
         Index("ux_users_tenant_name_skeleton", "tenant_id", "name_skeleton", unique=True),
+        # Guests (`directory.guests`): one per invited address in a tenant, and one guest
+        # at most holds the password of an address (the others point to it, or to the
+        # member account of that address, through `home_user_id`).
+        Index(
+            "ux_users_tenant_guest_mail",
+            "tenant_id",
+            "mail",
+            unique=True,
+            sqlite_where=text("external_user_state IS NOT NULL"),
+            postgresql_where=text("external_user_state IS NOT NULL"),
+        ),
+        Index(
+            "ux_users_guest_credential",
+            "mail",
+            unique=True,
+            sqlite_where=text(GUEST_CREDENTIAL),
+            postgresql_where=text(GUEST_CREDENTIAL),
+        ),
+        Index("ix_users_home_user", "home_user_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -98,6 +124,17 @@ class User(Base):
     last_sign_in_at: Mapped[datetime | None]
     # A digest of the address's UTS #39 skeleton: what look-alike addresses share.
     name_skeleton: Mapped[str | None] = mapped_column(String(64), default=_skeleton_default)
+    # Guests invited through `/v1/invitations` (Graph's externalUserState: PendingAcceptance,
+    # then Accepted) and when that last changed; NULL for everyone else.
+    external_user_state: Mapped[str | None] = mapped_column(String(20))
+    external_user_state_changed_at: Mapped[datetime | None]
+    # An accepted guest's person: the account that signs in with the guest's address (a
+    # member of another tenant, or the guest of another tenant that holds the password).
+    # NULL for members, pending guests, and the guest that holds its address's password.
+    # No foreign key (migration 0015): deleting a user moves or resets its guests first.
+    home_user_id: Mapped[uuid.UUID | None]
+    # The organization a person last chose to act in (their next web sign-in opens it).
+    last_tenant_id: Mapped[uuid.UUID | None]
     # Never loaded (set `tenant_id`): it tells the unit of work to insert a new
     # tenant before its first user, so both go in one flush.
     tenant: Mapped[Tenant] = relationship(lazy="raise")

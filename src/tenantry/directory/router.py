@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
 from tenantry.auth import passwords as auth_passwords
+from tenantry.auth import tenancy
 from tenantry.auth.limits import limit_password_changes
 from tenantry.auth.models import API_TOKEN
 from tenantry.catalog import Catalog
+from tenantry.core.audit import Actor
 from tenantry.core.bodylimit import allow_larger_body
 from tenantry.core.config import Settings
 from tenantry.core.db import Database
@@ -63,6 +65,7 @@ from tenantry.directory.schemas import (
     group_view,
     user_view,
 )
+from tenantry.domains import service as domain_service
 from tenantry.licensing import entitlements as licensing_entitlements
 from tenantry.licensing import groups as group_licensing
 from tenantry.licensing.group_schemas import UserLicensesView, user_licenses_view
@@ -99,8 +102,16 @@ async def me(
         tenant_id=principal.tenant.id,
         user_id=user.id,
     )
+    defaults = await domain_service.default_names(
+        db_session=db_session, tenant_ids=[principal.tenant.id]
+    )
     view = user_view(user)
     return view | {
+        "tenant": {
+            "id": str(principal.tenant.id),
+            "displayName": principal.tenant.display_name,
+            "defaultDomain": defaults.get(principal.tenant.id),
+        },
         "roles": roles,
         "entitlements": entitlements.limits,
         "entitlementChanges": entitlement_changes_view(entitlements),
@@ -123,20 +134,22 @@ async def change_password(
 
     Throttled like sign-in (per client address and per user): it checks a password.
     """
-    await limit_password_changes(database, settings, client_address(request), principal.user.id)
+    # A guest acting here changes the password of the account it signs in as.
+    person = await tenancy.signed_in_person(database=database, user=principal.user)
+    await limit_password_changes(database, settings, client_address(request), person.id)
     password_hash = await flows.hash_new_password(
-        user=principal.user,
+        user=person,
         current_password=body.current_password,
         new_password=body.new_password,
     )
     await auth_passwords.change_password(
         db_session=db_session,
-        actor=actor_of(request, principal),
-        tenant_id=principal.tenant.id,
-        user_id=principal.user.id,
+        actor=Actor(person.id, person.tenant_id, client_address(request)),
+        tenant_id=person.tenant_id,
+        user_id=person.id,
         password_hash=password_hash,
         keep_token=principal.token,
-        replacing=principal.user.password_hash,
+        replacing=person.password_hash,
     )
     return Response(status_code=204)
 

@@ -30,6 +30,14 @@ class UserView(ApiModel):
     usage_location: str | None = None
     account_enabled: bool
     source: str
+    user_type: str = Field(
+        description="Graph's userType: `Guest` for the users of source `guest`, else `Member`."
+    )
+    external_user_state: str | None = Field(
+        default=None,
+        description="An invited guest's: `PendingAcceptance`, then `Accepted`; null otherwise.",
+    )
+    external_user_state_change_date_time: datetime | None = None
     on_premises_sync_enabled: bool = False
     preferred_language: str | None = None
     tenant_id: uuid.UUID
@@ -43,7 +51,16 @@ class ActingPartnerAccountView(ApiModel):
     roles: list[str]
 
 
+class CurrentTenantView(ApiModel):
+    id: uuid.UUID
+    display_name: str
+    default_domain: str | None = None
+
+
 class MeView(UserView):
+    tenant: CurrentTenantView = Field(
+        description="The organization this token acts in (`GET /v1/me/tenants` lists the others)."
+    )
     roles: list[str]
     entitlements: dict[str, int | str]
     entitlement_changes: list[EntitlementChangeView] = Field(
@@ -226,6 +243,13 @@ def user_view(user: User) -> dict[str, Any]:
         "usageLocation": user.usage_location,
         "accountEnabled": user.account_enabled,
         "source": user.source,
+        "userType": "Guest" if user.source == Source.GUEST.value else "Member",
+        "externalUserState": user.external_user_state,
+        "externalUserStateChangeDateTime": (
+            user.external_user_state_changed_at.isoformat()
+            if user.external_user_state_changed_at
+            else None
+        ),
         "onPremisesSyncEnabled": user.source == Source.SYNCED.value,
         "preferredLanguage": user.preferred_language,
         "tenantId": str(user.tenant_id),

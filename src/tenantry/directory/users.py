@@ -60,6 +60,9 @@ class Unset(Enum):
 UNSET = Unset.UNSET
 """A keyword left out of an update (None means "clear the value")."""
 
+# What ends the local part of a guest's user name, as in Entra (`directory.guests`).
+GUEST_MARKER = "#EXT#"
+
 
 async def get(*, db_session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
     """A user of the tenant, or NotFound (also for another tenant's users)."""
@@ -108,7 +111,12 @@ def principal_name_key(value: str) -> str:
         with contextlib.suppress(InvalidRequest):  # not a domain name: no account has it
             domain = domain_names.normalize(domain)
         candidate = f"{local}@{domain}"
-    return candidate.lower()
+    candidate = candidate.lower()
+    local, at, domain = candidate.rpartition("@")
+    if at and local.endswith(GUEST_MARKER.lower()):
+        # A guest's name keeps Graph's marker as Graph writes it: kim_fabrikam.com#EXT#@…
+        candidate = f"{local[: -len(GUEST_MARKER)]}{GUEST_MARKER}@{domain}"
+    return candidate
 
 
 def normalize_principal_name(value: str) -> str:
@@ -123,6 +131,12 @@ def normalize_principal_name(value: str) -> str:
             f"such as alain@contoso.com ({exc}).",
             target="userPrincipalName",
         ) from exc
+    if GUEST_MARKER.lower() in checked.local_part.lower():
+        raise InvalidUserPrincipalName(
+            f"{candidate} is not a valid user name: {GUEST_MARKER} marks the names of guests, "
+            "who are invited (POST /v1/invitations).",
+            target="userPrincipalName",
+        )
     return principal_name_key(f"{checked.local_part}@{checked.ascii_domain}")
 
 
@@ -175,13 +189,17 @@ async def create(
     account_enabled: bool = True,
     known_new: bool = False,
     new_tenant: bool = False,
+    mail: str | None = None,
+    external_user_state: str | None = None,
 ) -> User:
     """A new user in a tenant; UserAlreadyExists when the address is taken anywhere,
     ConfusableUserName when it looks like the address of one of the tenant's users.
 
     `known_new`: the caller has just looked the address up in this unit of work and
     found nobody (the unique index still refuses a user created since). `new_tenant`:
-    the tenant was formed in this unit of work, so nobody in it can look alike.
+    the tenant was formed in this unit of work, so nobody in it can look alike. `mail`
+    (the address, when it is not the user name) and `external_user_state`: a guest's
+    (`directory.guests.create_guest`).
     """
     principal_name = principal_name_key(principal_name)
     for field, value in (
@@ -203,7 +221,7 @@ async def create(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
         user_principal_name=principal_name,
-        mail=principal_name,
+        mail=mail or principal_name,
         display_name=display_name,
         given_name=given_name,
         surname=surname,
@@ -216,6 +234,8 @@ async def create(
         failed_sign_ins=0,
         created_at=clock.now(),
         name_skeleton=name_skeleton,
+        external_user_state=external_user_state,
+        external_user_state_changed_at=clock.now() if external_user_state else None,
     )
     if known_new:
         # The caller settles a race on the address by running its whole unit of work again
@@ -299,6 +319,23 @@ def _source_eq(value: Any) -> Any:
     return User.source == source
 
 
+def _user_type_eq(value: Any) -> Any:
+    """Graph's userType: Guest for the users of `source` guest, Member for everyone else."""
+    user_type = expect_text("userType")(value)
+    if user_type not in ("Member", "Guest"):
+        raise InvalidFilter("userType is 'Member' or 'Guest'.", target="$filter")
+    if user_type == "Guest":
+        return User.source == Source.GUEST.value
+    return User.source != Source.GUEST.value
+
+
+def _external_user_state_eq(value: Any) -> Any:
+    state = expect_text("externalUserState", nullable=True)(value)
+    if state is None:
+        return User.external_user_state.is_(None)
+    return User.external_user_state == state
+
+
 def _address_eq(column: Any, name: str) -> Any:
     check = expect_text(name)
     return lambda value: column == principal_name_key(check(value) or "")
@@ -313,6 +350,8 @@ USERS = Queryable(
         ),
         "usageLocation": FilterProperty(eq=_usage_location_eq),
         "source": FilterProperty(eq=_source_eq),
+        "userType": FilterProperty(eq=_user_type_eq),
+        "externalUserState": FilterProperty(eq=_external_user_state_eq),
         "displayName": FilterProperty(
             eq=lambda v: User.display_name_key == sort_key(expect_text("displayName")(v) or ""),
             startswith=lambda v: prefix_range(User.display_name_key, fold(v)),

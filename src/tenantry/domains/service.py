@@ -513,3 +513,28 @@ async def remove(
 async def close_tenant_domains(*, db_session: AsyncSession, tenant_id: uuid.UUID) -> None:
     """Remove every domain of a tenant being closed (its names become free)."""
     await db_session.execute(delete(Domain).where(Domain.tenant_id == tenant_id))
+
+
+async def verified_holder(*, db_session: AsyncSession, name: str) -> uuid.UUID | None:
+    """The tenant that verified exactly this name (an initial domain included), or None."""
+    try:
+        normalized = names.normalize(name)
+    except names.InvalidRequest:
+        return None
+    return await db_session.scalar(
+        select(Domain.tenant_id).where(Domain.name == normalized, Domain.is_verified)
+    )
+
+
+async def default_names(
+    *, db_session: AsyncSession, tenant_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Each tenant's default domain name, in one query."""
+    if not tenant_ids:
+        return {}
+    rows = await db_session.execute(
+        select(Domain.tenant_id, Domain.name).where(
+            Domain.tenant_id.in_(tenant_ids), Domain.is_default
+        )
+    )
+    return {tenant_id: name for tenant_id, name in rows.all()}

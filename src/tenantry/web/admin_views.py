@@ -139,5 +139,7 @@ def user_row(user: User, licenses: list[str] | None = None) -> dict[str, Any]:
         "location": user.usage_location or "",
         "enabled": user.account_enabled,
         "source": user.source,
+        # A guest who has not accepted their invitation yet (Graph's PendingAcceptance).
+        "pending": user.external_user_state == "PendingAcceptance",
         "licenses": licenses or [],
     }

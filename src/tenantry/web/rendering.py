@@ -34,6 +34,8 @@ log = logging.getLogger("tenantry.web")
 LANG_COOKIE = "lang"
 # Where a person who signed in with a temporary password chooses their own (auth/pages.py).
 CHANGE_PASSWORD = "/account/password"
+# Where the header's switcher posts the organization to act in (auth/pages.py).
+SWITCH_TENANT = "/account/tenant"
 
 # Pages carry personal data and form tokens: never cached, never framed, no scripts at all.
 PAGE_HEADERS = {
@@ -58,6 +60,7 @@ TEMPLATE_PACKAGES = (
     "tenantry.domains",
     "tenantry.directory",
     "tenantry.licensing",
+    "tenantry.guests",
 )
 
 templates = Jinja2Templates(
@@ -121,6 +124,7 @@ def render(
         "csrf_field": csrf.FIELD,
         "csrf_token": csrf.token(request, settings, session_cookie=SESSION_COOKIE),
         "here": local_path(here),
+        "switch_tenant": SWITCH_TENANT,
         "dev_mailbox": settings.dev_mailbox_enabled,
         "dev_mode": settings.dev_mode,
         "notice": None,

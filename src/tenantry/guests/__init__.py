@@ -1,0 +1,1 @@
+"""Guests: invitations (Graph's invitation manager) and their redemption."""
