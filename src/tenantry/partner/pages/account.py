@@ -247,16 +247,24 @@ async def edit(request: Request, page: Page = Depends(signed_in_form())) -> Resp
     account = await _visible_account(request, principal)
     if account is None:
         raise PartnerAccountNotFound(language)
+    contact = accounts.Person(
+        values["contact_name"], values["contact_email"], values["contact_phone"]
+    )
+    kept = accounts.Person(account.contact_name, account.contact_email, account.contact_phone)
     try:
+        # Only what changed is sent, so that saving an untouched form records no change
+        # (the service still checks who saves it).
         await flows.update(
             request.app.state.database,
             account_id=account.id,
             actor=actor_of(request, principal),
             language=language,
-            publisher_display_name=values["publisher_name"],
-            contact=accounts.Person(
-                values["contact_name"], values["contact_email"], values["contact_phone"]
+            publisher_display_name=(
+                None
+                if values["publisher_name"] == account.publisher_display_name
+                else values["publisher_name"]
             ),
+            contact=None if contact == kept else contact,
             country_or_region=None,
             account_type=None,
         )
