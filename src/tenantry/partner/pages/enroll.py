@@ -244,20 +244,25 @@ async def enroll_step(request: Request, page: Page = Depends(signed_in_form())) 
     values = _entered(page)
     step, move = _step(page), text(page.form, "go")
     async with read_unit_of_work(request) as db_session:
-        if not await _may_enroll(db_session, principal):
-            return await not_global_administrator(request, principal)
-        if move == "check" and step == 1:
-            errors = await _check_account(db_session, values, language)
-            available = "publisher_name" not in errors
-            errors = {key: value for key, value in errors.items() if key == "publisher_name"}
-            return await _wizard(request, principal, 1, values, errors=errors, checked=available)
-        if move == "back":
-            return await _wizard(request, principal, max(1, step - 1), values)
-        if step == 1:
-            errors = await _check_account(db_session, values, language)
-            if errors:
-                return await _wizard(request, principal, 1, values, errors=errors, status_code=400)
-            return await _wizard(request, principal, 2, values)
+        allowed = await _may_enroll(db_session, principal)
+        checked = (
+            await _check_account(db_session, values, language)
+            if allowed and step == 1 and move != "back"
+            else {}
+        )
+    if not allowed:
+        return await not_global_administrator(request, principal)
+    if move == "back":
+        return await _wizard(request, principal, max(1, step - 1), values)
+    if step == 1 and move == "check":
+        errors = {key: value for key, value in checked.items() if key == "publisher_name"}
+        return await _wizard(
+            request, principal, 1, values, errors=errors, checked="publisher_name" not in errors
+        )
+    if step == 1:
+        if checked:
+            return await _wizard(request, principal, 1, values, errors=checked, status_code=400)
+        return await _wizard(request, principal, 2, values)
     if step == 2:
         errors = _check_people(values, language)
         if errors:
