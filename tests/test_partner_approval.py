@@ -14,7 +14,7 @@ from tests.support.admin import make_global_admin
 from tests.support.partner import enroll, enrollment
 from tests.test_partner_operators import run
 
-LINK = re.compile(r"https?://\S+/v1/partnerAccountApprovals/(\S+)")
+LINK = re.compile(r"https?://\S+/partner/approvals/(\S+)")
 
 
 @pytest.fixture()

@@ -56,6 +56,10 @@ from tenantry.licensing.router import hot_router, well_known_router
 from tenantry.licensing.router import router as licensing_router
 from tenantry.licensing.scheduled import LifecycleWorker
 from tenantry.partner.members_router import router as partner_members_router
+from tenantry.partner.pages import account as partner_account_pages
+from tenantry.partner.pages import approval as partner_approval_pages
+from tenantry.partner.pages import enroll as partner_enroll_pages
+from tenantry.partner.pages import operator as partner_operator_pages
 from tenantry.partner.router import router as partner_router
 from tenantry.signup import pages as signup_pages
 from tenantry.signup.router import router as signup_router
@@ -252,6 +256,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         roles_pages,
         audit_pages,
         guest_pages,
+        partner_account_pages,
+        partner_enroll_pages,
+        partner_approval_pages,
+        partner_operator_pages,
     ):
         app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")

@@ -68,3 +68,43 @@ def roles_by_address(api: httpx.Client, account_id: str) -> dict[str, list[str]]
         member.get("userPrincipalName") or member["displayName"]: member["roles"]
         for member in members(api, account_id)
     }
+
+
+# --- the pages -------------------------------------------------------------------------------
+
+ENROLL = "/partner/enroll"
+STEP_TWO = {
+    "contact_phone": "+33 1 42 68 53 00",
+    "approver_name": "Jean Martin",
+    "approver_email": "jean@contoso.com",
+    "approver_phone": "+33 6 12 34 56 78",
+}
+
+
+def wizard_fields(page: httpx.Response) -> dict[str, str]:
+    """What the wizard's form would send as it stands (hidden values of the other steps too)."""
+    from tests.support.routes import forms_of
+
+    forms = [form for form in forms_of(page.text) if form.action == ENROLL]
+    assert forms, page.text
+    return {name: values[0] if values else "" for name, values in forms[0].fields.items()}
+
+
+def wizard_step(
+    client: httpx.Client, page: httpx.Response, go: str, **changes: str
+) -> httpx.Response:
+    """Press `go` (check, next, back, finish) on the wizard page shown, with `changes` typed."""
+    fields = wizard_fields(page)
+    fields.update(changes)
+    return client.post(ENROLL, data={**fields, "go": go})
+
+
+def walk_to_review(client: httpx.Client, publisher: str = "Contoso Labs") -> httpx.Response:
+    """Steps 1 and 2 filled in as Ariane does; the review step."""
+    first = client.get(ENROLL)
+    assert first.status_code == 200, first.text
+    second = wizard_step(client, first, "next", country="FR", publisher_name=publisher)
+    assert 'data-test="step-2"' in second.text, second.text
+    third = wizard_step(client, second, "next", **STEP_TWO)
+    assert 'data-test="step-3"' in third.text, third.text
+    return third

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.core import audit
@@ -109,19 +110,38 @@ def check_email(value: str, *, field: str, language: str) -> str:
         raise InvalidContactEmail(language, field) from None
 
 
+def check_person_name(value: str, *, field: str) -> str:
+    """A contact's or approver's name, white space folded: 1 to 256 characters, nothing hidden."""
+    spoofing.check_person_name(value, field=field)
+    name = " ".join(value.split())
+    if not name or len(name) > PERSON_NAME_LIMIT:
+        raise InvalidValue(f"{field} must have 1 to {PERSON_NAME_LIMIT} characters.", target=field)
+    return name
+
+
 def check_person(person: Person, *, field: str, language: str) -> Person:
     """The contact or approver, each part checked and normalized (fields named in camelCase)."""
-    spoofing.check_person_name(person.name, field=f"{field}.name")
-    name = " ".join(person.name.split())
-    if not name or len(name) > PERSON_NAME_LIMIT:
-        raise InvalidValue(
-            f"{field}.name must have 1 to {PERSON_NAME_LIMIT} characters.", target=f"{field}.name"
-        )
+    name = check_person_name(person.name, field=f"{field}.name")
     return Person(
         name=name,
         email=check_email(person.email, field=f"{field}.email", language=language),
         phone=check_phone(person.phone, field=f"{field}.phone", language=language),
     )
+
+
+def check_country(value: str, *, language: str) -> str:
+    """The country or region as an ISO 3166-1 alpha-2 code (upper case)."""
+    country = value.strip().upper()
+    if country not in USAGE_LOCATIONS:
+        raise InvalidCountryOrRegion(language)
+    return country
+
+
+def check_account_type(value: str, *, language: str) -> str:
+    """`company`: individual accounts are deprecated (seed 003)."""
+    if value != COMPANY:
+        raise AccountTypeNotSupported(language)
+    return value
 
 
 def check_publisher_name(value: str, *, language: str) -> tuple[str, str]:
@@ -169,11 +189,8 @@ async def enroll(
         db_session=db_session, tenant=tenant, user_id=actor.user_id
     ):
         raise NotGlobalAdministrator(language)
-    country = enrollment.country_or_region.strip().upper()
-    if country not in USAGE_LOCATIONS:
-        raise InvalidCountryOrRegion(language)
-    if enrollment.account_type != COMPANY:
-        raise AccountTypeNotSupported(language)
+    country = check_country(enrollment.country_or_region, language=language)
+    check_account_type(enrollment.account_type, language=language)
     name, key = check_publisher_name(enrollment.publisher_display_name, language=language)
     contact = check_person(enrollment.contact, field="contact", language=language)
     approver = check_person(enrollment.approver, field="approver", language=language)
@@ -243,3 +260,56 @@ async def get_visible(
         language=language,
     )
     return rights.account
+
+
+async def get_for_tenant(
+    *, db_session: AsyncSession, tenant_id: uuid.UUID
+) -> PartnerAccount | None:
+    """The tenant's partner account, if it enrolled (one per tenant)."""
+    return await db_session.scalar(
+        select(PartnerAccount).where(PartnerAccount.tenant_id == tenant_id)
+    )
+
+
+@dataclass(frozen=True)
+class ListedAccount:
+    """A partner account in the operators' list, with the name of the organization it is for."""
+
+    account: PartnerAccount
+    organization: str
+
+
+async def get_all(
+    *,
+    db_session: AsyncSession,
+    state: str | None = None,
+    search: str | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int = 25,
+) -> list[ListedAccount]:
+    """Every partner account (operators), newest first: of one state, whose publisher or
+    organization name contains `search` (any case), after the keyset `after`."""
+    query = select(PartnerAccount, Tenant.display_name).join(
+        Tenant, Tenant.id == PartnerAccount.tenant_id
+    )
+    if state:
+        query = query.where(PartnerAccount.state == state)
+    if search:
+        needle = search.lower()
+        query = query.where(
+            or_(
+                func.lower(PartnerAccount.publisher_display_name).contains(needle, autoescape=True),
+                func.lower(Tenant.display_name).contains(needle, autoescape=True),
+            )
+        )
+    if after is not None:
+        created_at, account_id = after
+        query = query.where(
+            or_(
+                PartnerAccount.created_at < created_at,
+                and_(PartnerAccount.created_at == created_at, PartnerAccount.id < account_id),
+            )
+        )
+    query = query.order_by(PartnerAccount.created_at.desc(), PartnerAccount.id.desc()).limit(limit)
+    rows = await db_session.execute(query)
+    return [ListedAccount(account, organization) for account, organization in rows.all()]

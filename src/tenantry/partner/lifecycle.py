@@ -56,9 +56,13 @@ OPERATOR_MOVES = {
 _ACTIONS = {ACTIVE: "approved", REJECTED: "rejected", SUSPENDED: "suspended"}
 
 
+APPROVAL_PAGE = "/partner/approvals"
+
+
 def approval_link(base_url: str, token: str) -> str:
-    """Where the approver confirms or rejects (the token is the only credential)."""
-    return f"{base_url.rstrip('/')}/v1/partnerAccountApprovals/{quote(token, safe='')}"
+    """Where the approver confirms or rejects: a page a person uses with no sign-in (the token
+    is the only credential; `/v1/partnerAccountApprovals/{token}` answers the same for programs)."""
+    return f"{base_url.rstrip('/')}{APPROVAL_PAGE}/{quote(token, safe='')}"
 
 
 def issue_approval_link(

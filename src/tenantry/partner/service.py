@@ -21,6 +21,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from importlib import resources
 
@@ -168,6 +169,40 @@ async def current_agreement(*, db_session: AsyncSession, language: str) -> Agree
     }
     row = texts.get(language) or texts.get(DEFAULT_LANGUAGE) or next(iter(texts.values()))
     return Agreement(row.version, row.language, row.text)
+
+
+@dataclass(frozen=True)
+class AgreementVersion:
+    """A published version of the agreement: the languages it has, when it was published."""
+
+    version: str
+    languages: tuple[str, ...]
+    published_at: datetime | None  # None for the agreement that ships with Tenantry
+    current: bool
+
+
+async def agreement_versions(*, db_session: AsyncSession) -> list[AgreementVersion]:
+    """Every version, the current one first, ending with the one that ships with Tenantry."""
+    current = await current_version(db_session=db_session)
+    found: dict[str, tuple[list[str], datetime]] = {}
+    for row in await db_session.scalars(
+        select(PartnerAgreement).order_by(
+            PartnerAgreement.published_at.desc(), PartnerAgreement.version.desc()
+        )
+    ):
+        languages, published_at = found.setdefault(row.version, ([], row.published_at))
+        languages.append(row.language)
+        found[row.version] = (languages, min(published_at, row.published_at))
+    versions = [
+        AgreementVersion(version, tuple(sorted(languages)), published_at, version == current)
+        for version, (languages, published_at) in found.items()
+    ]
+    versions.append(
+        AgreementVersion(
+            DEFAULT_AGREEMENT_VERSION, LANGUAGES, None, current == DEFAULT_AGREEMENT_VERSION
+        )
+    )
+    return versions
 
 
 async def publish_agreement(

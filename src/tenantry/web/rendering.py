@@ -61,6 +61,7 @@ TEMPLATE_PACKAGES = (
     "tenantry.directory",
     "tenantry.licensing",
     "tenantry.guests",
+    "tenantry.partner",
 )
 
 templates = Jinja2Templates(

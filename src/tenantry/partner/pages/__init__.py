@@ -1,0 +1,1 @@
+"""The partner program's web pages: enrollment, the account, the approver's link, operators."""
