@@ -65,12 +65,6 @@ def guest_principal_name(address: str, initial_domain: str) -> str:
     return f"{local}_{domain}{directory_users.GUEST_MARKER}@{initial_domain}"
 
 
-def is_guest_principal_name(principal_name: str) -> bool:
-    """Whether a user name is a guest's (which never signs in)."""
-    local = principal_name.strip().rpartition("@")[0]
-    return local.lower().endswith(directory_users.GUEST_MARKER.lower())
-
-
 async def find_guest(
     *, db_session: AsyncSession, tenant_id: uuid.UUID, address: str, for_update: bool = False
 ) -> User | None:
@@ -119,12 +113,13 @@ async def create_guest(
 
 async def credential_for(*, db_session: AsyncSession, address: str) -> User | None:
     """The account that signs in with `address`: the user whose user name it is, else the
-    accepted guest holding its password; None for a guest's own user name (`…#EXT#@…`)."""
-    if is_guest_principal_name(address):
-        return None
+    accepted guest holding its password; None for an invited guest's own user name
+    (`…#EXT#@…`), which never signs in."""
     member = await directory_users.get_by_principal_name(
         db_session=db_session, principal_name=address
     )
+    if member is not None and is_invited_guest(member):
+        return None
     if member is not None or "\x00" in address:
         return member
     return await db_session.scalar(

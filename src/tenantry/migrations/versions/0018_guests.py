@@ -36,6 +36,13 @@ GUEST_CREDENTIAL = (
 
 
 def upgrade() -> None:
+    # A user name ending in `#EXT#` is now kept with the marker in capitals, as Graph
+    # writes a guest's (`directory.users.principal_name_key`); one stored before in lower
+    # case takes that form, so that its own lookups still find it.
+    op.execute(
+        "UPDATE users SET user_principal_name = replace(user_principal_name, '#ext#@', '#EXT#@')"
+        " WHERE user_principal_name LIKE '%#ext#@%'"
+    )
     op.add_column("users", sa.Column("external_user_state", sa.String(length=20), nullable=True))
     op.add_column(
         "users",
