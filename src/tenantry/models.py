@@ -16,6 +16,14 @@ from tenantry.directory.models import (
     UserSearchTerm,
 )
 from tenantry.domains.models import Domain
+from tenantry.engagements.models import (
+    AccessRequest,
+    Engagement,
+    EngagementAudience,
+    EngagementMember,
+    Program,
+    ProgramRole,
+)
 from tenantry.licensing.models import (
     GroupLicense,
     GroupLicenseProcessing,
@@ -34,11 +42,15 @@ from tenantry.signup.models import Signup
 from tenantry.tenants.models import AdminClaim, Tenant
 
 __all__ = [
+    "AccessRequest",
     "AccessToken",
     "AdminClaim",
     "AuditEvent",
     "Base",
     "Domain",
+    "Engagement",
+    "EngagementAudience",
+    "EngagementMember",
     "Group",
     "GroupLicense",
     "GroupLicenseProcessing",
@@ -52,6 +64,8 @@ __all__ = [
     "PartnerAccount",
     "PartnerAgreement",
     "PlatformOperator",
+    "Program",
+    "ProgramRole",
     "RateLimitBucket",
     "ReservedPublisherName",
     "RoleAssignment",
