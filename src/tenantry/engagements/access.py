@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from tenantry.engagements.exceptions import EngagementNotFound
 from tenantry.engagements.identity import Caller
@@ -32,8 +33,10 @@ from tenantry.partner.models import PartnerAccount
 
 
 def active_account(account_id: object) -> object:
-    """A condition: the partner account (a column or value) is active."""
-    return exists().where(PartnerAccount.id == account_id, PartnerAccount.state == ACCOUNT_ACTIVE)
+    """A condition: the partner account (a column or value) is active. (An alias of the
+    table, so that it is never correlated away in a query that joins partner accounts.)"""
+    account = aliased(PartnerAccount)
+    return exists().where(account.id == account_id, account.state == ACCOUNT_ACTIVE)
 
 
 def membership_counts() -> object:
