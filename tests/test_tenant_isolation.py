@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import httpx
 import pytest
 
+from tests.support.engagements import open_engagements
 from tests.support.licensing import PREMIUM, buy, global_admin
 from tests.support.organizations import Organization, build_organization
 from tests.support.routes import (
@@ -131,6 +132,9 @@ def path_values(organization: Organization) -> dict[str, list[str]]:
         # Role ids are Entra's role template ids, the same in every organization.
         "role_id": ["UserAdministrator"],
         "partner_account_id": [organization.partner_account_id],
+        "engagement_id": [organization.engagement_id],
+        "program_id": [organization.program_id],
+        "access_request_id": [organization.access_request_id],
     }
 
 
@@ -150,6 +154,9 @@ def scoped_values(organization: Organization) -> set[str]:
         organization.pending_domain,
         organization.initial_domain,
         organization.partner_account_id,
+        organization.engagement_id,
+        organization.program_id,
+        organization.access_request_id,
     }
 
 
@@ -164,6 +171,8 @@ def markers(organization: Organization) -> set[str]:
             organization.group_name,
             organization.spare_group_name,
             organization.publisher_name,
+            organization.engagement_name,
+            organization.program_name,
             *(token.split("=", 1)[1] for token in organization.verification_tokens),
         )
     }
@@ -181,6 +190,8 @@ def body_value(other: Organization) -> Callable[[str, dict[str, Any]], Any]:
         "addLicenses": [{"skuId": other.sku_ids[1], "disabledPlans": []}],
         "removeLicenses": [other.sku_ids[0]],
         "skuId": other.sku_ids[0],
+        "programId": other.program_id,
+        "partnerAccountIds": [other.partner_account_id],
         # The other organization's last purchase, replayed with its Idempotency-Key.
         "skuPartNumber": other.purchase["skuPartNumber"],
         "quantity": other.purchase["quantity"],
@@ -306,7 +317,7 @@ class Organizations:
 
 
 @pytest.fixture()
-def organizations(stories, dns_zone) -> Iterator[Organizations]:
+def organizations(stories, dns_zone, database) -> Iterator[Organizations]:
     a = build_organization(
         stories,
         dns_zone,
@@ -323,6 +334,7 @@ def organizations(stories, dns_zone) -> Iterator[Organizations]:
         people=["Theo Tailspin-Blanc", "Tina Tailspin-Brun"],
         group_name="Tailspin Climbers",
     )
+    open_engagements(stories, database, [a, b])
     yield Organizations(a, b)
     a.api.close()
     b.api.close()
@@ -383,6 +395,12 @@ def snapshot(organization: Organization) -> dict[str, Any]:
         "subscribedSkus": read("/v1/subscribedSkus"),
         "roles": read("/v1/directoryRoles"),
         "partnerAccount": read(f"/v1/partnerAccounts/{organization.partner_account_id}"),
+        "engagements": read("/v1/engagements"),
+        "engagement": {
+            "members": read(f"/v1/engagements/{organization.engagement_id}/members"),
+            "accessRequests": read("/v1/accessRequests"),
+            "program": read(f"/v1/programs/{organization.program_id}"),
+        },
         "audit": [event["id"] for event in _all(api, "/v1/auditLogs/directoryAudits")],
     }
 

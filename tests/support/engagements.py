@@ -134,3 +134,41 @@ def mail_about(smtp, address: str, subject: str, *, count: int = 1, timeout: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"no {count} message(s) about {subject!r} to {address}")
         time.sleep(0.05)
+
+
+def open_engagements(stories: Stories, database, organizations: list[Any]) -> None:
+    """For each `tests.support.organizations.Organization`: an operator approves its partner
+    account and opens it a program and an engagement of its own, where its admin is Power
+    User and its first member asks for access (the ids are set on the organization)."""
+    olga = make_operator(stories, database, "olga@tenantry-ops.com", "Olga Operator")
+    for organization in organizations:
+        ok(olga.post(f"/v1/partnerAccounts/{organization.partner_account_id}/approve"))
+        stem = organization.domain.split(".")[0].capitalize()
+        program = ok(
+            olga.post("/v1/programs", json={"displayName": f"{stem} Program", "description": ""}),
+            201,
+        )
+        engagement = create_engagement(
+            olga,
+            f"{stem} Preview",
+            programId=program["id"],
+            audience={
+                "allPartnerAccounts": False,
+                "partnerAccountIds": [organization.partner_account_id],
+            },
+        )
+        ok(
+            olga.post(
+                f"/v1/engagements/{engagement['id']}/members",
+                json={"userIds": [organization.admin_id], "role": "powerUser"},
+            ),
+            201,
+        )
+        member = stories.client_for(organization.member_emails[0])
+        asked = request_access(member, engagement["id"], f"{stem} needs it.")
+        member.close()
+        organization.program_id, organization.program_name = program["id"], program["displayName"]
+        organization.engagement_id = engagement["id"]
+        organization.engagement_name = engagement["displayName"]
+        organization.access_request_id = asked["id"]
+    olga.close()
