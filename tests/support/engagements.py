@@ -17,10 +17,14 @@ from tests.support.partner import enroll
 from tests.support.stories import Stories
 
 
-def cli(database, *args: str, code: int = 0) -> Any:
-    """`tenantry …` on the test database; its JSON when `--json` is given."""
+def cli(database, *args: str, code: int = 0, env: dict[str, str] | None = None) -> Any:
+    """`tenantry …` on the test database (in-process: it shares the test clock); its JSON when
+    `--json` is given, else what it printed."""
     result = CliRunner().invoke(
-        cli_app, list(args), env={"TENANTRY_DATABASE_URL": database.url}, catch_exceptions=False
+        cli_app,
+        list(args),
+        env={"TENANTRY_DATABASE_URL": database.url, **(env or {})},
+        catch_exceptions=False,
     )
     assert result.exit_code == code, result.output
     return json.loads(result.stdout) if "--json" in args and code == 0 else result.output
