@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import and_, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.core import audit
@@ -164,10 +164,16 @@ class Scopes:
         parts: list[Any] = []
         if self.owned:
             parts.append(AccessRequest.engagement_id.in_(self.owned))
-        if self.as_power_user:
+        # A Power User's engagements, grouped by the account they act for (usually one): the
+        # account's index leads, the engagements filter.
+        by_account: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for engagement_id, account_id in self.as_power_user:
+            by_account.setdefault(account_id, []).append(engagement_id)
+        for account_id, engagement_ids in sorted(by_account.items()):
             parts.append(
-                tuple_(AccessRequest.engagement_id, AccessRequest.partner_account_id).in_(
-                    self.as_power_user
+                and_(
+                    AccessRequest.partner_account_id == account_id,
+                    AccessRequest.engagement_id.in_(engagement_ids),
                 )
             )
         return or_(*parts) if parts else None
@@ -348,12 +354,48 @@ class RequestRow:
 
 
 def rows_query() -> Any:
+    """Requests with their engagement, requester and organization, in one statement (for a
+    handful of rows: pages read the requests first, then their parties, `with_parties`)."""
     return (
         select(AccessRequest, Engagement, User, PartnerAccount.publisher_display_name)
         .join(Engagement, Engagement.id == AccessRequest.engagement_id)
         .join(User, User.id == AccessRequest.requester_id)
         .join(PartnerAccount, PartnerAccount.id == AccessRequest.partner_account_id)
     )
+
+
+async def with_parties(db_session: AsyncSession, requests: list[AccessRequest]) -> list[RequestRow]:
+    """Each request with its engagement, requester and organization: three lookups by
+    primary key for the whole page, whatever its size (no statement per row)."""
+    if not requests:
+        return []
+    engagements = {
+        e.id: e
+        for e in await db_session.scalars(
+            select(Engagement).where(Engagement.id.in_({r.engagement_id for r in requests}))
+        )
+    }
+    people = {
+        u.id: u
+        for u in await db_session.scalars(
+            select(User).where(User.id.in_({r.requester_id for r in requests}))
+        )
+    }
+    names = dict(
+        (
+            await db_session.execute(
+                select(PartnerAccount.id, PartnerAccount.publisher_display_name).where(
+                    PartnerAccount.id.in_({r.partner_account_id for r in requests})
+                )
+            )
+        ).all()
+    )
+    return [
+        RequestRow(
+            r, engagements[r.engagement_id], people[r.requester_id], names[r.partner_account_id]
+        )
+        for r in requests
+    ]
 
 
 async def to_decide(
@@ -366,12 +408,16 @@ async def to_decide(
     skip_token: str | None = None,
 ) -> tuple[list[RequestRow], str | None]:
     """The requests the caller may decide (owners: all of their engagements'; a Power User:
-    their own organization's), oldest first, a page at a time; the next page's token."""
+    their own organization's), oldest first, a page at a time; the next page's token.
+
+    The page is read from the requests alone, through `(partner_account_id, state,
+    created_at)` for a Power User or `(engagement_id, state, created_at)` for an owner, and
+    only its rows are joined to their parties."""
     scopes = await scopes_of(db_session, caller, engagement_id=engagement_id)
     condition = scopes.condition()
     if condition is None:
         return [], None
-    query = rows_query().where(condition)
+    query = select(AccessRequest).where(condition)
     if state is not None:
         query = query.where(AccessRequest.state == state)
     if skip_token is not None:
@@ -383,14 +429,14 @@ async def to_decide(
             raise AccessRequestNotFound(caller.language) from None
         query = query.where(tuple_(AccessRequest.created_at, AccessRequest.id) > (at, last))
     top = max(1, min(top, MAX_TOP))
-    rows = (
-        await db_session.execute(
+    page = list(
+        await db_session.scalars(
             query.order_by(AccessRequest.created_at, AccessRequest.id).limit(top + 1)
         )
-    ).all()
-    found = [RequestRow(*row) for row in rows[:top]]
+    )
+    found = await with_parties(db_session, page[:top])
     token = None
-    if len(rows) > top:
+    if len(page) > top:
         last_row = found[-1].request
         token = encode_token({"at": last_row.created_at.isoformat(), "id": str(last_row.id)})
     return found, token
@@ -400,13 +446,13 @@ async def of_requester(
     *, db_session: AsyncSession, caller: Caller, state: str | None = None
 ) -> list[RequestRow]:
     """The caller's own requests, newest first."""
-    query = rows_query().where(AccessRequest.requester_id == caller.user_id)
+    query = select(AccessRequest).where(AccessRequest.requester_id == caller.user_id)
     if state is not None:
         query = query.where(AccessRequest.state == state)
-    rows = await db_session.execute(
+    page = await db_session.scalars(
         query.order_by(AccessRequest.created_at.desc(), AccessRequest.id).limit(service.LIST_LIMIT)
     )
-    return [RequestRow(*row) for row in rows.all()]
+    return await with_parties(db_session, list(page))
 
 
 async def row_of(db_session: AsyncSession, request: AccessRequest) -> RequestRow:

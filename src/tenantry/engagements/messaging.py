@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -160,6 +161,41 @@ def send_decision(
         note=_note(language, request.decision_justification),
         link=engagement_link(base_url, engagement.id),
     )
+
+
+def decision_row(
+    *,
+    recipient: str,
+    language: str | None,
+    tenant_id: uuid.UUID,
+    state: str,
+    name: str,
+    engagement_name: str,
+    engagement_id: uuid.UUID,
+    note: str | None,
+    base_url: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The outbox row of `send_decision`, for writing many at once (`insert(OutboxMessage)`)."""
+    language = language or DEFAULT_LANGUAGE
+    params = {
+        "name": name,
+        "engagement": engagement_name,
+        "note": _note(language, note),
+        "link": engagement_link(base_url, engagement_id),
+    }
+    return {
+        "id": uuid.uuid4(),
+        "tenant_id": tenant_id,
+        "recipient": recipient,
+        "subject": translate(language, f"mail.engagement_request_{state}.subject", **params),
+        "body_text": translate(language, f"mail.engagement_request_{state}.body", **params),
+        "status": "pending",
+        "priority": int(Priority.NORMAL),
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def send_invitation(

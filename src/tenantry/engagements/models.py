@@ -194,14 +194,10 @@ class AccessRequest(Base):
             sqlite_where=_PENDING,
             postgresql_where=_PENDING,
         ),
-        # What a decider lists: an engagement's requests of one organization, in one state.
-        Index(
-            "ix_engagement_access_requests_decide",
-            "engagement_id",
-            "state",
-            "partner_account_id",
-            "created_at",
-        ),
+        # What deciders list, oldest first: an owner, by engagement; a Power User, by the
+        # partner account they act for (which also finds an account's pending requests).
+        Index("ix_engagement_access_requests_engagement", "engagement_id", "state", "created_at"),
+        Index("ix_engagement_access_requests_account", "partner_account_id", "state", "created_at"),
         Index("ix_engagement_access_requests_requester", "requester_id", "created_at"),
         # The timed round: pending requests by deadline, and those still to be reminded.
         Index(

@@ -26,13 +26,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, not_, or_, select, update
+from sqlalchemy import and_, delete, exists, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.core import audit, jobs
 from tenantry.core.clock import clock
 from tenantry.core.config import Settings
-from tenantry.core.db import Database
+from tenantry.core.db import Database, wake_after_commit
+from tenantry.core.mail import OutboxMessage
 from tenantry.directory.models import User
 from tenantry.engagements import access_requests, messaging
 from tenantry.engagements.models import (
@@ -112,7 +113,10 @@ async def remind_due(db_session: AsyncSession, *, now: datetime, base_url: str) 
 
 
 async def expire_due(db_session: AsyncSession, *, now: datetime, base_url: str) -> int:
-    """Expire requests past their timeout (a batch) and tell their requesters; how many."""
+    """Expire requests past their timeout (a batch) and tell their requesters; how many.
+
+    Set-based: one UPDATE claims and expires the batch, one SELECT reads what the emails
+    need, and the emails and audit events are written in one INSERT each."""
     due = and_(AccessRequest.state == PENDING_APPROVAL, AccessRequest.expires_at <= now)
     claimed = await db_session.execute(
         update(AccessRequest)
@@ -125,28 +129,54 @@ async def expire_due(db_session: AsyncSession, *, now: datetime, base_url: str) 
     if not ids:
         return 0
     rows = await db_session.execute(
-        select(AccessRequest, Engagement, User)
+        select(
+            AccessRequest.id,
+            Engagement.id,
+            Engagement.display_name,
+            User.tenant_id,
+            User.display_name,
+            User.mail,
+            User.user_principal_name,
+            User.preferred_language,
+        )
         .join(Engagement, Engagement.id == AccessRequest.engagement_id)
         .join(User, User.id == AccessRequest.requester_id)
         .where(AccessRequest.id.in_(ids))
     )
-    for request, engagement, requester in rows.all():
-        messaging.send_decision(
-            db_session,
-            request=request,
-            engagement=engagement,
-            requester=requester,
-            base_url=base_url,
+    messages: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for request_id, engagement_id, engagement_name, tenant_id, name, mail, upn, language in rows:
+        messages.append(
+            messaging.decision_row(
+                recipient=mail or upn,
+                language=language,
+                tenant_id=tenant_id,
+                state=EXPIRED,
+                name=name,
+                engagement_name=engagement_name,
+                engagement_id=engagement_id,
+                note=None,
+                base_url=base_url,
+                now=now,
+            )
         )
-        audit.record(
-            db_session,
-            actor=SYSTEM,
-            action="engagement.accessRequest.expired",
-            target_type="accessRequest",
-            target_id=request.id,
-            tenant_id=requester.tenant_id,
-            details={"engagementId": str(engagement.id)},
+        events.append(
+            {
+                "id": uuid.uuid4(),
+                "tenant_id": tenant_id,
+                "actor_id": None,
+                "actor_type": SYSTEM.kind,
+                "action": "engagement.accessRequest.expired",
+                "target_type": "accessRequest",
+                "target_id": str(request_id),
+                "details": {"engagementId": str(engagement_id)},
+                "client_address": None,
+                "occurred_at": now,
+            }
         )
+    await db_session.execute(insert(OutboxMessage), messages)
+    await db_session.execute(insert(audit.AuditEvent), events)
+    wake_after_commit(db_session, "outbox")
     return len(ids)
 
 

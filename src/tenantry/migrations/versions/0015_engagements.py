@@ -6,8 +6,8 @@ Revises: 0014
 Six new tables, nothing else changes. One pending access request per person and engagement
 is a partial unique index (`ux_engagement_access_requests_pending`, on both databases); the
 timed round finds due requests through partial indexes on pending rows (expiry, reminder);
-every list filter has its index (a decider's requests by engagement, state and
-organization; a requester's; a member's engagements; an engagement's members by
+every list filter has its index (a decider's requests by engagement or by organization,
+then state; a requester's; a member's engagements; an engagement's members by
 organization and by last access).
 """
 
@@ -102,9 +102,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_engagement_access_requests")),
     )
     op.create_index(
-        "ix_engagement_access_requests_decide",
+        "ix_engagement_access_requests_engagement",
         "engagement_access_requests",
-        ["engagement_id", "state", "partner_account_id", "created_at"],
+        ["engagement_id", "state", "created_at"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_engagement_access_requests_account",
+        "engagement_access_requests",
+        ["partner_account_id", "state", "created_at"],
         unique=False,
     )
     op.create_index(
