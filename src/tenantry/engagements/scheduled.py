@@ -56,15 +56,35 @@ SYSTEM = audit.Actor.system()
 # --- access requests --------------------------------------------------------------------------
 
 
-def _claim(condition: Any, order: Any) -> Any:
-    """The ids of up to BATCH rows matching, locked (others' rounds skip them)."""
-    return (
-        select(AccessRequest.id)
-        .where(condition)
-        .order_by(order)
-        .limit(BATCH)
-        .with_for_update(skip_locked=True)
+async def _claim(
+    db_session: AsyncSession, condition: Any, order: Any, values: dict[str, Any]
+) -> list[uuid.UUID]:
+    """Up to BATCH due requests, locked (other rounds skip them), changed by `values` if
+    still due; their ids.
+
+    Two statements, not `UPDATE … WHERE id IN (SELECT … LIMIT … FOR UPDATE SKIP LOCKED)`:
+    PostgreSQL may run such a subquery again for each row it updates, each run locking
+    other rows, so the LIMIT no longer bounds the batch (and the statement takes minutes).
+    """
+    ids = list(
+        await db_session.scalars(
+            select(AccessRequest.id)
+            .where(condition)
+            .order_by(order)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
     )
+    if not ids:
+        return []
+    changed = await db_session.execute(
+        update(AccessRequest)
+        .where(AccessRequest.id.in_(ids), condition)
+        .values(**values)
+        .returning(AccessRequest.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(changed.scalars())
 
 
 async def remind_due(db_session: AsyncSession, *, now: datetime, base_url: str) -> int:
@@ -75,14 +95,7 @@ async def remind_due(db_session: AsyncSession, *, now: datetime, base_url: str) 
         AccessRequest.remind_at <= now,
         AccessRequest.expires_at > now,
     )
-    claimed = await db_session.execute(
-        update(AccessRequest)
-        .where(AccessRequest.id.in_(_claim(due, AccessRequest.remind_at)), due)
-        .values(reminded_at=now)
-        .returning(AccessRequest.id)
-        .execution_options(synchronize_session=False)
-    )
-    ids = list(claimed.scalars())
+    ids = await _claim(db_session, due, AccessRequest.remind_at, {"reminded_at": now})
     if not ids:
         return 0
     rows = (
@@ -115,17 +128,15 @@ async def remind_due(db_session: AsyncSession, *, now: datetime, base_url: str) 
 async def expire_due(db_session: AsyncSession, *, now: datetime, base_url: str) -> int:
     """Expire requests past their timeout (a batch) and tell their requesters; how many.
 
-    Set-based: one UPDATE claims and expires the batch, one SELECT reads what the emails
-    need, and the emails and audit events are written in one INSERT each."""
+    Set-based: the batch is claimed and expired in two statements, one SELECT reads what
+    the emails need, and the emails and audit events are written in one INSERT each."""
     due = and_(AccessRequest.state == PENDING_APPROVAL, AccessRequest.expires_at <= now)
-    claimed = await db_session.execute(
-        update(AccessRequest)
-        .where(AccessRequest.id.in_(_claim(due, AccessRequest.expires_at)), due)
-        .values(state=EXPIRED, decided_at=now, updated_at=now)
-        .returning(AccessRequest.id)
-        .execution_options(synchronize_session=False)
+    ids = await _claim(
+        db_session,
+        due,
+        AccessRequest.expires_at,
+        {"state": EXPIRED, "decided_at": now, "updated_at": now},
     )
-    ids = list(claimed.scalars())
     if not ids:
         return 0
     rows = await db_session.execute(
