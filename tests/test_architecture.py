@@ -18,6 +18,7 @@ DOMAINS = {
     "directory",
     "domains",
     "guests",
+    "engagements",
     "licensing",
     "partner",
     "signup",

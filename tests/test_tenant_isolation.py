@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import httpx
 import pytest
 
+from tests.support.engagements import open_engagements
 from tests.support.licensing import PREMIUM, buy, global_admin
 from tests.support.organizations import Organization, build_organization
 from tests.support.routes import (
@@ -163,6 +164,9 @@ def path_values(organization: Organization) -> dict[str, list[str]]:
         # A partner account's members, by user id, group id or address; its linked tenant.
         "member_id": [organization.member_ids[1], organization.group_id, organization.admin_email],
         "tenant_id": [organization.tenant_id],
+        "engagement_id": [organization.engagement_id],
+        "program_id": [organization.program_id],
+        "access_request_id": [organization.access_request_id],
     }
 
 
@@ -182,6 +186,9 @@ def scoped_values(organization: Organization) -> set[str]:
         organization.pending_domain,
         organization.initial_domain,
         organization.partner_account_id,
+        organization.engagement_id,
+        organization.program_id,
+        organization.access_request_id,
     }
 
 
@@ -196,6 +203,8 @@ def markers(organization: Organization) -> set[str]:
             organization.group_name,
             organization.spare_group_name,
             organization.publisher_name,
+            organization.engagement_name,
+            organization.program_name,
             *(token.split("=", 1)[1] for token in organization.verification_tokens),
         )
     }
@@ -215,6 +224,8 @@ def body_value(other: Organization) -> Callable[[str, dict[str, Any]], Any]:
         "skuId": other.sku_ids[0],
         "tenantId": other.tenant_id,
         "groupIds": [other.group_id],
+        "programId": other.program_id,
+        "partnerAccountIds": [other.partner_account_id],
         # The other organization's last purchase, replayed with its Idempotency-Key.
         "skuPartNumber": other.purchase["skuPartNumber"],
         "quantity": other.purchase["quantity"],
@@ -340,7 +351,7 @@ class Organizations:
 
 
 @pytest.fixture()
-def organizations(stories, dns_zone) -> Iterator[Organizations]:
+def organizations(stories, dns_zone, database) -> Iterator[Organizations]:
     a = build_organization(
         stories,
         dns_zone,
@@ -357,6 +368,7 @@ def organizations(stories, dns_zone) -> Iterator[Organizations]:
         people=["Theo Tailspin-Blanc", "Tina Tailspin-Brun"],
         group_name="Tailspin Climbers",
     )
+    open_engagements(stories, database, [a, b])
     yield Organizations(a, b)
     a.api.close()
     b.api.close()
@@ -422,6 +434,12 @@ def snapshot(organization: Organization) -> dict[str, Any]:
             api, f"/v1/partnerAccounts/{organization.partner_account_id}/members"
         ),
         "partnerAccounts": read("/v1/me/partnerAccounts"),
+        "engagements": read("/v1/engagements"),
+        "engagement": {
+            "members": read(f"/v1/engagements/{organization.engagement_id}/members"),
+            "accessRequests": read("/v1/accessRequests"),
+            "program": read(f"/v1/programs/{organization.program_id}"),
+        },
         "audit": [event["id"] for event in _all(api, "/v1/auditLogs/directoryAudits")],
     }
 

@@ -47,6 +47,9 @@ from tenantry.domains import names
 from tenantry.domains import pages as domain_pages
 from tenantry.domains import service as domain_service
 from tenantry.domains.router import router as domains_router
+from tenantry.engagements import scheduled as engagement_rounds
+from tenantry.engagements.requests_router import router as engagement_requests_router
+from tenantry.engagements.router import router as engagements_router
 from tenantry.guests import pages as guest_pages
 from tenantry.guests.router import router as guests_router
 from tenantry.licensing import pages as licensing_pages
@@ -122,6 +125,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             tasks.append(asyncio.create_task(lifecycle.run(), name="subscription-lifecycle"))
             housekeeper = Housekeeper(database, interval=settings.housekeeping_interval_seconds)
             tasks.append(asyncio.create_task(housekeeper.run(), name="housekeeping"))
+            # Engagements' timed round is a job that queues its next run (one at a time).
+            await engagement_rounds.ensure_ticking(database, settings)
         names.registrable("example.com")  # load the public suffix list now, not in a request
         async with database.unit_of_work(readonly=True) as db_session:
             # Subdomains verified against Entra's rule before it was enforced: one warning each.
@@ -234,6 +239,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         partner_router,
         partner_members_router,
         guests_router,
+        engagements_router,
+        engagement_requests_router,
     ):
         app.include_router(router)
     if settings.dev_mode:  # the development DNS zone: /dev/dns and its API

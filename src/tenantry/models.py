@@ -18,6 +18,14 @@ from tenantry.directory.models import (
     UserSearchTerm,
 )
 from tenantry.domains.models import Domain
+from tenantry.engagements.models import (
+    AccessRequest,
+    Engagement,
+    EngagementAudience,
+    EngagementMember,
+    Program,
+    ProgramRole,
+)
 from tenantry.guests.models import Invitation
 from tenantry.licensing.models import (
     GroupLicense,
@@ -37,12 +45,16 @@ from tenantry.signup.models import Signup
 from tenantry.tenants.models import AdminClaim, Tenant
 
 __all__ = [
+    "AccessRequest",
     "AccessToken",
     "AdminClaim",
     "AuditEvent",
     "Base",
     "DevDnsRecord",
     "Domain",
+    "Engagement",
+    "EngagementAudience",
+    "EngagementMember",
     "Group",
     "GroupLicense",
     "GroupLicenseProcessing",
@@ -57,6 +69,8 @@ __all__ = [
     "PartnerAccount",
     "PartnerAgreement",
     "PlatformOperator",
+    "Program",
+    "ProgramRole",
     "RateLimitBucket",
     "ReservedPublisherName",
     "RoleAssignment",

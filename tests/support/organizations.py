@@ -46,6 +46,14 @@ class Organization:
     partner_account_id: str = ""  # its partner account, enrolled by its admin (its Owner),
     # with member_ids[1] (developer) and the group (marketer) as members
     publisher_name: str = ""
+    # An engagement open to its partner account only, in a program of its own, with its
+    # admin as Power User and a pending access request of its first member
+    # (`tests.support.engagements.open_engagements`).
+    program_id: str = ""
+    program_name: str = ""
+    engagement_id: str = ""
+    engagement_name: str = ""
+    access_request_id: str = ""
 
     def user_ids(self) -> list[str]:
         return [self.admin_id, *self.member_ids]

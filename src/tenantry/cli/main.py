@@ -13,6 +13,7 @@ from tenantry.auth import cli as auth_cli
 from tenantry.cli import dev, doctor, jobs, mail, server
 from tenantry.directory import cli as directory_cli
 from tenantry.domains import cli as domains_cli
+from tenantry.engagements import cli as engagements_cli
 from tenantry.guests import cli as guests_cli
 from tenantry.licensing import cli as licensing_cli
 from tenantry.licensing import group_cli
@@ -56,6 +57,7 @@ app.add_typer(directory_cli.group_app, name="group")
 app.add_typer(directory_cli.role_app, name="role")
 app.add_typer(partner_cli.operator_app, name="operator")
 app.add_typer(partner_cli.partner_app, name="partner")
+app.add_typer(engagements_cli.engagement_app, name="engagement")
 # `tenantry group license …` is licensing's, under directory's `group`.
 directory_cli.group_app.add_typer(group_cli.group_license_app, name="license")
 # `tenantry user invite` is guests', under directory's `user`.

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # Days before a self-service offer steps down that its holders are told by email (0: never).
     offer_notice_days: int = Field(default=7, ge=0)
     housekeeping_interval_seconds: float = 3600.0
+    # How often engagements' timed round runs (reminders, expiry, inactivity: a job,
+    # engagements/scheduled.py); one round at a time across every process.
+    engagement_tick_seconds: float = Field(default=300.0, gt=0)
     # Requests one connection carries before `tenantry serve` closes it, so that keep-alive
     # clients reconnect and spread over the workers (core/http_protocol.py); 0: no end.
     max_requests_per_connection: int = Field(default=100, ge=0)

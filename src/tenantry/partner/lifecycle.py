@@ -27,6 +27,7 @@ from tenantry.core import audit
 from tenantry.core.audit import Actor
 from tenantry.core.clock import clock
 from tenantry.core.security import new_token, token_digest
+from tenantry.engagements.partner_hooks import partner_account_lost_access
 from tenantry.partner import access, accounts, messaging, service
 from tenantry.partner.exceptions import (
     AccountTypeImmutable,
@@ -198,7 +199,14 @@ async def operator_move(
     sources, target = OPERATOR_MOVES[move]
     if account.state not in sources:
         raise PartnerAccountStateConflict(language, account.state, target)
-    return _move(db_session, account, target, actor=actor, by="operator")
+    moved = _move(db_session, account, target, actor=actor, by="operator")
+    # Engagements (issue 12): a suspended or rejected account loses access to every
+    # engagement; its pending access requests are canceled in this unit of work.
+    if target != ACTIVE:
+        await partner_account_lost_access(
+            db_session=db_session, partner_account_id=account.id, actor=actor
+        )
+    return moved
 
 
 async def update(

@@ -1,0 +1,1 @@
+"""Engagements: programs, engagements, joining and access requests, members, timed rounds."""
