@@ -13,7 +13,7 @@ import tenantry
 
 PACKAGE = Path(tenantry.__file__).parent
 # Folders that hold one domain each: models, service, API router, pages, CLI.
-DOMAINS = {"auth", "directory", "domains", "licensing", "partner", "signup", "tenants"}
+DOMAINS = {"auth", "directory", "domains", "licensing", "partner", "scim", "signup", "tenants"}
 # Modules that only the assemblers (app.py, cli/) may import: the edges of a domain.
 EDGES = {"router", "pages", "cli"}
 ASSEMBLERS = {"tenantry.app", "tenantry.cli"}

@@ -51,6 +51,9 @@ from tenantry.licensing.router import hot_router, well_known_router
 from tenantry.licensing.router import router as licensing_router
 from tenantry.licensing.scheduled import LifecycleWorker
 from tenantry.partner.router import router as partner_router
+from tenantry.scim import provider_router as scim_provider
+from tenantry.scim.constants import SCIM_PATH
+from tenantry.scim.router import router as scim_router
 from tenantry.signup import pages as signup_pages
 from tenantry.signup.router import router as signup_router
 from tenantry.tenants.pages import audit as audit_pages
@@ -64,6 +67,9 @@ from tenantry.web.rendering import error_page, install_page_errors
 async def _refuse_when_busy(scope: Any, receive: Any, send: Any, error: ServiceUnavailable) -> None:
     """503 in the one JSON shape for the API, the error page (in its language) for pages."""
     request = Request(scope, receive)
+    if scope["path"].startswith(SCIM_PATH + "/"):  # SCIM clients read RFC 7644's error shape
+        await scim_provider.refuse(error)(scope, receive, send)
+        return
     if scope["path"].startswith(("/v1/", "/openapi.json", "/docs")):
         response: Response = JSONResponse(
             error.to_body(), status_code=error.status_code, headers=error.headers
@@ -189,6 +195,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         group_licensing_router,
         well_known_router,
         partner_router,
+        scim_router,
     ):
         app.include_router(router)
     # The web pages, each domain's beside its API (`<domain>/pages.py`, its templates
@@ -209,5 +216,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         audit_pages,
     ):
         app.include_router(pages.router)
+    # SCIM 2.0 (RFC 7644) is its own small application: its own errors, media type, body limit.
+    app.mount(SCIM_PATH, scim_provider.build_app(app.state), name="scim")
     app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")
     return app

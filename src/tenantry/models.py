@@ -30,6 +30,7 @@ from tenantry.partner.models import (
     PlatformOperator,
     ReservedPublisherName,
 )
+from tenantry.scim.models import ProvisioningEvent, ScimGroup, ScimToken, ScimUser
 from tenantry.signup.models import Signup
 from tenantry.tenants.models import AdminClaim, Tenant
 
@@ -52,9 +53,13 @@ __all__ = [
     "PartnerAccount",
     "PartnerAgreement",
     "PlatformOperator",
+    "ProvisioningEvent",
     "RateLimitBucket",
     "ReservedPublisherName",
     "RoleAssignment",
+    "ScimGroup",
+    "ScimToken",
+    "ScimUser",
     "SignInLockout",
     "Signup",
     "SubscribedSku",

@@ -173,6 +173,7 @@ async def create(
     preferred_language: str | None = None,
     must_change_password: bool = False,
     account_enabled: bool = True,
+    mail: str | None = None,
     known_new: bool = False,
     new_tenant: bool = False,
 ) -> User:
@@ -203,7 +204,7 @@ async def create(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
         user_principal_name=principal_name,
-        mail=principal_name,
+        mail=mail or principal_name,
         display_name=display_name,
         given_name=given_name,
         surname=surname,
@@ -436,6 +437,15 @@ async def update(
                 "sign-in there.",
                 target=_GRAPH_NAMES[managed[0]],
             )
+        if user.source == Source.SYNCED.value:
+            owned = await events.owned_properties(db_session=db_session, user=user)
+            refused = sorted(owned & {_GRAPH_NAMES[name] for name in changes})
+            if refused:
+                raise PropertyManagedBySync(
+                    f"This user is synced from your other directory, which provides their "
+                    f"{refused[0]}: change it there.",
+                    target=refused[0],
+                )
         await directory_roles.ensure_may_manage(db_session, actor, user)
     blocking = changes.get("account_enabled") is False
     if blocking and await directory_roles.is_global_admin(db_session, user):
