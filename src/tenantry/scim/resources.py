@@ -123,7 +123,9 @@ POLICY = ScimPolicy(
 )
 
 # Attributes with a Tenantry column or a place of their own: not kept in `attributes`.
-_OWN_USER_KEYS = {"id", "meta", "schemas", "userName", "active", "externalId", "password", "groups"}
+# `active` is kept (as a marker): a user whose client never sent it, or removed it, is
+# enabled and shows no `active`, so that a client reads back what it wrote.
+_OWN_USER_KEYS = {"id", "meta", "schemas", "userName", "externalId", "password", "groups"}
 
 
 def location(base_url: str, resource_type: str, resource_id: object) -> str:
@@ -169,7 +171,8 @@ def user_view(user: DirectoryUser, scim_row: ScimUser | None, *, base_url: str) 
             document["addresses"] = [{"type": "work", "country": user.usage_location}]
         modified = user.created_at
     document["userName"] = user.user_principal_name
-    document["active"] = user.account_enabled
+    if scim_row is None or "active" in document or not user.account_enabled:
+        document["active"] = user.account_enabled
     schemas = [USER_SCHEMA]
     if document.get(ENTERPRISE_SCHEMA):
         schemas.append(ENTERPRISE_SCHEMA)
