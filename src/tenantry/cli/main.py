@@ -15,6 +15,7 @@ from tenantry.domains import cli as domains_cli
 from tenantry.licensing import cli as licensing_cli
 from tenantry.licensing import group_cli
 from tenantry.partner import cli as partner_cli
+from tenantry.scim import cli as scim_cli
 from tenantry.tenants import cli as tenants_cli
 
 app = typer.Typer(
@@ -35,5 +36,6 @@ app.add_typer(directory_cli.group_app, name="group")
 app.add_typer(directory_cli.role_app, name="role")
 app.add_typer(partner_cli.operator_app, name="operator")
 app.add_typer(partner_cli.partner_app, name="partner")
+app.add_typer(scim_cli.scim_app, name="scim")
 # `tenantry group license …` is licensing's, under directory's `group`.
 directory_cli.group_app.add_typer(group_cli.group_license_app, name="license")

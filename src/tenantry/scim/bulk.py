@@ -27,6 +27,7 @@ from tenantry.scim.resources import GroupResource, UserResource
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 _PATH = re.compile(r"^/?(Users|Groups)(?:/([^/?#]+))?/?$", re.IGNORECASE)
 _REFERENCE = "bulkId:"
+_PATH_REFERENCE = re.compile(r"bulkId:([^/?#]+)")
 
 
 @dataclass
@@ -102,7 +103,7 @@ async def prepare(payload: Any) -> tuple[list[Operation], int | None]:
             bulk_id=str(item["bulkId"]) if item.get("bulkId") is not None else None,
             version=item.get("version"),
             data=data,
-            refers_to=_references(data, _references(item.get("path"), set())),
+            refers_to=_references(data, set(_PATH_REFERENCE.findall(str(item.get("path", ""))))),
         )
         password = None
         if method in ("POST", "PUT") and isinstance(data, dict):
@@ -119,7 +120,10 @@ async def _perform(
     request: scim_users.Request, operation: Operation, ids: dict[str, str]
 ) -> tuple[int, scim_users.Done, str]:
     """Run one operation; its status, what it did, and its resource type."""
-    match = _PATH.match(_resolve(operation.path, ids))
+    path = _PATH_REFERENCE.sub(
+        lambda found: ids.get(found.group(1), found.group(0)), operation.path
+    )
+    match = _PATH.match(path)
     if match is None:
         raise ScimError(
             status=400,

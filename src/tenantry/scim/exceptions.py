@@ -21,6 +21,7 @@ from tenantry.directory.exceptions import (
     PropertyManagedBySync,
     UnverifiedDomain,
     UserAlreadyExists,
+    UsersNotFound,
 )
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -42,7 +43,12 @@ def from_tenantry(error: TenantryError) -> ScimError:
     if isinstance(error, PropertyManagedBySync):
         return ScimError(status=400, scim_type="mutability", detail=error.message)
     if isinstance(
-        error, InvalidUserPrincipalName | UnverifiedDomain | InvalidValue | InvalidCountryCode
+        error,
+        InvalidUserPrincipalName
+        | UnverifiedDomain
+        | InvalidValue
+        | InvalidCountryCode
+        | UsersNotFound,
     ):
         return ScimError(status=400, scim_type="invalidValue", detail=error.message)
     scim_type = "invalidValue" if error.status_code == 400 else None

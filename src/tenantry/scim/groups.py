@@ -290,7 +290,7 @@ def _attribute(path: Any) -> str:
 
 def _filtered_ids(path: Any) -> list[uuid.UUID]:
     """The members `members[value eq "…"]` (or several joined by `or`) selects."""
-    tree = path.value_filter.ast if path.value_filter is not None else None
+    tree = getattr(path.value_filter, "ast", path.value_filter)
     terms = (
         tree.terms if isinstance(tree, LogicalExpr) and tree.op == LogicalOperator.or_ else (tree,)
     )
@@ -347,7 +347,7 @@ async def patch(
             elif attribute == "externalid":
                 external_id = None if op == "remove" else value
             elif attribute == "members":
-                filtered = not isinstance(path, str) and path.value_filter is not None
+                filtered = getattr(path, "value_filter", None) is not None
                 if filtered and op == "remove":
                     await membership.remove(_filtered_ids(path))
                 elif filtered:

@@ -22,7 +22,8 @@ The mapping (docs/api.md, "Directory sync"):
 | Group `displayName`, `members` | the group's name, its direct members (users only) |
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: scim2-models reads the models' annotations
+# (mutability, case) at class creation, and strings would hide them.
 
 import hashlib
 import json
@@ -92,7 +93,7 @@ class Member(ComplexAttribute):
 
     value: Annotated[str | None, Mutability.immutable, CaseExact.true] = None
     ref: Annotated[
-        Reference[Union[User, Group]] | None,  # type: ignore[type-arg]  # noqa: UP007
+        Reference[Union["User", "Group"]] | None,  # type: ignore[type-arg]
         Mutability.immutable,
     ] = Field(None, serialization_alias="$ref", validation_alias="$ref")
     type: Annotated[str | None, Mutability.immutable] = Field(None, examples=["User"])
@@ -148,7 +149,9 @@ def _timestamp(value: datetime) -> str:
 # --- Tenantry → SCIM ----------------------------------------------------------------------
 
 
-def user_view(user: DirectoryUser, scim_row: ScimUser | None, *, base_url: str) -> dict[str, Any]:
+def user_view(
+    user: "DirectoryUser", scim_row: "ScimUser | None", *, base_url: str
+) -> dict[str, Any]:
     """The SCIM representation of a user (synced or not), with `meta.version`."""
     if scim_row is not None:
         document: dict[str, Any] = json.loads(json.dumps(scim_row.attributes))
@@ -191,8 +194,8 @@ def user_view(user: DirectoryUser, scim_row: ScimUser | None, *, base_url: str) 
 
 
 def group_view(
-    group: DirectoryGroup,
-    scim_row: ScimGroup | None,
+    group: "DirectoryGroup",
+    scim_row: "ScimGroup | None",
     member_ids: list[uuid.UUID] | None,
     *,
     base_url: str,
