@@ -51,6 +51,7 @@ from tenantry.licensing.router import hot_router, well_known_router
 from tenantry.licensing.router import router as licensing_router
 from tenantry.licensing.scheduled import LifecycleWorker
 from tenantry.partner.router import router as partner_router
+from tenantry.scim import pages as scim_pages
 from tenantry.scim import provider_router as scim_provider
 from tenantry.scim.constants import SCIM_PATH
 from tenantry.scim.router import router as scim_router
@@ -213,6 +214,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         groups_pages,
         licensing_pages,
         roles_pages,
+        scim_pages,
         audit_pages,
     ):
         app.include_router(pages.router)

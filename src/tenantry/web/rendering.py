@@ -58,6 +58,7 @@ TEMPLATE_PACKAGES = (
     "tenantry.domains",
     "tenantry.directory",
     "tenantry.licensing",
+    "tenantry.scim",
 )
 
 templates = Jinja2Templates(
