@@ -9,7 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from tenantry.cli.main import app
+from tenantry.core.clock import clock
 from tests.support.directory import add_user
+from tests.support.licensing import cli as cli_json
 from tests.support.scim import entra_user, patch, provisioning, scim_client
 from tests.support.stories import PASSWORD
 
@@ -106,3 +108,42 @@ def test_the_terminal_creates_lists_and_revokes_tokens(cli, stories, database, s
     assert "Okta" in cli("scim", "log")
     cli("scim", "token", "revoke", created["id"])
     assert okta.get("/Users").status_code == 401
+
+
+def _pruned(database) -> int:
+    counts = {row["records"]: row["deleted"] for row in cli_json(database, "prune")}
+    return counts["provisioningLog"]
+
+
+def test_the_provisioning_log_keeps_30_days(stories, database):
+    setup = provisioning(stories, database)
+    setup.scim.get("/Users")
+    clock.advance(days=29)
+    setup.scim.get("/Groups")
+    assert _pruned(database) == 0
+    clock.advance(days=2)
+    assert _pruned(database) == 1
+    admin = stories.client_for(setup.admin.email)  # a month later: signed in again
+    rows = admin.get("/v1/auditLogs/provisioning").json()["value"]
+    assert [row["path"] for row in rows] == ["/Groups"]
+
+
+def test_a_token_acts_with_its_creators_rights(stories, database):
+    setup = provisioning(stories, database)
+    admin = setup.admin.api
+    kim = setup.scim.post("/Users", json=entra_user("kim@contoso.com", "k")).json()
+    lee = add_user(admin, "lee@contoso.com", "Lee Gu", password=PASSWORD)
+    for user_id, role in ((kim["id"], "LicenseAdministrator"), (lee["id"], "UserAdministrator")):
+        given = admin.post(f"/v1/directoryRoles/{role}/members", json={"userId": user_id})
+        assert given.status_code in (200, 201, 204), given.text
+    # A User Administrator's token cannot change an administrator (adminProtected)…
+    lees = stories.client_for("lee@contoso.com")
+    created = lees.post("/v1/scimTokens", json={"displayName": "Okta"})
+    assert created.status_code == 201, created.text
+    okta = scim_client(stories.server.url, created.json()["token"])
+    title = patch({"op": "replace", "path": "title", "value": "Buyer"})
+    refused = okta.patch(f"/Users/{kim['id']}", json=title)
+    assert refused.status_code == 403, refused.text
+    assert okta.delete(f"/Users/{kim['id']}").status_code == 403
+    # … a Global Administrator's can.
+    assert setup.scim.patch(f"/Users/{kim['id']}", json=title).status_code == 200
