@@ -131,6 +131,7 @@ def path_values(organization: Organization) -> dict[str, list[str]]:
         # Role ids are Entra's role template ids, the same in every organization.
         "role_id": ["UserAdministrator"],
         "partner_account_id": [organization.partner_account_id],
+        "token_id": [organization.scim_token_id],
     }
 
 
@@ -150,6 +151,7 @@ def scoped_values(organization: Organization) -> set[str]:
         organization.pending_domain,
         organization.initial_domain,
         organization.partner_account_id,
+        organization.scim_token_id,
     }
 
 
@@ -164,6 +166,7 @@ def markers(organization: Organization) -> set[str]:
             organization.group_name,
             organization.spare_group_name,
             organization.publisher_name,
+            organization.scim_token,
             *(token.split("=", 1)[1] for token in organization.verification_tokens),
         )
     }
@@ -383,6 +386,7 @@ def snapshot(organization: Organization) -> dict[str, Any]:
         "subscribedSkus": read("/v1/subscribedSkus"),
         "roles": read("/v1/directoryRoles"),
         "partnerAccount": read(f"/v1/partnerAccounts/{organization.partner_account_id}"),
+        "scimTokens": read("/v1/scimTokens"),
         "audit": [event["id"] for event in _all(api, "/v1/auditLogs/directoryAudits")],
     }
 

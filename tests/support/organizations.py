@@ -45,6 +45,8 @@ class Organization:
     verification_tokens: list[str] = field(default_factory=list)
     partner_account_id: str = ""  # its partner account, enrolled by its admin
     publisher_name: str = ""
+    scim_token_id: str = ""  # its provisioning token (directory sync)
+    scim_token: str = ""
 
     def user_ids(self) -> list[str]:
         return [self.admin_id, *self.member_ids]
@@ -126,6 +128,7 @@ def build_organization(
     subscriptions = _ok(api.get("/v1/subscriptions"))["value"]
     publisher_name = f"{stem.capitalize()} Labs"
     partner_account = enroll(api, publisher_name)
+    scim_token = _ok(api.post("/v1/scimTokens", json={"displayName": f"{stem} IdP"}), 201)
     return Organization(
         tenant_id=signed_up["tenant"]["id"],
         display_name=organization["displayName"],
@@ -150,4 +153,6 @@ def build_organization(
         verification_tokens=tokens,
         partner_account_id=partner_account["id"],
         publisher_name=publisher_name,
+        scim_token_id=scim_token["id"],
+        scim_token=scim_token["token"],
     )
