@@ -10,8 +10,11 @@ than 30 days (`LOG_RETENTION`). Shaped after Graph's provisioning logs
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,12 +24,16 @@ from sqlalchemy import Delete, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.core.clock import clock
+from tenantry.core.db import Database
 from tenantry.core.errors import InvalidRequest
 from tenantry.core.housekeeping import pruner
 from tenantry.core.paging import decode_token
+from tenantry.scim import tokens
 from tenantry.scim.constants import LOG_RETENTION
 from tenantry.scim.models import ProvisioningEvent
 from tenantry.scim.tokens import Caller
+
+log_ = logging.getLogger("tenantry.scim")
 
 MAX_TOP = 500
 OUTCOMES = ("success", "failure")
@@ -101,6 +108,52 @@ async def record(db_session: AsyncSession, caller: Caller, entries: list[Entry])
     await db_session.execute(
         ProvisioningEvent.__table__.insert(), [_row(caller, entry, now) for entry in entries]
     )
+
+
+class GroupCommit:
+    """Log rows of reads (and refusals), written by as few write transactions as possible.
+
+    A read runs in a read-only unit of work (beside writers on SQLite); its row then waits
+    for the next write of the log, which carries every row that arrived meanwhile, and the
+    uses of the tokens that carried them (`tokens.touch`). The request answers once its
+    row is committed, so the log never lags behind what a client saw.
+    """
+
+    def __init__(self, database: Database, gate: asyncio.Lock | None = None) -> None:
+        self.database = database
+        self.gate = gate  # SQLite: the writers' turn (provider_router._writing)
+        self.pending: list[tuple[Caller, Entry, asyncio.Future[None]]] = []
+        self.draining: asyncio.Task[None] | None = None
+
+    async def record(self, caller: Caller, entry: Entry) -> None:
+        """Write the row (with others); never raises: a lost log row fails no request."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append((caller, entry, done))
+        if self.draining is None or self.draining.done():
+            self.draining = asyncio.create_task(self._drain())
+        await done
+
+    async def _drain(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                now = clock.now()
+                async with contextlib.AsyncExitStack() as stack:
+                    if self.gate is not None:
+                        await stack.enter_async_context(self.gate)
+                    db_session = await stack.enter_async_context(self.database.unit_of_work())
+                    await db_session.execute(
+                        ProvisioningEvent.__table__.insert(),
+                        [_row(caller, entry, now) for caller, entry, _ in batch],
+                    )
+                    await tokens.touch(
+                        db_session, {caller.token_id for caller, _, _ in batch if caller.touch_due}
+                    )
+            except Exception:
+                log_.exception("could not write %d provisioning log rows", len(batch))
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_result(None)
 
 
 @dataclass

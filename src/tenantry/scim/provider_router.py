@@ -13,9 +13,11 @@ rolls back and its row is written on its own.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -110,12 +112,38 @@ async def _record_failure(
     if status != 503:
         entry.status, entry.error_type, entry.error_detail = status, scim_type or "error", detail
         entry.duration_ms = int((time.perf_counter() - started) * 1000)
-        try:
-            async with request.app.state.database.unit_of_work() as db_session:
-                await log.record(db_session, caller, [entry])
-        except Exception:  # the refusal is answered even if its log row cannot be written
-            log_.exception("could not record a refused SCIM request")
+        await _group_log(request.app.state).record(caller, entry)
     return _error_response(status, detail, scim_type, headers)
+
+
+def _group_log(state: State) -> log.GroupCommit:
+    """The process's writer of log rows for reads and refusals (one per database)."""
+    writer = getattr(state, "scim_group_log", None)
+    if writer is None or writer.database is not state.database:
+        writer = state.scim_group_log = log.GroupCommit(state.database, _gate(state))
+    return writer
+
+
+def _gate(state: State) -> asyncio.Lock | None:
+    """SQLite: the lock this process's SCIM writes take turns on (`_writing`)."""
+    if state.database.dialect != "sqlite":
+        return None
+    gate = getattr(state, "scim_write_gate", None)
+    if gate is None:
+        gate = state.scim_write_gate = asyncio.Lock()
+    return gate
+
+
+@contextlib.asynccontextmanager
+async def _writing(state: State) -> AsyncIterator[None]:
+    """On SQLite, this process's SCIM writes take turns here rather than in SQLite's busy
+    handler, whose growing sleeps would leave the one write lock idle while writers wait."""
+    gate = _gate(state)
+    if gate is None:
+        yield
+        return
+    async with gate:
+        yield
 
 
 def _token(request: Request) -> str | None:
@@ -133,9 +161,14 @@ async def _serve(
     resource_type: str | None,
     work: Work,
     prepare: Callable[[], Awaitable[None]] | None = None,
+    *,
+    readonly: bool = False,
 ) -> Response:
     """Read the body (`prepare`: parsing, password hashing, before any transaction), then
-    authenticate and run `work` in one unit of work with its log row; answer in SCIM's shape."""
+    authenticate and run `work` in one unit of work with its log row; answer in SCIM's shape.
+
+    A read (`readonly`) runs in a read-only unit of work, beside writers on SQLite, and its
+    log row is written with others' (`log.GroupCommit`)."""
     started = time.perf_counter()
     state = request.app.state
     entry = log.Entry(
@@ -149,14 +182,19 @@ async def _serve(
             await prepare()
         except Exception as error:
             # A malformed body: only its token's organization hears why, and logs it.
-            async with state.database.unit_of_work() as db_session:
+            async with state.database.unit_of_work(readonly=True) as db_session:
                 caller = await tokens.authenticate(db_session=db_session, token=_token(request))
             if caller is None:
                 return _error_response(401, _UNAUTHORIZED, headers=_CHALLENGE)
             return await _record_failure(request, caller, entry, started, error)
     caller: tokens.Caller | None = None
     try:
-        async with state.database.unit_of_work() as db_session:
+        async with contextlib.AsyncExitStack() as stack:
+            if not readonly:
+                await stack.enter_async_context(_writing(state))
+            db_session = await stack.enter_async_context(
+                state.database.unit_of_work(readonly=readonly)
+            )
             caller = await tokens.authenticate(db_session=db_session, token=_token(request))
             if caller is None:
                 raise UnauthorizedException(detail=_UNAUTHORIZED)
@@ -177,12 +215,17 @@ async def _serve(
                     entry.changes = answer.done.changes
                 entry.duration_ms = int((time.perf_counter() - started) * 1000)
                 entries = [entry]
-            await log.record(db_session, caller, entries)
+            if not readonly:
+                await log.record(db_session, caller, entries)
+                if caller.touch_due:
+                    await tokens.touch(db_session, {caller.token_id})
     except Exception as error:
         if caller is None:
             status, detail, scim_type, headers = _refusal(error)
             return _error_response(status, detail, scim_type, headers)
         return await _record_failure(request, caller, entry, started, error)
+    if readonly:
+        await _group_log(state).record(caller, entry)
     headers: dict[str, str] = {}
     document = answer.document
     if document is not None and isinstance(document.get("meta"), dict):
@@ -334,7 +377,9 @@ def build_app(state: State) -> FastAPI:
 
             @app.get(collection, name=f"list{kind}s")
             async def list_resources(request: Request) -> Response:
-                return await _serve(request, kind, listing(kind, dict(request.query_params)))
+                return await _serve(
+                    request, kind, listing(kind, dict(request.query_params)), readonly=True
+                )
 
             @app.post(collection + "/.search", name=f"search{kind}s")
             async def search_resources(request: Request) -> Response:
@@ -352,11 +397,11 @@ def build_app(state: State) -> FastAPI:
                 async def work(context: scim_users.Request) -> Answer:
                     return await listing(kind, read["values"])(context)
 
-                return await _serve(request, kind, work, prepare)
+                return await _serve(request, kind, work, prepare, readonly=True)
 
             @app.get(collection + "/{resource_id}", name=f"get{kind}")
             async def get_resource(resource_id: str, request: Request) -> Response:
-                return await _serve(request, kind, fetch(kind, resource_id, request))
+                return await _serve(request, kind, fetch(kind, resource_id, request), readonly=True)
 
             @app.post(collection, name=f"create{kind}")
             async def create_resource(request: Request) -> Response:

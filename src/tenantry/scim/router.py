@@ -42,7 +42,7 @@ async def create_token(
     request: Request,
     response: Response,
     principal: Principal = Depends(require_role(*TOKEN_MANAGERS)),
-    db_session: AsyncSession = Depends(get_db),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> dict[str, Any]:
     """A provisioning token for the organization's identity provider; `token` is shown only here."""
     no_store(response)
@@ -59,7 +59,7 @@ async def create_token(
 @router.get("/scimTokens", response_model=ScimTokenList)
 async def list_tokens(
     principal: Principal = Depends(require_role(*TOKEN_MANAGERS)),
-    db_session: AsyncSession = Depends(get_read_db),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """The organization's provisioning tokens, newest first (never their values)."""
     found = await tokens.get_all(db_session=db_session, tenant_id=principal.tenant.id)
@@ -71,7 +71,7 @@ async def revoke_token(
     token_id: str,
     request: Request,
     principal: Principal = Depends(require_role(*TOKEN_MANAGERS)),
-    db_session: AsyncSession = Depends(get_db),
+    db_session: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Revoke a token: the identity provider's next request with it is refused (401)."""
     try:
@@ -100,7 +100,7 @@ async def provisioning_log(
     top: int = Query(100, alias="$top", ge=1, le=log.MAX_TOP),
     skip_token: str | None = Query(None, alias="$skiptoken"),
     principal: Principal = Depends(require_role(*DIRECTORY_READERS)),
-    db_session: AsyncSession = Depends(get_read_db),
+    db_session: AsyncSession = Depends(get_read_db, scope="function"),
 ) -> dict[str, Any]:
     """Every request the identity provider made, newest first, with what it changed."""
     events, next_token = await log.search(

@@ -41,6 +41,7 @@ class Caller:
     token_id: uuid.UUID
     token_display_name: str
     created_by: uuid.UUID | None
+    touch_due: bool = False
 
     def actor(self, client_address: str | None) -> audit.Actor:
         """The audit actor of its changes: the provisioning service of the tenant."""
@@ -134,7 +135,8 @@ async def revoke(
 
 async def authenticate(*, db_session: AsyncSession, token: str | None) -> Caller | None:
     """The tenant a presented token belongs to, or None (unknown, revoked, expired, or the
-    tenant is closed or no longer managed). Notes its use, at most once a minute."""
+    tenant is closed or no longer managed). `touch_due`: its last use is to be noted (at
+    most once a minute; `touch`)."""
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     row = (
@@ -152,13 +154,21 @@ async def authenticate(*, db_session: AsyncSession, token: str | None) -> Caller
         return None
     if scim_token.expires_at is not None and scim_token.expires_at <= now:
         return None
-    if scim_token.last_used_at is None or now - scim_token.last_used_at >= LAST_USED_RESOLUTION:
-        await db_session.execute(
-            update(ScimToken).where(ScimToken.id == scim_token.id).values(last_used_at=now)
-        )
     return Caller(
         tenant_id=scim_token.tenant_id,
         token_id=scim_token.id,
         token_display_name=scim_token.display_name,
         created_by=scim_token.created_by,
+        touch_due=scim_token.last_used_at is None
+        or now - scim_token.last_used_at >= LAST_USED_RESOLUTION,
     )
+
+
+async def touch(db_session: AsyncSession, token_ids: set[uuid.UUID]) -> None:
+    """Note that these tokens were used now."""
+    if token_ids:
+        await db_session.execute(
+            update(ScimToken)
+            .where(ScimToken.id.in_(sorted(token_ids)))
+            .values(last_used_at=clock.now())
+        )
