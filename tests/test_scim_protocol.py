@@ -172,6 +172,40 @@ def test_bulk_resolves_bulk_ids_and_stops_after_fail_on_errors(stories, database
     assert too_many.status_code == 413
 
 
+def test_a_bulk_load_of_users_answers_each_operation(stories, database):
+    setup = provisioning(stories, database)
+    scim = setup.scim
+    add_user(setup.admin.api, "lee@contoso.com", "Lee Gu")
+    people = [entra_user(f"load{index}@contoso.com", f"l{index}") for index in range(40)]
+    people[5] = entra_user("lee@contoso.com", "taken")  # a cloud user has it
+    people[9] = entra_user("load1@contoso.com", "again")  # created earlier in this request
+    people[12] = entra_user("load12@fabrikam.com", "elsewhere")  # not a verified domain
+    people[20] = {"schemas": [USER], "name": {"givenName": "No user name"}}
+    body = {
+        "schemas": [BULK],
+        "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": f"p{index}", "data": person}
+            for index, person in enumerate(people)
+        ]
+        + [{"method": "DELETE", "path": "/Users/00000000-0000-0000-0000-000000000000"}],
+    }
+    answered = scim.post("/Bulk", json=body)
+    assert answered.status_code == 200, answered.text
+    statuses = [result["status"] for result in answered.json()["Operations"]]
+    expected = ["201"] * 40 + ["404"]
+    expected[5], expected[9], expected[12], expected[20] = "409", "409", "400", "400"
+    assert statuses == expected
+    created = scim.get("/Users", params={"filter": 'userName sw "load"', "count": "100"}).json()
+    assert created["totalResults"] == 36
+    one = answered.json()["Operations"][0]
+    fetched = scim.get(one["location"].split("/scim/v2")[1])
+    assert fetched.status_code == 200 and fetched.headers["ETag"] == one["version"]
+    found = scim.get("/Users", params={"filter": 'displayName eq "givenName familyName"'})
+    assert found.json()["totalResults"] == 36  # search terms and keys written with them
+    audit = setup.admin.api.get("/v1/auditLogs/directoryAudits", params={"action": "Add user"})
+    assert len(audit.json()["value"]) >= 36
+
+
 def test_bodies_up_to_the_advertised_size_are_taken(stories, database):
     scim = provisioning(stories, database).scim
     config = scim.get("/ServiceProviderConfig").json()

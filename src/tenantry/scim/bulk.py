@@ -187,68 +187,154 @@ def _error(error: Exception) -> ScimError | SCIMException:
     raise error
 
 
-async def run(
-    request: scim_users.Request, operations: list[Operation], fail_on_errors: int | None
-) -> tuple[dict[str, Any], list[log.Entry]]:
-    """Run the operations (references first resolved); the BulkResponse and the log entries."""
-    ids: dict[str, str] = {}
-    defined = {operation.bulk_id for operation in operations if operation.bulk_id}
-    pending = list(operations)
-    results: dict[int, dict[str, Any]] = {}
-    entries: list[log.Entry] = []
-    failures = 0
-    while pending and (fail_on_errors is None or failures < fail_on_errors):
-        ready = [op for op in pending if op.refers_to <= set(ids)]
-        if not ready:
-            # What is left refers to ids no operation defines, or they refer to each other.
-            ready = pending[:1]
-        operation = ready[0]
-        pending.remove(operation)
-        started = time.perf_counter()
+def _simple_create(operation: Operation) -> bool:
+    return (
+        operation.method == "POST"
+        and not operation.refers_to
+        and _PATH.match(operation.path) is not None
+        and _PATH.match(operation.path).group(1).lower() == "users"  # type: ignore[union-attr]
+        and _PATH.match(operation.path).group(2) is None  # type: ignore[union-attr]
+    )
+
+
+class _Run:
+    """The answers and log entries of a bulk request's operations, as they are run."""
+
+    def __init__(self, request: scim_users.Request) -> None:
+        self.request = request
+        self.ids: dict[str, str] = {}
+        self.results: dict[int, dict[str, Any]] = {}
+        self.entries: list[log.Entry] = []
+        self.failures = 0
+
+    def _start(self, operation: Operation) -> tuple[dict[str, Any], log.Entry]:
+        outcome: dict[str, Any] = {"method": operation.method}
+        if operation.bulk_id:
+            outcome["bulkId"] = operation.bulk_id
         entry = log.Entry(
             method=operation.method,
             path=operation.path,
             resource_type=None,
             action=log.action_of(operation.method, 0),
         )
-        outcome: dict[str, Any] = {"method": operation.method}
-        if operation.bulk_id:
-            outcome["bulkId"] = operation.bulk_id
+        return outcome, entry
+
+    def failed(self, operation: Operation, exc: Exception, took: float) -> None:
+        error = _error(exc)
+        outcome, entry = self._start(operation)
+        self.failures += 1
+        outcome["status"] = str(error.status)
+        outcome["response"] = body(error.status, error.detail, error.scim_type)
+        entry.status, entry.error_type, entry.error_detail = (
+            error.status,
+            error.scim_type or "error",
+            error.detail,
+        )
+        self._end(operation, outcome, entry, took)
+
+    def succeeded(
+        self,
+        operation: Operation,
+        status: int,
+        done: scim_users.Done,
+        resource_type: str,
+        took: float,
+    ) -> None:
+        outcome, entry = self._start(operation)
+        outcome["status"] = str(status)
+        if done.document is not None:
+            outcome["location"] = done.document["meta"]["location"]
+            outcome["version"] = done.document["meta"]["version"]
+            if operation.bulk_id and operation.method == "POST":
+                self.ids[operation.bulk_id] = done.document["id"]
+        entry.status, entry.resource_type = status, resource_type
+        entry.target_id, entry.target_name = done.target_id, done.target_name
+        entry.changes = done.changes
+        self._end(operation, outcome, entry, took)
+
+    def _end(
+        self, operation: Operation, outcome: dict[str, Any], entry: log.Entry, took: float
+    ) -> None:
+        entry.duration_ms = int(took * 1000)
+        self.results[operation.index] = outcome
+        self.entries.append(entry)
+
+    async def one(self, operation: Operation) -> None:
+        """Run one operation in a savepoint of its own."""
+        started = time.perf_counter()
         try:
-            missing = operation.refers_to - set(ids)
+            missing = operation.refers_to - set(self.ids)
             if missing:
-                unknown = sorted(missing - defined) or sorted(missing)
                 raise ScimError(
-                    status=409 if not (missing - defined) else 400,
+                    status=400,
                     scim_type="invalidValue",
-                    detail=f"bulkId {unknown[0]} is not defined by an operation that succeeded.",
+                    detail=f"bulkId {sorted(missing)[0]} is not defined by an operation that "
+                    "succeeded.",
                 )
-            async with request.db_session.begin_nested():
-                status, done, resource_type = await _perform(request, operation, ids)
+            async with self.request.db_session.begin_nested():
+                status, done, resource_type = await _perform(self.request, operation, self.ids)
         except Exception as exc:  # each failure is the operation's, not the request's
-            error = _error(exc)
-            failures += 1
-            outcome["status"] = str(error.status)
-            outcome["response"] = body(error.status, error.detail, error.scim_type)
-            entry.status = error.status
-            entry.error_type = error.scim_type or "error"
-            entry.error_detail = error.detail
+            self.failed(operation, exc, time.perf_counter() - started)
         else:
-            outcome["status"] = str(status)
-            if done.document is not None:
-                outcome["location"] = done.document["meta"]["location"]
-                outcome["version"] = done.document["meta"]["version"]
-                if operation.bulk_id and operation.method == "POST":
-                    ids[operation.bulk_id] = done.document["id"]
-            entry.status = status
-            entry.resource_type = resource_type
-            entry.target_id, entry.target_name = done.target_id, done.target_name
-            entry.changes = done.changes
-        entry.duration_ms = int((time.perf_counter() - started) * 1000)
-        results[operation.index] = outcome
-        entries.append(entry)
+            self.succeeded(operation, status, done, resource_type, time.perf_counter() - started)
+
+    async def creations(self, operations: list[Operation]) -> None:
+        """Run consecutive user creations set-based (`users.create_many`); one by one when the
+        database refuses the set."""
+        started = time.perf_counter()
+        parsed: list[tuple[Operation, scim_users.Creation]] = []
+        for operation in operations:
+            try:
+                parsed.append(
+                    (
+                        operation,
+                        scim_users.Creation(payloads.user(operation.data), operation.password_hash),
+                    )
+                )
+            except Exception as exc:
+                self.failed(operation, exc, 0.0)
+        outcomes = await scim_users.create_many(self.request, [c for _, c in parsed])
+        if outcomes is None:
+            for operation, _ in parsed:
+                await self.one(operation)
+            return
+        took = (time.perf_counter() - started) / max(1, len(parsed))
+        for (operation, _), outcome in zip(parsed, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                self.failed(operation, outcome, took)
+            else:
+                self.succeeded(operation, 201, outcome, "User", took)
+
+
+async def run(
+    request: scim_users.Request, operations: list[Operation], fail_on_errors: int | None
+) -> tuple[dict[str, Any], list[log.Entry]]:
+    """Run the operations (references first resolved); the BulkResponse and the log entries."""
+    state = _Run(request)
+    if fail_on_errors is None and not any(op.refers_to for op in operations):
+        # In order; consecutive user creations together, set-based (the usual bulk load).
+        batch: list[Operation] = []
+        for operation in operations:
+            if _simple_create(operation):
+                batch.append(operation)
+                continue
+            if batch:
+                await state.creations(batch)
+                batch = []
+            await state.one(operation)
+        if batch:
+            await state.creations(batch)
+    else:
+        pending = list(operations)
+        while pending and (fail_on_errors is None or state.failures < fail_on_errors):
+            ready = [op for op in pending if op.refers_to <= set(state.ids)]
+            # What is left may refer to ids no operation defines, or to each other: the
+            # first of it then runs, and fails.
+            operation = (ready or pending)[0]
+            pending.remove(operation)
+            await state.one(operation)
     response = {
         "schemas": [BULK_RESPONSE],
-        "Operations": [results[index] for index in sorted(results)],
+        "Operations": [state.results[index] for index in sorted(state.results)],
     }
-    return response, entries
+    return response, state.entries

@@ -98,22 +98,27 @@ async def search(
     statement = _joined().where(Group.tenant_id == request.caller.tenant_id)
     if query.filter is not None:
         statement = statement.where(group_condition(query.filter))
+    if query.count > 0:
+        column = group_sort(query.sort_by) if query.sort_by else Group.id
+        ordering = (column.desc(), Group.id.desc()) if query.descending else (column, Group.id)
+        rows = (
+            await request.db_session.execute(
+                statement.add_columns(func.count().over())
+                .order_by(*ordering)
+                .offset(query.start_index - 1)
+                .limit(query.count)
+            )
+        ).all()
+        if rows:
+            views = [await _view(request, g, s, members=members) for g, s, _ in rows]
+            return rows[0][2], views
     total = (
         await request.db_session.scalar(
             select(func.count()).select_from(statement.order_by(None).subquery())
         )
         or 0
     )
-    if query.count <= 0 or query.start_index > total:
-        return total, []
-    column = group_sort(query.sort_by) if query.sort_by else Group.id
-    ordering = (column.desc(), Group.id.desc()) if query.descending else (column, Group.id)
-    rows = (
-        await request.db_session.execute(
-            statement.order_by(*ordering).offset(query.start_index - 1).limit(query.count)
-        )
-    ).all()
-    return total, [await _view(request, g, s, members=members) for g, s in rows]
+    return total, []
 
 
 def _check_version(document: dict[str, Any], if_match: str | None) -> None:

@@ -23,18 +23,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scim2_models import Context, NotFoundException, PatchOp, PreconditionFailedException
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.catalog import Catalog
 from tenantry.core import audit
 from tenantry.core.clock import clock
+from tenantry.core.errors import TenantryError
 from tenantry.directory import events as directory_events
 from tenantry.directory import flows as directory_flows
 from tenantry.directory import roles as directory_roles
+from tenantry.directory import spoofing
 from tenantry.directory import sync as directory_sync
 from tenantry.directory import users as directory_users
 from tenantry.directory.constants import Source
+from tenantry.directory.exceptions import UserAlreadyExists
 from tenantry.directory.models import User
 from tenantry.licensing import groups as licensing_groups
 from tenantry.scim.exceptions import ScimError
@@ -105,24 +109,32 @@ async def get(request: Request, user_id: str) -> dict[str, Any]:
 
 
 async def search(request: Request, query: Query) -> tuple[int, list[dict[str, Any]]]:
-    """The total matching the filter, and the page asked for (in SQL, indexes first)."""
+    """The total matching the filter, and the page asked for (in SQL, indexes first; the
+    total rides along with the page, `count(*) OVER ()`: one statement)."""
     statement = _joined().where(User.tenant_id == request.caller.tenant_id)
     if query.filter is not None:
         statement = statement.where(user_condition(query.filter))
+    if query.count > 0:
+        column = user_sort(query.sort_by) if query.sort_by else User.id
+        ordering = (column.desc(), User.id.desc()) if query.descending else (column, User.id)
+        rows = (
+            await request.db_session.execute(
+                statement.add_columns(func.count().over())
+                .order_by(*ordering)
+                .offset(query.start_index - 1)
+                .limit(query.count)
+            )
+        ).all()
+        if rows:
+            views = [user_view(u, s, base_url=request.base_url) for u, s, _ in rows]
+            return rows[0][2], views
     total = (
         await request.db_session.scalar(
             select(func.count()).select_from(statement.order_by(None).subquery())
         )
         or 0
     )
-    if query.count <= 0 or query.start_index > total:
-        return total, []
-    column = user_sort(query.sort_by) if query.sort_by else User.id
-    ordering = (column.desc(), User.id.desc()) if query.descending else (column, User.id)
-    rows = await request.db_session.execute(
-        statement.order_by(*ordering).offset(query.start_index - 1).limit(query.count)
-    )
-    return total, [user_view(u, s, base_url=request.base_url) for u, s in rows.all()]
+    return total, []
 
 
 def _check_version(document: dict[str, Any], if_match: str | None) -> None:
@@ -175,27 +187,35 @@ async def create(request: Request, resource: UserResource, *, password_hash: str
     """A new synced user, as the client describes them; never licensed here (seed 004)."""
     fields = user_fields(resource)
     principal_name = await _principal_name(request, fields.principal_name)
-    user = await directory_users.create(
-        db_session=request.db_session,
-        actor=request.actor,
-        tenant_id=request.caller.tenant_id,
-        principal_name=principal_name,
-        display_name=directory_users.check_name(
-            fields.display_name, field="displayName", limit=256, required=True
+    try:
+        user = await directory_users.create(
+            db_session=request.db_session,
+            actor=request.actor,
+            tenant_id=request.caller.tenant_id,
+            principal_name=principal_name,
+            display_name=directory_users.check_name(
+                fields.display_name, field="displayName", limit=256, required=True
+            )
+            or "",
+            password_hash=password_hash,
+            source=Source.SYNCED,
+            usage_location=fields.usage_location,
+            given_name=directory_users.check_name(
+                fields.given_name, field="name.givenName", limit=128, required=False
+            ),
+            surname=directory_users.check_name(
+                fields.surname, field="name.familyName", limit=128, required=False
+            ),
+            account_enabled=fields.account_enabled,
+            mail=fields.mail,
+            # The unique indexes settle a taken name: no lookup and savepoint of its own in
+            # the provider's hottest write (the request, or its Bulk operation, fails whole).
+            known_new=True,
         )
-        or "",
-        password_hash=password_hash,
-        source=Source.SYNCED,
-        usage_location=fields.usage_location,
-        given_name=directory_users.check_name(
-            fields.given_name, field="name.givenName", limit=128, required=False
-        ),
-        surname=directory_users.check_name(
-            fields.surname, field="name.familyName", limit=128, required=False
-        ),
-        account_enabled=fields.account_enabled,
-        mail=fields.mail,
-    )
+    except IntegrityError as exc:
+        raise UserAlreadyExists(
+            f"A user with the address {principal_name} already exists.", target="userName"
+        ) from exc
     scim_row = ScimUser(
         tenant_id=user.tenant_id,
         user_id=user.id,
@@ -341,3 +361,123 @@ async def _usage_location_from_scim(*, db_session: AsyncSession, user: User) -> 
         )
     )
     return {"usageLocation"} if owned else set()
+
+
+@dataclass
+class Creation:
+    """One user to create in a Bulk request: the resource, its password's hash."""
+
+    resource: UserResource
+    password_hash: str | None
+
+
+async def create_many(request: Request, creations: list[Creation]) -> list[Done | Exception] | None:
+    """Create many synced users set-based (Bulk): each creation's Done, or its refusal. None
+    when the database refused the set (a name taken meanwhile): the caller then creates them
+    one by one, each with its own answer."""
+    domains = await directory_users.verified_domains(
+        db_session=request.db_session, tenant_id=request.caller.tenant_id
+    )
+    results: list[Done | Exception | None] = [None] * len(creations)
+    accepted: list[tuple[int, directory_sync.NewSyncedUser, UserFields]] = []
+    names: set[str] = set()
+    skeletons: set[str] = set()
+    for index, creation in enumerate(creations):
+        try:
+            fields = user_fields(creation.resource)
+            name = directory_users.normalize_principal_name(fields.principal_name)
+            directory_users.check_principal_name_domain(name, domains)
+            skeleton = spoofing.principal_name_skeleton(name)
+            if name in names or skeleton in skeletons:
+                raise UserAlreadyExists(
+                    f"{name} is created by an earlier operation of this request.",
+                    target="userName",
+                )
+            person = directory_sync.NewSyncedUser(
+                principal_name=name,
+                display_name=directory_users.check_name(
+                    fields.display_name, field="displayName", limit=256, required=True
+                )
+                or "",
+                given_name=directory_users.check_name(
+                    fields.given_name, field="name.givenName", limit=128, required=False
+                ),
+                surname=directory_users.check_name(
+                    fields.surname, field="name.familyName", limit=128, required=False
+                ),
+                mail=fields.mail,
+                usage_location=fields.usage_location,
+                account_enabled=fields.account_enabled,
+                password_hash=creation.password_hash,
+            )
+        except TenantryError as error:
+            results[index] = error
+            continue
+        names.add(name)
+        skeletons.add(skeleton)
+        accepted.append((index, person, fields))
+    taken = await directory_sync.taken(
+        request.db_session,
+        tenant_id=request.caller.tenant_id,
+        people=[person for _, person, _ in accepted],
+    )
+    survivors = []
+    for index, person, fields in accepted:
+        if person.principal_name in taken:
+            results[index] = UserAlreadyExists(taken[person.principal_name], target="userName")
+        else:
+            survivors.append((index, person, fields))
+    now = clock.now()
+    scim_rows = [
+        ScimUser(
+            tenant_id=request.caller.tenant_id,
+            user_id=person.id,
+            external_id=fields.external_id,
+            attributes=fields.attributes,
+            usage_location_from_scim=fields.usage_location_from_scim,
+            updated_at=now,
+        )
+        for _, person, fields in survivors
+    ]
+    try:
+        async with request.db_session.begin_nested():
+            await directory_sync.add_many(
+                request.db_session,
+                actor=request.actor,
+                tenant_id=request.caller.tenant_id,
+                people=[person for _, person, _ in survivors],
+            )
+            if scim_rows:
+                await request.db_session.execute(
+                    insert(ScimUser),
+                    [
+                        {
+                            "tenant_id": row.tenant_id,
+                            "user_id": row.user_id,
+                            "external_id": row.external_id,
+                            "attributes": row.attributes,
+                            "usage_location_from_scim": row.usage_location_from_scim,
+                            "updated_at": row.updated_at,
+                        }
+                        for row in scim_rows
+                    ],
+                )
+    except IntegrityError:
+        return None
+    for (index, person, _), scim_row in zip(survivors, scim_rows, strict=True):
+        user = User(
+            id=person.id,
+            tenant_id=request.caller.tenant_id,
+            user_principal_name=person.principal_name,
+            mail=person.mail or person.principal_name,
+            display_name=person.display_name,
+            given_name=person.given_name,
+            surname=person.surname,
+            account_enabled=person.account_enabled,
+            created_at=person.created_at,
+        )
+        document = user_view(user, scim_row, base_url=request.base_url)
+        results[index] = Done(
+            document, str(person.id), person.principal_name, _changes(None, document)
+        )
+    return [result for result in results if result is not None]
