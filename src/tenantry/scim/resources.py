@@ -27,12 +27,12 @@ The mapping (docs/api.md, "Directory sync"):
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, field_validator
 from scim2_models import (
     CaseExact,
@@ -258,7 +258,12 @@ class UserFields:
     password: str | None = None
 
 
+_ADDRESS = re.compile(r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f.]+(\.[^@\s\x00-\x1f.]+)+$")
+
+
 def _mail(resource: User[Any]) -> str | None:
+    """The address Tenantry writes to (`mail`): the primary email, else the work one, else the
+    first; None when it is not an address (the user name then serves)."""
     emails = resource.emails or []
     chosen = (
         next((email for email in emails if email.primary), None)
@@ -267,12 +272,8 @@ def _mail(resource: User[Any]) -> str | None:
     )
     if chosen is None or not chosen.value:
         return None
-    try:
-        checked = validate_email(str(chosen.value).strip(), check_deliverability=False)
-    except EmailNotValidError:
-        return None
-    address = f"{checked.local_part}@{checked.ascii_domain}".lower()
-    return address if len(address) <= 320 else None
+    address = str(chosen.value).strip().lower()
+    return address if len(address) <= 320 and _ADDRESS.match(address) else None
 
 
 def _work_country(resource: User[Any]) -> tuple[str | None, bool]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from scim2_models import Context, NotFoundException, PatchOp, PreconditionFailedException
@@ -428,8 +429,8 @@ async def create_many(request: Request, creations: list[Creation]) -> list[Done 
         else:
             survivors.append((index, person, fields))
     now = clock.now()
-    scim_rows = [
-        ScimUser(
+    scim_rows: list[Any] = [
+        SimpleNamespace(
             tenant_id=request.caller.tenant_id,
             user_id=person.id,
             external_id=fields.external_id,
@@ -465,14 +466,15 @@ async def create_many(request: Request, creations: list[Creation]) -> list[Done 
     except IntegrityError:
         return None
     for (index, person, _), scim_row in zip(survivors, scim_rows, strict=True):
-        user = User(
+        # What the view reads of the new rows (not ORM objects: nothing to track).
+        user: Any = SimpleNamespace(
             id=person.id,
-            tenant_id=request.caller.tenant_id,
             user_principal_name=person.principal_name,
             mail=person.mail or person.principal_name,
             display_name=person.display_name,
             given_name=person.given_name,
             surname=person.surname,
+            usage_location=person.usage_location,
             account_enabled=person.account_enabled,
             created_at=person.created_at,
         )
