@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Delete, and_, delete, func, or_, select
+from sqlalchemy import Delete, and_, delete, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.core.clock import clock
@@ -201,10 +201,13 @@ async def search(
         if query.outcome not in OUTCOMES:
             raise InvalidRequest("status is success or failure.", target="status")
         statement = statement.where(ProvisioningEvent.outcome == query.outcome)
-    if query.resource_type:
-        statement = statement.where(ProvisioningEvent.resource_type == query.resource_type[:40])
-    if query.target_id:
-        statement = statement.where(ProvisioningEvent.target_id == query.target_id[:64])
+    for column, value, size in (
+        (ProvisioningEvent.resource_type, query.resource_type, 40),
+        (ProvisioningEvent.target_id, query.target_id, 64),
+    ):
+        if value:
+            # No row holds U+0000, and PostgreSQL cannot compare text holding it.
+            statement = statement.where(false() if "\x00" in value else column == value[:size])
     if query.skip_token:
         last_time, last_id = _decode(query.skip_token)
         statement = statement.where(
