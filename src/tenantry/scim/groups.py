@@ -43,6 +43,7 @@ from tenantry.scim.constants import GROUP_SCHEMA, MAX_MEMBERS_PER_PATCH
 from tenantry.scim.filters import group_condition, group_sort
 from tenantry.scim.models import ScimGroup
 from tenantry.scim.resources import GroupResource, group_view
+from tenantry.scim.resources import external_id as scim_external_id
 from tenantry.scim.users import Done, Query, Request
 
 _CORE_PREFIX = GROUP_SCHEMA.lower() + ":"
@@ -246,7 +247,7 @@ async def create(request: Request, resource: GroupResource) -> Done:
     )
     membership = _Membership(request, group)
     await membership.add(ids)
-    scim_row = await _save(request, group, None, resource.external_id)
+    scim_row = await _save(request, group, None, scim_external_id(resource.external_id))
     document = group_view(group, scim_row, ids, base_url=request.base_url)
     changes = [{"name": "displayName", "oldValue": None, "newValue": group.display_name}]
     if resource.external_id is not None:
@@ -276,11 +277,10 @@ async def replace(
     changes = await _rename(request, group, resource.display_name)
     membership = _Membership(request, group)
     await membership.replace(_ids_of(resource.members))
-    scim_row = await _save(request, group, scim_row, resource.external_id)
-    if old_external != resource.external_id:
-        changes.append(
-            {"name": "externalId", "oldValue": old_external, "newValue": resource.external_id}
-        )
+    new_external = scim_external_id(resource.external_id)
+    scim_row = await _save(request, group, scim_row, new_external)
+    if old_external != new_external:
+        changes.append({"name": "externalId", "oldValue": old_external, "newValue": new_external})
     document = await _view(request, group, scim_row, members=True)
     return Done(document, str(group.id), group.display_name, changes + membership.changes())
 
@@ -350,7 +350,7 @@ async def patch(
                     )
                 changes += await _rename(request, group, value)
             elif attribute == "externalid":
-                external_id = None if op == "remove" else value
+                external_id = None if op == "remove" else scim_external_id(value)
             elif attribute == "members":
                 filtered = getattr(path, "value_filter", None) is not None
                 if filtered and op == "remove":

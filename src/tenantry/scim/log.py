@@ -67,23 +67,29 @@ def action_of(method: str, status: int) -> str:
     )
 
 
+def _text(value: str | None, size: int) -> str | None:
+    """A text as the log keeps it: cut to its column, U+0000 spelled out (PostgreSQL text
+    cannot hold it, and a request's path or a refusal's detail may)."""
+    return None if value is None else value.replace("\x00", "\\x00")[:size]
+
+
 def _row(caller: Caller, entry: Entry, now: datetime) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
         "tenant_id": caller.tenant_id,
         "token_id": caller.token_id,
         "token_display_name": caller.token_display_name,
-        "method": entry.method[:10],
-        "path": entry.path[:512],
+        "method": _text(entry.method, 10),
+        "path": _text(entry.path, 512),
         "resource_type": entry.resource_type,
         "action": entry.action,
         "target_id": entry.target_id,
-        "target_display_name": (entry.target_name or None) and entry.target_name[:320],
+        "target_display_name": _text(entry.target_name or None, 320),
         "status": entry.status,
         "outcome": entry.outcome,
         "changes": _bounded(entry.changes),
-        "error_type": entry.error_type,
-        "error_detail": (entry.error_detail or None) and entry.error_detail[:1024],
+        "error_type": _text(entry.error_type, 40),
+        "error_detail": _text(entry.error_detail or None, 1024),
         "duration_ms": entry.duration_ms,
         "occurred_at": now,
     }

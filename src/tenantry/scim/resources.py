@@ -52,6 +52,7 @@ from scim2_models import (
 from scim2_models.urn import URN
 
 from tenantry.directory.constants import USAGE_LOCATIONS
+from tenantry.directory.exceptions import InvalidValue
 from tenantry.scim.constants import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 
 if TYPE_CHECKING:
@@ -234,7 +235,10 @@ def stored_attributes(resource: User[Any]) -> dict[str, Any]:
     """What a validated user resource keeps in `scim_users.attributes`: every attribute the
     client sent but those with a place of their own, in SCIM's own names."""
     document = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-    return {key: value for key, value in document.items() if key not in _OWN_USER_KEYS}
+    kept = {key: value for key, value in document.items() if key not in _OWN_USER_KEYS}
+    if "\\u0000" in json.dumps(kept):  # PostgreSQL cannot read it back as text
+        raise InvalidValue("Attributes cannot contain the NUL character (U+0000).")
+    return kept
 
 
 # --- SCIM → Tenantry ----------------------------------------------------------------------
@@ -299,6 +303,18 @@ def _display_name(resource: User[Any]) -> str:
     return str(resource.user_name or "").split("@", 1)[0][:256] or "user"
 
 
+def external_id(value: Any) -> str | None:
+    """A client's externalId as Tenantry keeps it (at most 256 characters, no U+0000)."""
+    if value is None:
+        return None
+    text = str(value)
+    if len(text) > 256 or "\x00" in text:
+        raise InvalidValue(
+            "externalId takes at most 256 characters, none of them U+0000.", target="externalId"
+        )
+    return text
+
+
 def user_fields(resource: User[Any]) -> UserFields:
     """The Tenantry columns a (validated) user resource sets, and what SCIM keeps beside them."""
     name = resource.name
@@ -312,7 +328,7 @@ def user_fields(resource: User[Any]) -> UserFields:
         mail=_mail(resource),
         usage_location=country,
         usage_location_from_scim=from_scim,
-        external_id=resource.external_id,
+        external_id=external_id(resource.external_id),
         attributes=stored_attributes(resource),
         password=resource.password,
     )
