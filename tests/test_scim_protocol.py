@@ -220,6 +220,11 @@ def test_bodies_up_to_the_advertised_size_are_taken(stories, database):
     assert refused.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
     assert scim.get("/NoSuchThing").status_code == 404
     assert scim.put("/ServiceProviderConfig", json={}).status_code == 405
+    nul = scim.post("/Users", json=entra_user("nul@contoso.com", "bad\u0000id"))
+    assert nul.status_code == 400 and nul.json()["scimType"] == "invalidValue"
+    assert scim.get("/Users/%00").status_code == 404
+    nul_filter = scim.get("/Users", params={"filter": 'externalId eq "a\u0000b"'})
+    assert nul_filter.status_code == 400 and nul_filter.json()["scimType"] == "invalidFilter"
     assert (
         scim.post("/Users", content=b"{", headers={"Content-Type": "application/scim+json"}).json()[
             "scimType"
