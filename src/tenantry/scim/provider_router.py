@@ -228,11 +228,13 @@ async def _serve(
         await _group_log(state).record(caller, entry)
     headers: dict[str, str] = {}
     document = answer.document
-    if document is not None and isinstance(document.get("meta"), dict):
-        if document["meta"].get("version"):
-            headers["ETag"] = document["meta"]["version"]
+    # A 204 (a group's PATCH) still tells the new version.
+    described = document or (answer.done.document if answer.done is not None else None)
+    if described is not None and isinstance(described.get("meta"), dict):
+        if described["meta"].get("version"):
+            headers["ETag"] = described["meta"]["version"]
         if answer.status == 201:
-            headers["Location"] = document["meta"]["location"]
+            headers["Location"] = described["meta"]["location"]
     if document is None:
         return Response(status_code=answer.status, headers=headers)
     return ScimResponse(document, status_code=answer.status, headers=headers)
