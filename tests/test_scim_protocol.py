@@ -95,6 +95,23 @@ def test_etags_refuse_a_stale_change_and_cloud_users_are_read_only(stories, data
     )
     assert unchanged.status_code == 304
 
+    group = scim.post("/Groups", json={"displayName": "Buyers"}).json()
+    renamed = scim.patch(
+        f"/Groups/{group['id']}",
+        json=patch({"op": "replace", "path": "displayName", "value": "Purchasing"}),
+        headers={"If-Match": group["meta"]["version"]},
+    )
+    assert renamed.status_code == 204, renamed.text
+    assert renamed.headers["ETag"] not in ("", group["meta"]["version"])
+    joined = scim.patch(
+        f"/Groups/{group['id']}",
+        json=patch({"op": "add", "path": "members", "value": [{"value": person["id"]}]}),
+        headers={"If-Match": renamed.headers["ETag"]},
+    )
+    assert joined.status_code == 204 and joined.headers["ETag"] != renamed.headers["ETag"]
+    late = scim.delete(f"/Groups/{group['id']}", headers={"If-Match": renamed.headers["ETag"]})
+    assert late.status_code == 412
+
     cloud = add_user(setup.admin.api, "lee@contoso.com", "Lee Gu")
     taken = scim.post("/Users", json=entra_user("Lee@contoso.com", "x"))
     assert taken.status_code == 409 and taken.json()["scimType"] == "uniqueness"
