@@ -109,22 +109,33 @@ async def get(request: Request, user_id: str) -> dict[str, Any]:
     return user_view(user, scim_row, base_url=request.base_url)
 
 
+def _filtered(tenant_id: uuid.UUID, query: Query) -> Any:
+    statement = _joined().where(User.tenant_id == tenant_id)
+    if query.filter is not None:
+        statement = statement.where(user_condition(query.filter))
+    return statement
+
+
+def page_statement(tenant_id: uuid.UUID, query: Query) -> Any:
+    """The statement of one page of a list request, with the total (`count(*) OVER ()`)."""
+    column = user_sort(query.sort_by) if query.sort_by else User.id
+    ordering = (column.desc(), User.id.desc()) if query.descending else (column, User.id)
+    return (
+        _filtered(tenant_id, query)
+        .add_columns(func.count().over())
+        .order_by(*ordering)
+        .offset(query.start_index - 1)
+        .limit(query.count)
+    )
+
+
 async def search(request: Request, query: Query) -> tuple[int, list[dict[str, Any]]]:
     """The total matching the filter, and the page asked for (in SQL, indexes first; the
     total rides along with the page, `count(*) OVER ()`: one statement)."""
-    statement = _joined().where(User.tenant_id == request.caller.tenant_id)
-    if query.filter is not None:
-        statement = statement.where(user_condition(query.filter))
+    statement = _filtered(request.caller.tenant_id, query)
     if query.count > 0:
-        column = user_sort(query.sort_by) if query.sort_by else User.id
-        ordering = (column.desc(), User.id.desc()) if query.descending else (column, User.id)
         rows = (
-            await request.db_session.execute(
-                statement.add_columns(func.count().over())
-                .order_by(*ordering)
-                .offset(query.start_index - 1)
-                .limit(query.count)
-            )
+            await request.db_session.execute(page_statement(request.caller.tenant_id, query))
         ).all()
         if rows:
             views = [user_view(u, s, base_url=request.base_url) for u, s, _ in rows]
