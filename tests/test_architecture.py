@@ -21,6 +21,7 @@ DOMAINS = {
     "engagements",
     "licensing",
     "partner",
+    "scim",
     "signup",
     "tenants",
 }

@@ -167,6 +167,7 @@ def path_values(organization: Organization) -> dict[str, list[str]]:
         "engagement_id": [organization.engagement_id],
         "program_id": [organization.program_id],
         "access_request_id": [organization.access_request_id],
+        "token_id": [organization.scim_token_id],
     }
 
 
@@ -189,6 +190,7 @@ def scoped_values(organization: Organization) -> set[str]:
         organization.engagement_id,
         organization.program_id,
         organization.access_request_id,
+        organization.scim_token_id,
     }
 
 
@@ -205,6 +207,7 @@ def markers(organization: Organization) -> set[str]:
             organization.publisher_name,
             organization.engagement_name,
             organization.program_name,
+            organization.scim_token,
             *(token.split("=", 1)[1] for token in organization.verification_tokens),
         )
     }
@@ -440,6 +443,7 @@ def snapshot(organization: Organization) -> dict[str, Any]:
             "accessRequests": read("/v1/accessRequests"),
             "program": read(f"/v1/programs/{organization.program_id}"),
         },
+        "scimTokens": read("/v1/scimTokens"),
         "audit": [event["id"] for event in _all(api, "/v1/auditLogs/directoryAudits")],
     }
 

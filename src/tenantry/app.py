@@ -64,6 +64,10 @@ from tenantry.partner.pages import approval as partner_approval_pages
 from tenantry.partner.pages import enroll as partner_enroll_pages
 from tenantry.partner.pages import operator as partner_operator_pages
 from tenantry.partner.router import router as partner_router
+from tenantry.scim import pages as scim_pages
+from tenantry.scim import provider_router as scim_provider
+from tenantry.scim.constants import SCIM_PATH
+from tenantry.scim.router import router as scim_router
 from tenantry.signup import pages as signup_pages
 from tenantry.signup.router import router as signup_router
 from tenantry.tenants.pages import audit as audit_pages
@@ -78,6 +82,9 @@ from tenantry.web.rendering import error_page, install_page_errors
 async def _refuse_when_busy(scope: Any, receive: Any, send: Any, error: ServiceUnavailable) -> None:
     """503 in the one JSON shape for the API, the error page (in its language) for pages."""
     request = Request(scope, receive)
+    if scope["path"].startswith(SCIM_PATH + "/"):  # SCIM clients read RFC 7644's error shape
+        await scim_provider.refuse(error)(scope, receive, send)
+        return
     if scope["path"].startswith(("/v1/", "/openapi.json", "/docs")):
         response: Response = JSONResponse(
             error.to_body(), status_code=error.status_code, headers=error.headers
@@ -241,6 +248,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         guests_router,
         engagements_router,
         engagement_requests_router,
+        scim_router,
     ):
         app.include_router(router)
     if settings.dev_mode:  # the development DNS zone: /dev/dns and its API
@@ -261,6 +269,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         groups_pages,
         licensing_pages,
         roles_pages,
+        scim_pages,
         audit_pages,
         guest_pages,
         partner_account_pages,
@@ -269,5 +278,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         partner_operator_pages,
     ):
         app.include_router(pages.router)
+    # SCIM 2.0 (RFC 7644) is its own small application: its own errors, media type, body limit.
+    app.mount(SCIM_PATH, scim_provider.build_app(app.state), name="scim")
     app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")
     return app

@@ -41,6 +41,7 @@ from tenantry.partner.models import (
     PlatformOperator,
     ReservedPublisherName,
 )
+from tenantry.scim.models import ProvisioningEvent, ScimGroup, ScimToken, ScimUser
 from tenantry.signup.models import Signup
 from tenantry.tenants.models import AdminClaim, Tenant
 
@@ -71,9 +72,13 @@ __all__ = [
     "PlatformOperator",
     "Program",
     "ProgramRole",
+    "ProvisioningEvent",
     "RateLimitBucket",
     "ReservedPublisherName",
     "RoleAssignment",
+    "ScimGroup",
+    "ScimToken",
+    "ScimUser",
     "ServerSecret",
     "SignInLockout",
     "Signup",

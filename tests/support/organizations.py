@@ -54,6 +54,8 @@ class Organization:
     engagement_id: str = ""
     engagement_name: str = ""
     access_request_id: str = ""
+    scim_token_id: str = ""  # its provisioning token (directory sync)
+    scim_token: str = ""
 
     def user_ids(self) -> list[str]:
         return [self.admin_id, *self.member_ids]
@@ -150,6 +152,7 @@ def build_organization(
         ),
         201,
     )
+    scim_token = _ok(api.post("/v1/scimTokens", json={"displayName": f"{stem} IdP"}), 201)
     return Organization(
         tenant_id=signed_up["tenant"]["id"],
         display_name=organization["displayName"],
@@ -174,4 +177,6 @@ def build_organization(
         verification_tokens=tokens,
         partner_account_id=partner_account["id"],
         publisher_name=publisher_name,
+        scim_token_id=scim_token["id"],
+        scim_token=scim_token["token"],
     )

@@ -18,6 +18,7 @@ from tenantry.guests import cli as guests_cli
 from tenantry.licensing import cli as licensing_cli
 from tenantry.licensing import group_cli
 from tenantry.partner import cli as partner_cli
+from tenantry.scim import cli as scim_cli
 from tenantry.signup import cli as signup_cli
 from tenantry.tenants import cli as tenants_cli
 
@@ -58,6 +59,7 @@ app.add_typer(directory_cli.role_app, name="role")
 app.add_typer(partner_cli.operator_app, name="operator")
 app.add_typer(partner_cli.partner_app, name="partner")
 app.add_typer(engagements_cli.engagement_app, name="engagement")
+app.add_typer(scim_cli.scim_app, name="scim")
 # `tenantry group license …` is licensing's, under directory's `group`.
 directory_cli.group_app.add_typer(group_cli.group_license_app, name="license")
 # `tenantry user invite` is guests', under directory's `user`.

@@ -18,18 +18,23 @@ Handlers run inside the caller's unit of work, after the change is flushed, so
 what they write commits (or rolls back) with it. `group_deleting` and
 `user_deleting` run before the row goes; a handler refuses by raising a
 TenantryError (e.g. a group that still assigns licenses cannot be deleted).
-`sign_in_blocked` runs before the change is flushed, with it.
+`sign_in_blocked` runs before the change is flushed, with it. `owned_properties` asks
+which properties of a synced user its other directory owns (SCIM: the usage location it
+sent), so that admins' edits of them are refused.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.core.audit import Actor
+
+if TYPE_CHECKING:
+    from tenantry.directory.models import User
 
 
 class MembersChanged(Protocol):
@@ -56,6 +61,10 @@ class UserDeleting(Protocol):
     ) -> Awaitable[None]: ...
 
 
+class OwnedProperties(Protocol):
+    def __call__(self, *, db_session: AsyncSession, user: User) -> Awaitable[set[str]]: ...
+
+
 class SignInBlocked(Protocol):
     def __call__(
         self, *, db_session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, user_id: uuid.UUID
@@ -67,6 +76,7 @@ _members_removed: list[MembersChanged] = []
 _group_deleting: list[GroupDeleting] = []
 _user_deleting: list[UserDeleting] = []
 _sign_in_blocked: list[SignInBlocked] = []
+_owned_properties: list[OwnedProperties] = []
 
 
 def on_members_added(handler: MembersChanged) -> MembersChanged:
@@ -159,3 +169,18 @@ async def sign_in_blocked(
     """Tell the handlers that a user may no longer sign in (before the change is flushed)."""
     for handler in _sign_in_blocked:
         await handler(db_session=db_session, actor=actor, tenant_id=tenant_id, user_id=user_id)
+
+
+def on_owned_properties(handler: OwnedProperties) -> OwnedProperties:
+    """Register a handler naming (in Graph's words) properties of a synced user that their
+    other directory owns beyond names and sign-in, such as `usageLocation`."""
+    _owned_properties.append(handler)
+    return handler
+
+
+async def owned_properties(*, db_session: AsyncSession, user: User) -> set[str]:
+    """The properties of a synced user that the handlers say their other directory owns."""
+    owned: set[str] = set()
+    for handler in _owned_properties:
+        owned |= await handler(db_session=db_session, user=user)
+    return owned

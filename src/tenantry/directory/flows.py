@@ -167,15 +167,20 @@ async def write_to_all_users(
     )
 
 
-async def delete_user(*, db_session: AsyncSession, actor: audit.Actor, user: User) -> None:
-    """Delete a user after giving their licenses back to the pool."""
+async def delete_user(
+    *, db_session: AsyncSession, actor: audit.Actor, user: User, by_sync: bool = False
+) -> None:
+    """Delete a user after giving their licenses back to the pool (`by_sync`: a synced user,
+    by the directory that provides them)."""
     # Tenant row first, then the user's (as blocking a Global Administrator does):
     # the same lock order everywhere, so two admins never deadlock on each other.
     await tenant_service.get_for_update(db_session=db_session, tenant_id=user.tenant_id)
     await licensing_assignments.release_user(
         db_session=db_session, actor=actor, tenant_id=user.tenant_id, user_id=user.id
     )
-    await directory_users.delete_user(db_session=db_session, actor=actor, user=user)
+    await directory_users.delete_user(
+        db_session=db_session, actor=actor, user=user, by_sync=by_sync
+    )
 
 
 # --- CSV import ---------------------------------------------------------------------------

@@ -187,9 +187,9 @@ async def create(
     preferred_language: str | None = None,
     must_change_password: bool = False,
     account_enabled: bool = True,
+    mail: str | None = None,
     known_new: bool = False,
     new_tenant: bool = False,
-    mail: str | None = None,
     external_user_state: str | None = None,
 ) -> User:
     """A new user in a tenant; UserAlreadyExists when the address is taken anywhere,
@@ -475,6 +475,15 @@ async def update(
                 "sign-in there.",
                 target=_GRAPH_NAMES[managed[0]],
             )
+        if user.source == Source.SYNCED.value:
+            owned = await events.owned_properties(db_session=db_session, user=user)
+            refused = sorted(owned & {_GRAPH_NAMES[name] for name in changes})
+            if refused:
+                raise PropertyManagedBySync(
+                    f"This user is synced from your other directory, which provides their "
+                    f"{refused[0]}: change it there.",
+                    target=refused[0],
+                )
         await directory_roles.ensure_may_manage(db_session, actor, user)
     blocking = changes.get("account_enabled") is False
     if blocking and await directory_roles.is_global_admin(db_session, user):

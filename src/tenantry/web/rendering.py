@@ -62,6 +62,7 @@ TEMPLATE_PACKAGES = (
     "tenantry.licensing",
     "tenantry.guests",
     "tenantry.partner",
+    "tenantry.scim",
 )
 
 templates = Jinja2Templates(

@@ -34,6 +34,7 @@ NAVIGATION = (
     NavItem("billing", "/admin/billing"),
     NavItem("domains", "/admin/domains"),
     NavItem("roles", "/admin/roles"),
+    NavItem("sync", "/admin/sync"),
     NavItem("audit", "/admin/audit"),
 )
 

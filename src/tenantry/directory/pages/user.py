@@ -21,6 +21,7 @@ from tenantry.catalog import Catalog
 from tenantry.core.errors import TenantryError
 from tenantry.core.i18n import translate
 from tenantry.dependencies import Principal, actor_of, get_catalog
+from tenantry.directory import events as directory_events
 from tenantry.directory import flows as directory_flows
 from tenantry.directory import groups as directory_groups
 from tenantry.directory import passwords
@@ -118,6 +119,7 @@ async def _user_page(
             db_session=db_session, tenant_id=admin.tenant.id, user_id=user.id
         )
         pools = await licensing_pools.get_pools(db_session=db_session, tenant_id=admin.tenant.id)
+        owned = await directory_events.owned_properties(db_session=db_session, user=user)
     licenses = _license_rows(
         language, catalog, assignments, {group.id: group.display_name for group in groups}
     )
@@ -142,6 +144,8 @@ async def _user_page(
             "last_sign_in": format_time(language, user.last_sign_in_at),
             "must_change_password": user.must_change_password,
             "synced": user.source == Source.SYNCED.value,
+            # The usage location the user's other directory sends is theirs to change.
+            "location_synced": user.source == Source.SYNCED.value and "usageLocation" in owned,
         },
         user_roles=[translate(language, f"web.role.{role}") for role in roles],
         groups=[{"name": g.display_name, "path": group_path(g.id)} for g in groups],
