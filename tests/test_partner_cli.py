@@ -179,3 +179,29 @@ def test_enroll_asks_for_what_is_missing_and_for_the_agreement(cli, stories, dat
         "WHERE publisher_display_name = 'Contoso Studio'"
     )
     assert contact == [("Ariane Dupont", "ariane@contoso.com")]
+
+
+def test_ariane_invites_consultants_into_the_partner_account(cli, stories, database, server, smtp):
+    ariane = admin(stories, database, "ariane@contoso.com", "Ariane Dupont")
+    ariane.close()
+    cli("login", "--url", server.url, "-u", "ariane@contoso.com", "-p", PASSWORD, "--json")
+    cli(*ENROLL, "--accept-agreement", "--json")
+    invited = cli(
+        "partner", "invite", "kim@fabrikam.com", "lee@example.org", "--role", "developer",
+        "--json",
+    )  # fmt: skip
+    assert [i["status"] for i in invited["invitations"]] == ["PendingAcceptance"] * 2
+    assert invited["members"]["added"] == 2
+    guests = {m["userPrincipalName"]: m["roles"] for m in invited["members"]["value"]}
+    assert guests == {
+        "kim_fabrikam.com#EXT#@" + guests_domain(guests, "kim"): ["developer"],
+        "lee_example.org#EXT#@" + guests_domain(guests, "lee"): ["developer"],
+    }
+    assert smtp.wait_for("kim@fabrikam.com") and smtp.wait_for("lee@example.org")
+    too_many = [f"p{i}@example.org" for i in range(11)]
+    refused = cli("partner", "invite", *too_many, "--role", "developer", code=1)
+    assert "at most 10" in refused
+
+
+def guests_domain(names: dict[str, list[str]], who: str) -> str:
+    return next(name for name in names if name.startswith(who)).split("#EXT#@", 1)[1]

@@ -32,6 +32,7 @@ def register(partner_app: typer.Typer) -> None:
     """Add these commands to `tenantry partner`."""
     partner_app.command("enroll")(enroll)
     partner_app.command("show")(show)
+    partner_app.command("invite")(invite)
     partner_app.command("link-tenant")(link_tenant)
     partner_app.command("unlink-tenant")(unlink_tenant)
     partner_app.add_typer(members_app, name="members")
@@ -354,3 +355,59 @@ def unlink_tenant(
         emit({"unlinked": tenant_id}, as_json=True)
     else:
         console.print(f"Unlinked {tenant_id}; its members left the partner account.")
+
+
+MAX_INVITES = 10
+
+
+def invite(
+    emails: list[str] = typer.Argument(..., help="Up to 10 addresses of people from outside."),
+    roles: list[str] = RoleOption,
+    no_mail: bool = typer.Option(
+        False, "--no-mail", help="Send no email: print the redeem links to pass on yourself."
+    ),
+    account: str | None = AccountOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Invite people from outside as guests of your organization (`POST /v1/invitations`)
+    and make them members of the partner account with the same roles; they show
+    "Invitation pending" until they accept. A pending guest invited again gets a new link."""
+    if len(emails) > MAX_INVITES:
+        fail(f"invite at most {MAX_INVITES} people at once")
+    with api_client() as client:
+        account_id = _account_id(client, account)
+        invited = []
+        for email in emails:
+            invited.append(
+                check(
+                    client.post(
+                        "/v1/invitations",
+                        json={
+                            "invitedUserEmailAddress": email,
+                            "inviteRedirectUrl": str(client.base_url).rstrip("/") + "/partner",
+                            "sendInvitationMessage": not no_mail,
+                        },
+                    )
+                )
+            )
+        guest_ids = [item["invitedUser"]["id"] for item in invited]
+        added = check(
+            client.post(
+                f"/v1/partnerAccounts/{account_id}/members",
+                json={"roles": roles, "userIds": guest_ids},
+            )
+        )
+    rows = [
+        {
+            "address": item["invitedUserEmailAddress"],
+            "guest": item["invitedUser"]["id"],
+            "status": item["status"],
+            "redeemUrl": item["inviteRedeemUrl"] if no_mail else "",
+        }
+        for item in invited
+    ]
+    emit(
+        {"invitations": invited, "members": added} if as_json else rows,
+        as_json=as_json,
+        title=f"Invited ({', '.join(roles)})",
+    )
