@@ -60,6 +60,7 @@ from tenantry.partner.pages import account as partner_account_pages
 from tenantry.partner.pages import approval as partner_approval_pages
 from tenantry.partner.pages import enroll as partner_enroll_pages
 from tenantry.partner.pages import operator as partner_operator_pages
+from tenantry.partner.pages import people as partner_people_pages
 from tenantry.partner.router import router as partner_router
 from tenantry.signup import pages as signup_pages
 from tenantry.signup.router import router as signup_router
@@ -260,6 +261,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         partner_enroll_pages,
         partner_approval_pages,
         partner_operator_pages,
+        partner_people_pages,
     ):
         app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[("tenantry.web", "static")]), name="static")
