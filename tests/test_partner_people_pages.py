@@ -226,3 +226,58 @@ def test_members_read_and_non_members_find_nothing(contoso, server):
             },
         )
         assert answer.status_code == 404
+
+
+def test_someone_in_two_partner_accounts_chooses_which_one_the_pages_act_for(
+    stories, database, server
+):
+    """Bruno owns Fabrikam Studio and is a member of Contoso Labs (fabrikam.com is linked to
+    it): the partner pages offer a chooser, and show the account chosen."""
+    for email, name in (("ariane@contoso.com", "Ariane Dupont"), ("bruno@fabrikam.com", "Bruno")):
+        stories.sign_up(email, name)
+        make_global_admin(database, email)
+    stories.sign_up("carl@northwind.com", "Carl")
+    with (
+        stories.client_for("ariane@contoso.com") as ariane,
+        stories.client_for("bruno@fabrikam.com") as bruno,
+    ):
+        contoso_labs = enroll(ariane, "Contoso Labs")
+        studio = enroll(bruno, "Fabrikam Studio")
+        fabrikam = bruno.get("/v1/organization").json()["id"]
+        ariane.post(
+            f"/v1/partnerAccounts/{contoso_labs['id']}/tenants",
+            json={
+                "tenantId": fabrikam,
+                "tenantAdministratorToken": stories.token("bruno@fabrikam.com"),
+            },
+        ).raise_for_status()
+        ariane.post(
+            f"/v1/partnerAccounts/{contoso_labs['id']}/members",
+            json={"userIds": ["bruno@fabrikam.com"], "roles": ["marketer"]},
+        ).raise_for_status()
+    make_global_admin(database, "carl@northwind.com")
+    with stories.client_for("carl@northwind.com") as carl:
+        northwind = enroll(carl, "Northwind Apps")
+
+    with sign_in(server, "bruno@fabrikam.com") as browser_:
+        home = browser_.get("/partner")
+        assert 'data-test="account-chooser"' in home.text
+        assert "Contoso Labs" in home.text and "Fabrikam Studio" in home.text
+        token = csrf_token(home)
+        chosen = browser_.post(
+            "/partner/acting", data={"csrf_token": token, "account": contoso_labs["id"]}
+        )
+        assert chosen.status_code == 303
+        page = browser_.get("/partner")
+        assert notice_of(page) == translate("en", "partner.acting_for", name="Contoso Labs")
+        assert 'data-test="publisher-title">Contoso Labs<' in page.text
+        assert 'data-test="add-members"' not in page.text  # a Marketer reads
+        browser_.post("/partner/acting", data={"csrf_token": token, "account": studio["id"]})
+        page = browser_.get("/partner")
+        assert 'data-test="publisher-title">Fabrikam Studio<' in page.text
+        assert 'data-test="add-members"' in page.text  # its Owner
+        refused = browser_.post(
+            "/partner/acting", data={"csrf_token": token, "account": northwind["id"]}
+        )
+        assert refused.status_code in (403, 404)
+        assert 'data-test="publisher-title">Fabrikam Studio<' in browser_.get("/partner").text
