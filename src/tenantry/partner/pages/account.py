@@ -225,13 +225,13 @@ async def partner_home(request: Request, page: Page = Depends(signed_in_page()))
     return await overview(request, page.principal)
 
 
-@router.get(PARTNER + "/accounts/{account_id}")
+@router.get(PARTNER + "/accounts/{partner_account_id}")
 async def account_page(
-    account_id: str, request: Request, page: Page = Depends(signed_in_page())
+    partner_account_id: str, request: Request, page: Page = Depends(signed_in_page())
 ) -> Response:
     """A partner account the person is a member of (404 otherwise; operators read all)."""
     return await overview(
-        request, page.principal, account_id=account_uuid(account_id, page.language)
+        request, page.principal, account_id=account_uuid(partner_account_id, page.language)
     )
 
 

@@ -30,7 +30,7 @@ from tenantry.web.shell import redirect_with_notice
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
-ACCOUNT = PARTNER + "/accounts/{account_id}"
+ACCOUNT = PARTNER + "/accounts/{partner_account_id}"
 MAX_LINES = 1000  # the members service refuses more than it takes in words
 _SEPARATOR = re.compile(r"[\s,;]+")
 
@@ -80,10 +80,10 @@ def _back(request: Request, account_id: uuid.UUID, key: str, **params: Any) -> R
 
 @router.post(ACCOUNT + "/members")
 async def add_members(
-    account_id: str, request: Request, page: Page = Depends(signed_in_form())
+    partner_account_id: str, request: Request, page: Page = Depends(signed_in_form())
 ) -> Response:
     """Add users of the linked tenants, by address, all with one role."""
-    account = account_uuid(account_id, page.language)
+    account = account_uuid(partner_account_id, page.language)
     values = {
         "addresses": text(page.form, "addresses")[: MAX_INPUT * 20],
         "role": text(page.form, "role"),
@@ -106,10 +106,13 @@ async def add_members(
 
 @router.post(ACCOUNT + "/members/{member_id}/roles")
 async def change_roles(
-    account_id: str, member_id: str, request: Request, page: Page = Depends(signed_in_form())
+    partner_account_id: str,
+    member_id: str,
+    request: Request,
+    page: Page = Depends(signed_in_form()),
 ) -> Response:
     """Replace a member's roles with those ticked."""
-    account = account_uuid(account_id, page.language)
+    account = account_uuid(partner_account_id, page.language)
     roles = [value for value in page.form.getlist("role") if isinstance(value, str)]
     try:
         async with unit_of_work(request) as db_session:
@@ -128,10 +131,13 @@ async def change_roles(
 
 @router.post(ACCOUNT + "/members/{member_id}/remove")
 async def remove_member(
-    account_id: str, member_id: str, request: Request, page: Page = Depends(signed_in_form())
+    partner_account_id: str,
+    member_id: str,
+    request: Request,
+    page: Page = Depends(signed_in_form()),
 ) -> Response:
     """Take a member out of the account (their organization's account stays)."""
-    account = account_uuid(account_id, page.language)
+    account = account_uuid(partner_account_id, page.language)
     try:
         async with unit_of_work(request) as db_session:
             await members.remove(
@@ -148,10 +154,10 @@ async def remove_member(
 
 @router.post(ACCOUNT + "/invitations")
 async def invite_guests(
-    account_id: str, request: Request, page: Page = Depends(signed_in_form())
+    partner_account_id: str, request: Request, page: Page = Depends(signed_in_form())
 ) -> Response:
     """Invite guests to the caller's organization and add them with one role, all or none."""
-    account = account_uuid(account_id, page.language)
+    account = account_uuid(partner_account_id, page.language)
     principal = page.principal
     values = {
         "guests": text(page.form, "guests")[: MAX_INPUT * 20],
@@ -179,10 +185,10 @@ async def invite_guests(
 
 @router.post(ACCOUNT + "/invitations/{user_id}/resend")
 async def resend_invitation(
-    account_id: str, user_id: str, request: Request, page: Page = Depends(signed_in_form())
+    partner_account_id: str, user_id: str, request: Request, page: Page = Depends(signed_in_form())
 ) -> Response:
     """Email a pending guest's invitation again, with a new link."""
-    account = account_uuid(account_id, page.language)
+    account = account_uuid(partner_account_id, page.language)
     principal = page.principal
     try:
         guest_id = uuid.UUID(user_id)
