@@ -63,6 +63,7 @@ from tenantry.partner.pages import account as partner_account_pages
 from tenantry.partner.pages import approval as partner_approval_pages
 from tenantry.partner.pages import enroll as partner_enroll_pages
 from tenantry.partner.pages import operator as partner_operator_pages
+from tenantry.partner.pages import people as partner_people_pages
 from tenantry.partner.router import router as partner_router
 from tenantry.scim import pages as scim_pages
 from tenantry.scim import provider_router as scim_provider
@@ -276,6 +277,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         partner_enroll_pages,
         partner_approval_pages,
         partner_operator_pages,
+        partner_people_pages,
     ):
         app.include_router(pages.router)
     # SCIM 2.0 (RFC 7644) is its own small application: its own errors, media type, body limit.

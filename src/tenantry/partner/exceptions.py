@@ -324,3 +324,24 @@ class NotPartnerAccountMember(Forbidden):
 
     def __init__(self, language: str) -> None:
         _translated(self, language, "partnerAccountId")
+
+
+class GuestInviterRequired(Forbidden):
+    code = "guestInviterRequired"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, None)
+
+
+class TooManyGuests(InvalidRequest):
+    code = "tooManyGuests"
+
+    def __init__(self, language: str, limit: int) -> None:
+        _translated(self, language, "guests", limit=str(limit))
+
+
+class NoGuestsGiven(InvalidRequest):
+    code = "noGuestsGiven"
+
+    def __init__(self, language: str) -> None:
+        _translated(self, language, "guests")

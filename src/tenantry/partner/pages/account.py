@@ -11,24 +11,29 @@ services.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from tenantry.auth.models import WEB_SESSION
 from tenantry.core.errors import TenantryError
 from tenantry.dependencies import Principal, actor_of
-from tenantry.partner import accounts, flows, lifecycle, service
+from tenantry.partner import access, accounts, acting, flows, invites, lifecycle, service
+from tenantry.partner.access import ROLES
 from tenantry.partner.exceptions import NotGlobalAdministrator, PartnerAccountNotFound
 from tenantry.partner.models import PartnerAccount
 from tenantry.partner.pages import sections
 from tenantry.partner.pages.common import (
+    ACTING,
     EDIT,
     FIELD_OF_TARGET,
     MAX_INPUT,
     PARTNER,
     RESEND,
     Errors,
+    account_uuid,
     caught,
     check_person_fields,
     country_name,
@@ -82,7 +87,7 @@ def account_view(language: str, account: PartnerAccount) -> dict[str, Any]:
 
 
 async def _visible_account(request: Request, principal: Principal) -> PartnerAccount | None:
-    """The organization's account, when this person may read it (as the API decides)."""
+    """The organization's own account, when this person may read it (as the API decides)."""
     async with read_unit_of_work(request) as db_session:
         account = await accounts.get_for_tenant(
             db_session=db_session, tenant_id=principal.tenant.id
@@ -101,17 +106,72 @@ async def _visible_account(request: Request, principal: Principal) -> PartnerAcc
             return None
 
 
-async def _overview(
-    request: Request, principal: Principal, *, status_code: int = 200, **context: Any
+async def _home_account(
+    request: Request, principal: Principal
+) -> tuple[uuid.UUID | None, list[acting.Membership]]:
+    """Which account `/partner` shows: the one the session acts for, else the person's only
+    one, else (several, none chosen) none; and the person's accounts, for the chooser."""
+    async with read_unit_of_work(request) as db_session:
+        chosen = await acting.acting(
+            db_session=db_session,
+            token=principal.token,
+            kind=WEB_SESSION,
+            tenant_id=principal.tenant.id,
+            user_id=principal.user.id,
+        )
+        memberships = await acting.accounts_of(
+            db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
+        )
+    if chosen is not None:
+        return chosen.account.id, memberships
+    if len(memberships) == 1:
+        return memberships[0].account.id, memberships
+    if memberships:
+        return None, memberships
+    own = await _visible_account(request, principal)  # an operator reading their own's
+    return (own.id if own else None), memberships
+
+
+def _choices(
+    memberships: list[acting.Membership], current: uuid.UUID | None
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": str(m.account.id),
+            "name": m.account.publisher_display_name,
+            "current": m.account.id == current,
+        }
+        for m in memberships
+    ]
+
+
+async def overview(
+    request: Request,
+    principal: Principal,
+    *,
+    account_id: uuid.UUID | None = None,
+    status_code: int = 200,
+    form_errors: Errors | None = None,
+    form_values: dict[str, str] | None = None,
+    **context: Any,
 ) -> Response:
+    """`/partner` (account_id None: the acting account) or `/partner/accounts/{id}`; 404 for
+    an account the person is not a member of (operators read every one)."""
     language = language_of(request)
+    memberships: list[acting.Membership] = []
+    if account_id is None:
+        account_id, memberships = await _home_account(request, principal)
+    else:
+        async with read_unit_of_work(request) as db_session:
+            memberships = await acting.accounts_of(
+                db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
+            )
     async with read_unit_of_work(request) as db_session:
         operator = await service.is_operator(db_session=db_session, user_id=principal.user.id)
         owner = await accounts.is_global_administrator(
             db_session=db_session, tenant=principal.tenant, user_id=principal.user.id
         )
-    account = await _visible_account(request, principal)
-    if account is None:
+    if account_id is None:
         return render_partner(
             request,
             "partner/program.html",
@@ -120,12 +180,22 @@ async def _overview(
             operator=operator,
             status_code=status_code,
             may_enroll=owner,
+            choices=_choices(memberships, None),
             **context,
         )
     async with read_unit_of_work(request) as db_session:
+        rights = await access.resolve(
+            db_session=db_session,
+            account_id=account_id,
+            tenant_id=principal.tenant.id,
+            user_id=principal.user.id,
+            language=language,
+        )
+        account = rights.account
         linked = await sections.linked_tenants(db_session=db_session, account=account)
-        members = await sections.members(db_session=db_session, account=account)
-        invitations = await sections.invitations(db_session=db_session, account=account)
+        members, invitations = await sections.members_and_invitations(
+            db_session=db_session, account=account, language=language
+        )
     return render_partner(
         request,
         "partner/overview.html",
@@ -135,9 +205,16 @@ async def _overview(
         status_code=status_code,
         account=account_view(language, account),
         is_owner=owner and account.tenant_id == principal.tenant.id,
+        manages=rights.manages,
+        may_give_owner=rights.owner,
+        roles=ROLES,
+        max_guests=invites.MAX_GUESTS,
+        choices=_choices(memberships, account.id) if len(memberships) > 1 else [],
         linked_tenants=linked,
         members=members,
         invitations=invitations,
+        form_errors=form_errors or {},
+        form_values=form_values or {},
         **context,
     )
 
@@ -145,7 +222,35 @@ async def _overview(
 @router.get(PARTNER)
 async def partner_home(request: Request, page: Page = Depends(signed_in_page())) -> Response:
     """The organization's partner account, or the program's page with **Enroll**."""
-    return await _overview(request, page.principal)
+    return await overview(request, page.principal)
+
+
+@router.get(PARTNER + "/accounts/{partner_account_id}")
+async def account_page(
+    partner_account_id: str, request: Request, page: Page = Depends(signed_in_page())
+) -> Response:
+    """A partner account the person is a member of (404 otherwise; operators read all)."""
+    return await overview(
+        request, page.principal, account_id=account_uuid(partner_account_id, page.language)
+    )
+
+
+@router.post(ACTING)
+async def choose_account(request: Request, page: Page = Depends(signed_in_form())) -> Response:
+    """The chooser: act for another of the person's partner accounts (this session only)."""
+    principal = page.principal
+    account_id = account_uuid(text(page.form, "account"), page.language)
+    async with unit_of_work(request) as db_session:
+        chosen = await acting.choose(
+            db_session=db_session,
+            token=principal.token,
+            kind=WEB_SESSION,
+            actor=actor_of(request, principal),
+            partner_account_id=account_id,
+            language=page.language,
+        )
+    name = chosen.account.publisher_display_name if chosen else ""
+    return redirect_with_notice(request, PARTNER, "partner.acting_for", name=name)
 
 
 @router.post(RESEND)
@@ -172,7 +277,7 @@ async def resend_approval(request: Request, page: Page = Depends(signed_in_form(
     except PartnerAccountNotFound:
         raise
     except TenantryError as error:
-        return await _overview(
+        return await overview(
             request,
             principal,
             status_code=error.status_code,

@@ -9,6 +9,7 @@ anyone else, as the API's operator routes answer people who may not read the acc
 from __future__ import annotations
 
 import unicodedata
+import uuid
 from functools import cache
 from typing import Any
 
@@ -21,6 +22,7 @@ from tenantry.core.i18n import has_message, translate
 from tenantry.dependencies import Principal
 from tenantry.directory.constants import USAGE_LOCATIONS
 from tenantry.partner import accounts, service
+from tenantry.partner.exceptions import PartnerAccountNotFound
 from tenantry.web.dependencies import Page, read_unit_of_work, signed_in_form, signed_in_page
 from tenantry.web.rendering import error_text
 from tenantry.web.shell import render_with_notice
@@ -29,6 +31,7 @@ PARTNER = "/partner"
 ENROLL = "/partner/enroll"
 EDIT = "/partner/edit"
 RESEND = "/partner/resend"
+ACTING = "/partner/acting"
 APPROVALS = "/partner/approvals"
 OPERATOR = "/operator/partners"
 RESERVED = "/operator/reserved"
@@ -147,6 +150,14 @@ def check_person_fields(errors: Errors, values: dict[str, str], who: str, langua
 def state_label(language: str, state: str) -> str:
     """A partner account's state as people read it ("Waiting for approval")."""
     return translate(language, f"partner.state.{state}")
+
+
+def account_uuid(value: str, language: str) -> uuid.UUID:
+    """A partner account's id from a path or form; anything else names no account (404)."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise PartnerAccountNotFound(language) from None
 
 
 # --- rendering and guards ----------------------------------------------------------------------
