@@ -35,7 +35,6 @@ from tenantry.dependencies import (
 )
 from tenantry.directory import flows, passwords
 from tenantry.directory import groups as directory_groups
-from tenantry.directory import roles as directory_roles
 from tenantry.directory import users as directory_users
 from tenantry.directory.constants import MAX_IMPORT_BODY_BYTES, MAX_IMPORT_BYTES
 from tenantry.directory.dependencies import list_params, manage_users, read_directory, user_page
@@ -82,15 +81,12 @@ async def me(
 ) -> dict[str, Any]:
     """The signed-in user, their tenant, roles and effective entitlements."""
     user = principal.user
-    roles = await directory_roles.roles_of(
-        db_session=db_session, tenant_id=user.tenant_id, user_id=user.id
-    )
     entitlements = await licensing_entitlements.entitlements_of(
         db_session=db_session, catalog=catalog, user_id=user.id, with_changes=True
     )
     view = user_view(user)
     return view | {
-        "roles": roles,
+        "roles": sorted(principal.roles),
         "entitlements": entitlements.limits,
         "entitlementChanges": entitlement_changes_view(entitlements),
         "servicePlans": entitlements.service_plans,
