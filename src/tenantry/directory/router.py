@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
@@ -37,7 +38,13 @@ from tenantry.directory import flows, passwords
 from tenantry.directory import groups as directory_groups
 from tenantry.directory import users as directory_users
 from tenantry.directory.constants import MAX_IMPORT_BODY_BYTES, MAX_IMPORT_BYTES
-from tenantry.directory.dependencies import list_params, manage_users, read_directory, user_page
+from tenantry.directory.dependencies import (
+    list_params,
+    manage_users,
+    page_response,
+    read_directory,
+    user_page,
+)
 from tenantry.directory.exceptions import (
     InvalidCsv,
     InvalidValue,
@@ -134,12 +141,12 @@ async def list_users(
     params: ListParams = Depends(list_params),
     principal: Principal = Depends(read_directory),
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
-) -> dict[str, Any]:
+) -> JSONResponse:
     """The organization's users: `$filter`, `$search`, `$orderby`, `$top`, `@odata.nextLink`."""
     found = await directory_users.list_users(
         db_session=db_session, tenant_id=principal.tenant.id, params=params
     )
-    return user_page(request, found)
+    return page_response(user_page(request, found))
 
 
 @router.post(
