@@ -3,7 +3,7 @@
 Run from the repository root:
 
     .venv/bin/python bench/soak.py [--minutes M] [--clients C] [--signin-share S]
-                                   [--database-url URL]
+                                   [--database-url URL] [--no-ceiling] [--by-operation]
 
 What it does, all on 127.0.0.1 and bounded in time:
 
@@ -20,16 +20,30 @@ What it does, all on 127.0.0.1 and bounded in time:
    (with a generated temporary password, as the admin center does) and rename
    them, add group members, assign and remove a license, an entitlement check (a
    person about themselves), the audit log;
-4. reports, per operation, the count, p50 and p99 and the answers that were not
-   2xx by status — a 503 that carries Retry-After (the server shedding load, as
-   it says it will) counted apart, as acceptable — and the server processes'
-   resident memory (VmRSS summed over them, Linux /proc) at the start of the
-   measured load, its peak (sampled every half second) and after the load has
-   stopped and the server idled for a few seconds;
-5. prints the verdict against the acceptance of the hardening issue (on
+4. the ceiling, in the same run (unless `--no-ceiling`): Tenantry stopped, the same
+   clients send the same mix of the same requests for as long to
+   bench/soak_ceiling.py, a bare ASGI app under uvicorn with the same workers on the
+   same database, which answers each request after one statement (a primary-key
+   read, or a one-row write) and each sign-in after one argon2id verify in
+   Tenantry's own hashing pool: the least this machine must spend on this load;
+5. reports, per operation and for each server, the count, p50 and p99 and the
+   answers that were not 2xx by status — a 503 that carries Retry-After (the server
+   shedding load, as it says it will) counted apart, as acceptable — where the CPU
+   went (Linux /proc: the server's processes at normal priority, its niced hashing
+   threads, the PostgreSQL backends serving it, this load generator, and other work
+   on the machine), and Tenantry's resident memory (VmRSS summed over its
+   processes) at the start of the measured load, its peak (sampled every half
+   second) and after the load has stopped and the server idled for a few seconds;
+6. prints the verdict against the acceptance of the hardening issue (on
    PostgreSQL, 5 minutes, 16 clients, 5 % sign-ins: no error other than 503s
    with Retry-After; p99 of everything but sign-in < 250 ms; RSS at the end
-   within 10 % of the start) and adds a row to docs/benchmarks.md.
+   within 10 % of the start) beside the ceiling's figures and their ratio, and adds
+   a row to docs/benchmarks.md.
+
+`--by-operation` measures each operation of `MIX` alone instead (no sign-ins, no
+ceiling, no row), one after the other on one server, for `--minutes` each: its rate,
+latency and CPU per request, server and database apart. CPU per request is the figure
+to compare on a busy machine, where latency mostly measures the other work.
 
 The exit status is 1 when a request failed otherwise than with a 503 carrying Retry-After.
 """
@@ -42,12 +56,13 @@ import contextlib
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +73,8 @@ from entitlements import CHECK_BODY, PASSWORD, Person, arrange
 from signup import (  # the harness of bench/signup.py: same server, same temporary databases
     INTRO,
     RESULTS,
+    SERVER_WORKERS,
+    BenchDatabase,
     CodeCollector,
     CpuSnapshot,
     CpuUse,
@@ -65,8 +82,11 @@ from signup import (  # the harness of bench/signup.py: same server, same tempor
     Server,
     _descendants,
     _Exchange,
+    _process_cpu,
     commit,
+    free_port,
     running_server,
+    stop,
     temporary_database,
 )
 from sqlalchemy import create_engine, update
@@ -99,9 +119,11 @@ RSS_GROWTH_CEILING = 0.10
 SECTION_START = "<!-- bench/soak.py results: start -->"
 SECTION_END = "<!-- bench/soak.py results: end -->"
 HEADER = (
-    "| date (UTC) | commit | database | minutes | clients | sign-ins | requests/s | errors "
-    "| 503 with Retry-After | p99 all but sign-in | slowest operation (p99) "
-    "| sign-in p50 / p99 | server RSS start / peak / end | others' share | acceptance |"
+    "| date (UTC) | commit | database | minutes | clients | sign-ins | requests/s "
+    "| ceiling requests/s | ratio | errors | 503 with Retry-After | p99 all but sign-in "
+    "| ceiling p99 all but sign-in | slowest operation (p99) | sign-in p50 / p99 "
+    "| CPU per request, Tenantry / ceiling | server RSS start / peak / end | others' share "
+    "| acceptance |"
 )
 SECTION = f"""
 ## Soak: mixed admin load (`bench/soak.py`)
@@ -116,16 +138,23 @@ themselves), the audit log (weights in `MIX`). Errors are
 answers other than 2xx, except 503s that carry Retry-After (the server shedding
 load as it says it will), counted apart. p99 "all but sign-in" is over every
 other request together; the slowest operation is the one with the highest p99.
-RSS is VmRSS summed over the server's processes: at the start of the measured
-load, its peak (sampled every 0.5 s), and at the end (the load stopped, 5 s of
-idle). **Acceptance (PostgreSQL, 5 minutes, 16 clients, 5 % sign-ins): no errors
+The ceiling (`bench/soak_ceiling.py`) serves the same clients, mix and requests
+for as long, in the same run, from a bare ASGI app under uvicorn with the same
+workers on the same database: each request answered after one statement (a
+primary-key read, or a one-row insert or update for a change), each sign-in after
+one argon2id verify in Tenantry's own bounded, niced hashing pool; the ratio is
+Tenantry's requests/s over the ceiling's. CPU per request is the server's
+processes and the PostgreSQL backends serving them, per request, the hashes apart
+(Linux /proc). RSS is VmRSS summed over the server's processes: at the start of
+the measured load, its peak (sampled every 0.5 s), and at the end (the load
+stopped, 5 s of idle). **Acceptance (PostgreSQL, 5 minutes, 16 clients, 5 % sign-ins): no errors
 other than 503s with Retry-After; p99 of everything but sign-in < 250 ms; RSS
 back within 10 % of its start.** Other rows are shorter or on SQLite; their
 verdict is given against the same figures.
 
 {SECTION_START}
 {HEADER}
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {SECTION_END}
 """
 
@@ -485,12 +514,13 @@ def quantile(values: list[float], q: float) -> float:
 
 
 async def load(
-    server: Server, tenant: Tenant, *, seconds: float, signin_share: float, seed: int
+    server: Server, tenant: Tenant, *, seconds: float, mix: dict[str, float], seed: int
 ) -> Tally:
-    """Every client sends operations one after the other for `seconds`."""
+    """Every client sends operations, drawn from `mix` by weight, one after the other for
+    `seconds`."""
     tally = Tally()
-    names = [SIGN_IN, *MIX]
-    weights = [signin_share] + [(1 - signin_share) * w / sum(MIX.values()) for w in MIX.values()]
+    names = list(mix)
+    weights = list(mix.values())
     stop_at = time.perf_counter() + seconds
 
     async def client(own: Client) -> None:
@@ -517,6 +547,47 @@ async def load(
     return tally
 
 
+def weighted_mix(signin_share: float) -> dict[str, float]:
+    """The operations and their weights: sign-ins for `signin_share`, the rest as `MIX`."""
+    total = sum(MIX.values())
+    return {SIGN_IN: signin_share} | {
+        name: (1 - signin_share) * weight / total for name, weight in MIX.items()
+    }
+
+
+@dataclass(frozen=True)
+class PhaseCpu:
+    """CPU-seconds spent while a phase's load ran, by whom (Linux /proc)."""
+
+    app: float  # the server's processes at normal priority: everything but the hashes
+    hashing: float  # the server's niced hashing threads (argon2id)
+    database: float  # the PostgreSQL backends serving it (0 on SQLite: it runs in `app`)
+    client: float  # this process: the load generator and its measurements
+    others_share: float  # of the machine, used by other work meanwhile
+
+    @staticmethod
+    def snapshot(server: Server) -> tuple[CpuSnapshot, dict[int, float]]:
+        backends = server.database.backend_pids()
+        return CpuSnapshot.take(_descendants(server.pid)), {p: _process_cpu(p) for p in backends}
+
+    @classmethod
+    def between(
+        cls,
+        before: tuple[CpuSnapshot, dict[int, float]],
+        after: tuple[CpuSnapshot, dict[int, float]],
+    ) -> PhaseCpu:
+        use = CpuUse.between(before[0], after[0])
+        database = sum(cpu - before[1].get(pid, 0.0) for pid, cpu in after[1].items())
+        others = max(0.0, use.others - database)
+        return cls(
+            app=use.tested_normal,
+            hashing=use.tested - use.tested_normal,
+            database=database,
+            client=use.bench,
+            others_share=others / use.machine_total if use.machine_total else float("nan"),
+        )
+
+
 def resident_kib(server: Server) -> int:
     """VmRSS summed over the server's processes (Linux /proc)."""
     total = 0
@@ -535,7 +606,108 @@ async def sample_peak(server: Server, peak: list[int], stop: asyncio.Event) -> N
             await asyncio.wait_for(stop.wait(), 0.5)
 
 
+# --- the ceiling ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def running_ceiling(database: BenchDatabase, tmp: Path) -> Iterator[Server]:
+    """bench/soak_ceiling.py under uvicorn with the server's worker count, once it answers."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")},
+        "TENANTRY_DATABASE_URL": database.url,
+        "TENANTRY_DATA_DIR": str(tmp / "data"),
+    }
+    log_path = tmp / "ceiling.log"
+    command = [
+        sys.executable,
+        str(Path(__file__).with_name("soak_ceiling.py")),
+        "--port",
+        str(port),
+        "--workers",
+        str(SERVER_WORKERS),
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the ceiling exited:\n{log_path.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the ceiling did not answer:\n{log_path.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.2)
+        yield Server(url=url, pid=process.pid, database=database)
+    finally:
+        stop(process)
+
+
 # --- results ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    """One server under the load: what the clients saw and where the CPU went meanwhile."""
+
+    tally: Tally
+    cpu: PhaseCpu
+
+    @property
+    def rate(self) -> float:
+        return self.tally.requests / self.tally.seconds
+
+    @property
+    def others(self) -> list[float]:
+        """The latencies of every request but the sign-ins."""
+        return [x for name, found in self.tally.latencies.items() if name != SIGN_IN for x in found]
+
+    @property
+    def p99_others(self) -> float:
+        return quantile(self.others, 0.99)
+
+    def per_request_ms(self) -> float:
+        """Server and database CPU per request, the hashes apart."""
+        return (self.cpu.app + self.cpu.database) / self.tally.requests * 1000
+
+    def describe(self, title: str) -> str:
+        tally, cpu = self.tally, self.cpu
+        requests, signins = tally.requests, len(tally.latencies.get(SIGN_IN, []))
+        lines = [title, f"{'operation':18} {'count':>7} {'p50 ms':>8} {'p99 ms':>8}  not 2xx"]
+        for name in OPERATIONS:
+            found = tally.latencies.get(name, [])
+            if not found:
+                continue
+            bad = {s: n for (o, s), n in tally.errors.items() if o == name}
+            shed = tally.shed.get(name, 0)
+            lines.append(
+                f"{name:18} {len(found):7} {quantile(found, 0.5) * 1000:8.1f} "
+                f"{quantile(found, 0.99) * 1000:8.1f}  "
+                + ", ".join(f"{n}× {s or 'no answer'}" for s, n in sorted(bad.items()))
+                + (f" {shed}× 503 with Retry-After" if shed else "")
+            )
+        lines.append(
+            f"{requests} requests in {tally.seconds:.0f} s ({self.rate:.0f}/s), "
+            f"p99 of all but sign-in {self.p99_others * 1000:.0f} ms"
+        )
+        lines.append(
+            f"CPU per request (hashes apart): server {cpu.app / requests * 1000:.2f} ms"
+            + (
+                f" + PostgreSQL {cpu.database / requests * 1000:.2f} ms"
+                f" = {self.per_request_ms():.2f} ms"
+                if cpu.database
+                else ""
+            )
+            + (f"; hashing {cpu.hashing / signins * 1000:.0f} ms per sign-in" if signins else "")
+            + f"; load generator {cpu.client / requests * 1000:.2f} ms"
+            + f"; other work used {cpu.others_share:.0%} of the machine"
+        )
+        return "\n".join(lines)
 
 
 def write_row(row: str) -> None:
@@ -567,11 +739,22 @@ def main() -> int:
         "--warmup-seconds", type=float, default=15.0, help="load before measuring (15)"
     )
     parser.add_argument("--seed", type=int, default=1, help="of each client's choices (1)")
+    parser.add_argument(
+        "--no-ceiling",
+        action="store_true",
+        help="skip the ceiling (bench/soak_ceiling.py: the same load on a bare app)",
+    )
+    parser.add_argument(
+        "--by-operation",
+        action="store_true",
+        help="instead: each operation of MIX alone (no sign-ins) for --minutes, one after the "
+        "other on one server, and its CPU per request (no ceiling, no row written)",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
     args = parser.parse_args()
     # Access tokens live an hour; the arranged ones must outlive the run.
-    if not 0.1 <= args.minutes <= 50:
-        parser.error("--minutes must be between 0.1 and 50")
+    if not 0.1 <= args.minutes <= 25:
+        parser.error("--minutes must be between 0.1 and 25")
     if not 1 <= args.clients <= 256:
         parser.error("--clients must be between 1 and 256")
     if not 0 <= args.signin_share <= 1:
@@ -582,74 +765,86 @@ def main() -> int:
     for name in [name for name in os.environ if name.startswith("TENANTRY_")]:
         del os.environ[name]
     kind = "postgresql" if args.database_url else "sqlite"
-    tally = Tally()
+    mix = weighted_mix(args.signin_share)
+    phases: dict[str, Phase] = {}
     rss = {"start": 0, "end": 0}
     peak = [0]
-    cpu: CpuUse | None = None
+
+    async def measure(
+        server: Server, tenant: Tenant, *, rss_of: bool, mix: dict[str, float] = mix
+    ) -> Phase:
+        """Warm-up, then the measured load, its CPU and (for Tenantry) the server's memory."""
+        warm = await load(server, tenant, seconds=args.warmup_seconds, mix=mix, seed=args.seed + 1)
+        if warm.errors:
+            print(f"warm-up errors (not counted): {warm.examples}")
+        stop_sampling = asyncio.Event()
+        if rss_of:
+            rss["start"] = peak[0] = resident_kib(server)
+            sampler = asyncio.create_task(sample_peak(server, peak, stop_sampling))
+        before = PhaseCpu.snapshot(server)
+        tally = await load(server, tenant, seconds=args.minutes * 60, mix=mix, seed=args.seed)
+        cpu = PhaseCpu.between(before, PhaseCpu.snapshot(server))
+        if rss_of:
+            await asyncio.sleep(5)  # idle: what the load left behind, not what it holds
+            stop_sampling.set()
+            await sampler
+            rss["end"] = resident_kib(server)
+        return Phase(tally, cpu)
 
     async def bench() -> None:
-        nonlocal tally, cpu
         collector = CodeCollector(asyncio.get_running_loop())
         collector.controller.start()
         try:
             with (
                 tempfile.TemporaryDirectory(prefix="tenantry-bench-") as tmp_name,
                 temporary_database(args.database_url, Path(tmp_name)) as database,
-                running_server(database, collector.port, Path(tmp_name)) as server,
             ):
-                print(f"server {server.url} on {kind}; arranging the tenant…")
-                tenant = await arrange_tenant(server, collector, args.clients)
-                print(
-                    f"warm-up {args.warmup_seconds:.0f} s, then {args.minutes:g} min of load "
-                    f"from {args.clients} clients, {args.signin_share:.0%} sign-ins"
-                )
-                warm = await load(
-                    server,
-                    tenant,
-                    seconds=args.warmup_seconds,
-                    signin_share=args.signin_share,
-                    seed=args.seed + 1,
-                )
-                if warm.errors:
-                    print(f"warm-up errors (not counted): {warm.examples}")
-                rss["start"] = peak[0] = resident_kib(server)
-                stop = asyncio.Event()
-                sampler = asyncio.create_task(sample_peak(server, peak, stop))
-                before = CpuSnapshot.take(server.pids())
-                tally = await load(
-                    server,
-                    tenant,
-                    seconds=args.minutes * 60,
-                    signin_share=args.signin_share,
-                    seed=args.seed,
-                )
-                cpu = CpuUse.between(before, CpuSnapshot.take(server.pids()))
-                await asyncio.sleep(5)  # idle: what the load left behind, not what it holds
-                stop.set()
-                await sampler
-                rss["end"] = resident_kib(server)
+                with running_server(database, collector.port, Path(tmp_name)) as server:
+                    print(f"server {server.url} on {kind}; arranging the tenant…")
+                    tenant = await arrange_tenant(server, collector, args.clients)
+                    if args.by_operation:
+                        for name in MIX:
+                            print(f"{name}: alone, {args.minutes:g} min")
+                            only = {name: 1.0}
+                            phases[name] = await measure(server, tenant, rss_of=False, mix=only)
+                        return
+                    print(
+                        f"Tenantry: warm-up {args.warmup_seconds:.0f} s, then "
+                        f"{args.minutes:g} min of load from {args.clients} clients, "
+                        f"{args.signin_share:.0%} sign-ins"
+                    )
+                    phases["Tenantry"] = await measure(server, tenant, rss_of=True)
+                if not args.no_ceiling:
+                    with running_ceiling(database, Path(tmp_name)) as ceiling:
+                        print(f"ceiling {ceiling.url}: the same load on a bare app")
+                        phases["ceiling"] = await measure(ceiling, tenant, rss_of=False)
         finally:
             collector.controller.stop()
 
     try:
-        asyncio.run(asyncio.wait_for(bench(), timeout=args.minutes * 60 + 900))
+        asyncio.run(asyncio.wait_for(bench(), timeout=args.minutes * 120 + 900))
     except (RuntimeError, TimeoutError, OSError, httpx.HTTPError) as failure:
         print(f"benchmark failed: {type(failure).__name__}: {failure}", file=sys.stderr)
         return 1
 
-    print(f"\n{'operation':18} {'count':>7} {'p50 ms':>8} {'p99 ms':>8}  not 2xx")
-    for name in OPERATIONS:
-        found = tally.latencies.get(name, [])
-        bad = {s: n for (o, s), n in tally.errors.items() if o == name}
-        shed = tally.shed.get(name, 0)
-        print(
-            f"{name:18} {len(found):7} {quantile(found, 0.5) * 1000:8.1f} "
-            f"{quantile(found, 0.99) * 1000:8.1f}  "
-            + ", ".join(f"{n}× {s or 'no answer'}" for s, n in sorted(bad.items()))
-            + (f" {shed}× 503 with Retry-After" if shed else "")
-        )
-    others = [x for name, found in tally.latencies.items() if name != SIGN_IN for x in found]
-    p99_others = quantile(others, 0.99)
+    if args.by_operation:
+        print(f"\n{'alone':18} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/request':>15}")
+        for name, phase in phases.items():
+            found, cpu = phase.tally.latencies[name], phase.cpu
+            print(
+                f"{name:18} {phase.rate:7.0f} {quantile(found, 0.5) * 1000:8.1f} "
+                f"{quantile(found, 0.99) * 1000:8.1f} {phase.per_request_ms():8.2f} "
+                f"(server {cpu.app / phase.tally.requests * 1000:.2f}, "
+                f"database {cpu.database / phase.tally.requests * 1000:.2f}; "
+                f"others {cpu.others_share:.0%})"
+            )
+        return 1 if any(phase.tally.errors for phase in phases.values()) else 0
+    tenantry, ceiling = phases["Tenantry"], phases.get("ceiling")
+    print("\n" + tenantry.describe("Tenantry (tenantry serve)"))
+    if ceiling is not None:
+        print("\n" + ceiling.describe("Ceiling (bench/soak_ceiling.py: one statement or hash)"))
+    tally = tenantry.tally
+    p99_others = tenantry.p99_others
     slowest = max(
         (name for name in tally.latencies if name != SIGN_IN),
         key=lambda name: quantile(tally.latencies[name], 0.99),
@@ -666,28 +861,39 @@ def main() -> int:
     if not growth <= RSS_GROWTH_CEILING:
         missed.append(f"RSS +{growth:.0%}")
     verdict = "met" if not missed else "missed: " + ", ".join(missed)
-    others_share = f"{cpu.others_share:.0%}" if cpu else "?"
+    others_share = f"{tenantry.cpu.others_share:.0%}"
+    ratio = f"{tenantry.rate / ceiling.rate:.0%}" if ceiling else "—"
     print(
-        f"\n{tally.requests} requests in {tally.seconds:.0f} s "
-        f"({tally.requests / tally.seconds:.0f}/s); errors {errors}, 503 with Retry-After {shed}"
-        f"\np99 of everything but sign-in {p99_others * 1000:.0f} ms (acceptance < 250 ms); "
-        f"slowest: {slowest} p99 {quantile(tally.latencies[slowest], 0.99) * 1000:.0f} ms"
+        f"\nTenantry: {tally.requests / tally.seconds:.0f} requests/s"
+        + (f", the ceiling {ceiling.rate:.0f}/s: {ratio}" if ceiling else "")
+        + f"; errors {errors}, 503 with Retry-After {shed}"
+        f"\np99 of everything but sign-in {p99_others * 1000:.0f} ms (acceptance < 250 ms)"
+        + (f", the ceiling's {ceiling.p99_others * 1000:.0f} ms" if ceiling else "")
+        + f"; slowest: {slowest} p99 {quantile(tally.latencies[slowest], 0.99) * 1000:.0f} ms"
         f"\nsign-in p50 {quantile(signins, 0.5) * 1000:.0f} ms, "
         f"p99 {quantile(signins, 0.99) * 1000:.0f} ms"
-        f"\nserver RSS start {mib(rss['start'])} MiB, peak {mib(peak[0])} MiB, "
+        f"\nCPU per request (server and database, hashes apart): "
+        f"Tenantry {tenantry.per_request_ms():.1f} ms"
+        + (f", the ceiling {ceiling.per_request_ms():.1f} ms" if ceiling else "")
+        + f"\nserver RSS start {mib(rss['start'])} MiB, peak {mib(peak[0])} MiB, "
         f"end {mib(rss['end'])} MiB ({growth:+.1%}; acceptance within 10 %)"
         f"\nother work used {others_share} of the machine"
-        f"\nacceptance (PostgreSQL, 5 min, 16 clients, 5 % sign-ins): {verdict}"
+        + (f" ({ceiling.cpu.others_share:.0%} during the ceiling)" if ceiling else "")
+        + f"\nacceptance (PostgreSQL, 5 min, 16 clients, 5 % sign-ins): {verdict}"
     )
     for example in tally.examples:
         print(f"  {example}")
     if not args.no_write:
         row = (
             f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {commit()} | {kind} | {args.minutes:g} "
-            f"| {args.clients} | {args.signin_share:.0%} | {tally.requests / tally.seconds:.0f} "
+            f"| {args.clients} | {args.signin_share:.0%} | {tenantry.rate:.0f} "
+            f"| {f'{ceiling.rate:.0f}' if ceiling else '—'} | {ratio} "
             f"| {errors} | {shed} | {p99_others * 1000:.0f} ms "
+            f"| {f'{ceiling.p99_others * 1000:.0f} ms' if ceiling else '—'} "
             f"| {slowest} {quantile(tally.latencies[slowest], 0.99) * 1000:.0f} ms "
             f"| {quantile(signins, 0.5) * 1000:.0f} / {quantile(signins, 0.99) * 1000:.0f} ms "
+            f"| {tenantry.per_request_ms():.1f}"
+            f"{f' / {ceiling.per_request_ms():.1f}' if ceiling else ''} ms "
             f"| {mib(rss['start'])} / {mib(peak[0])} / {mib(rss['end'])} MiB "
             f"| {others_share} | {verdict} |"
         )

@@ -20,7 +20,6 @@ from tenantry.core.config import Settings
 from tenantry.core.db import Database
 from tenantry.core.errors import Forbidden, NotFound, Unauthorized
 from tenantry.core.security import bearer_token_of
-from tenantry.directory import roles as directory_roles
 from tenantry.directory.constants import Role
 from tenantry.directory.models import User
 from tenantry.tenants.exceptions import TenantUnmanaged
@@ -72,7 +71,7 @@ async def get_read_db(request: Request) -> AsyncIterator[AsyncSession]:
 
 @dataclass(frozen=True)
 class Principal:
-    """The signed-in caller."""
+    """The signed-in caller, with the admin roles they held when the request began."""
 
     user: User
     tenant: Tenant
@@ -80,6 +79,7 @@ class Principal:
     via: str  # "bearer" (an API token) or "cookie" (a web session)
     # Pages only: the organizations the person may act in, for the header's switcher.
     choices: tuple[TenantChoice, ...] = ()
+    roles: frozenset[str] = frozenset()
 
     @property
     def actor(self) -> Actor:
@@ -103,11 +103,17 @@ async def _principal_for(request: Request, token: str | None, via: str) -> Princ
         result = await auth_service.authenticate(db_session=db_session, token=token, kind=kind)
         if result is None:
             return None
-        user, tenant = result
         choices = ()
         if via == "cookie":
-            choices = await tenancy.choices(db_session=db_session, user=user)
-    return Principal(user=user, tenant=tenant, token=token, via=via, choices=choices)
+            choices = await tenancy.choices(db_session=db_session, user=result.user)
+    return Principal(
+        user=result.user,
+        tenant=result.tenant,
+        token=token,
+        via=via,
+        roles=result.roles,
+        choices=choices,
+    )
 
 
 async def optional_principal(request: Request) -> Principal | None:
@@ -170,21 +176,17 @@ def actor_of(request: Request, principal: Principal | None) -> Actor:
     return Actor(principal.user.id, principal.tenant.id, client_address(request))
 
 
-async def ensure_role(request: Request, principal: Principal, *roles: Role) -> None:
+def ensure_role(principal: Principal, *roles: Role) -> None:
     """Refuse unless the caller is an admin of a managed tenant holding one of `roles`.
 
     Global Administrator is always admitted. Members of an unmanaged tenant get
-    403 `tenantUnmanaged` with how to become the admin.
+    403 `tenantUnmanaged` with how to become the admin. The roles are those read with
+    the caller's token (`auth.service.authenticate`), in the same statement.
     """
     allowed = {role.value for role in roles} | {Role.GLOBAL_ADMINISTRATOR.value}
     if principal.tenant.state != MANAGED:
         raise TenantUnmanaged()
-    database: Database = request.app.state.database
-    async with database.unit_of_work(readonly=True) as db_session:
-        held = await directory_roles.roles_of(
-            db_session=db_session, tenant_id=principal.tenant.id, user_id=principal.user.id
-        )
-    if not allowed.intersection(held):
+    if not allowed.intersection(principal.roles):
         raise Forbidden(
             "You need one of these roles: "
             + ", ".join(sorted(allowed))
@@ -195,10 +197,8 @@ async def ensure_role(request: Request, principal: Principal, *roles: Role) -> N
 def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency admitting admins of a managed tenant who hold one of `roles` (`ensure_role`)."""
 
-    async def dependency(
-        request: Request, principal: Principal = Depends(current_principal)
-    ) -> Principal:
-        await ensure_role(request, principal, *roles)
+    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        ensure_role(principal, *roles)
         return principal
 
     return dependency

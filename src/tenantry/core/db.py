@@ -149,9 +149,14 @@ class Database:
         if self.dialect == "sqlite":
             configure_sqlite(self.engine.sync_engine)
         self._write = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
-        self._read = async_sessionmaker(
-            self.engine.execution_options(tenantry_readonly=True), expire_on_commit=False
-        )
+        read_engine = self.engine.execution_options(tenantry_readonly=True)
+        if self.dialect == "postgresql":
+            # Under READ COMMITTED each statement of a transaction sees its own snapshot, so a
+            # read-only unit of work reads the same in autocommit, without the round trips
+            # of BEGIN and COMMIT. (SQLite keeps its transaction: there one snapshot serves
+            # every statement of the unit of work.)
+            read_engine = read_engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read = async_sessionmaker(read_engine, expire_on_commit=False)
 
     def session(self, *, readonly: bool = False) -> AsyncSession:
         """A new session; the caller owns its transaction."""

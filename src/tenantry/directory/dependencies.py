@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Query, Request
+from fastapi.responses import JSONResponse
 
 from tenantry.dependencies import require_role
 from tenantry.directory.constants import DIRECTORY_READERS, GROUP_MANAGERS, USER_MANAGERS
@@ -59,3 +60,10 @@ def user_page(request: Request, found: Page[Any]) -> dict[str, Any]:
         next_link=next_link(request, found.next_skip_token),
         count=found.count,
     )
+
+
+def page_response(page: dict[str, Any]) -> JSONResponse:
+    """A page (`page_view`) as the answer itself. Its views hold JSON values already, and
+    a route returning the dict would have FastAPI's `jsonable_encoder` walk every one of
+    them again in Python: about 2 ms for a page of 50 users, more than reading them."""
+    return JSONResponse(page)

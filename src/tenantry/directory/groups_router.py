@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.core.schemas import ERROR_RESPONSES
@@ -19,6 +20,7 @@ from tenantry.directory.dependencies import (
     list_params,
     manage_groups,
     next_link,
+    page_response,
     read_directory,
     user_page,
 )
@@ -47,15 +49,17 @@ async def list_groups(
     params: ListParams = Depends(list_params),
     principal: Principal = Depends(read_directory),
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
-) -> dict[str, Any]:
+) -> JSONResponse:
     """The organization's groups: `$filter`, `$search`, `$orderby`, `$top`, `@odata.nextLink`."""
     found = await directory_groups.list_groups(
         db_session=db_session, tenant_id=principal.tenant.id, params=params
     )
-    return page_view(
-        [group_view(group) for group in found.items],
-        next_link=next_link(request, found.next_skip_token),
-        count=found.count,
+    return page_response(
+        page_view(
+            [group_view(group) for group in found.items],
+            next_link=next_link(request, found.next_skip_token),
+            count=found.count,
+        )
     )
 
 
@@ -155,7 +159,7 @@ async def list_group_members(
     params: ListParams = Depends(list_params),
     principal: Principal = Depends(read_directory),
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
-) -> dict[str, Any]:
+) -> JSONResponse:
     """A group's members, with the same options as the user list."""
     group = await directory_groups.resolve_group(
         db_session=db_session, tenant_id=principal.tenant.id, key=group_id
@@ -163,7 +167,7 @@ async def list_group_members(
     found = await directory_groups.list_members(
         db_session=db_session, tenant_id=principal.tenant.id, group_id=group.id, params=params
     )
-    return user_page(request, found)
+    return page_response(user_page(request, found))
 
 
 @router.post("/groups/{group_id}/members", response_model=GroupMembersAdded)

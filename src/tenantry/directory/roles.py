@@ -5,8 +5,9 @@ the last Global Administrator who can sign in stays one)."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +45,25 @@ async def roles_of(
         RoleAssignment.tenant_id == tenant_id, RoleAssignment.user_id == user_id
     )
     return sorted((await db_session.scalars(query)).all())
+
+
+_ROLE_SEPARATOR = ","  # no role name holds one
+
+
+def roles_column(tenant_id: ColumnElement[uuid.UUID], user_id: ColumnElement[uuid.UUID]) -> Any:
+    """The admin roles of the user `user_id` names in the tenant `tenant_id` names, as one
+    column of the caller's statement (read it with `held_roles`): who is calling and what
+    they may do come back in one round trip."""
+    return (
+        select(func.aggregate_strings(RoleAssignment.role, _ROLE_SEPARATOR))
+        .where(RoleAssignment.tenant_id == tenant_id, RoleAssignment.user_id == user_id)
+        .scalar_subquery()
+    )
+
+
+def held_roles(value: str | None) -> frozenset[str]:
+    """The roles in a value of `roles_column`."""
+    return frozenset(value.split(_ROLE_SEPARATOR)) if value else frozenset()
 
 
 def grant_role(

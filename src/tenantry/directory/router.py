@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
@@ -38,10 +39,15 @@ from tenantry.dependencies import (
 )
 from tenantry.directory import flows, passwords
 from tenantry.directory import groups as directory_groups
-from tenantry.directory import roles as directory_roles
 from tenantry.directory import users as directory_users
 from tenantry.directory.constants import MAX_IMPORT_BODY_BYTES, MAX_IMPORT_BYTES
-from tenantry.directory.dependencies import list_params, manage_users, read_directory, user_page
+from tenantry.directory.dependencies import (
+    list_params,
+    manage_users,
+    page_response,
+    read_directory,
+    user_page,
+)
 from tenantry.directory.exceptions import (
     InvalidCsv,
     InvalidValue,
@@ -89,9 +95,6 @@ async def me(
     """The signed-in user, their tenant, roles and effective entitlements, and the partner
     account the token acts for (`partnerAccount`, or null)."""
     user = principal.user
-    roles = await directory_roles.roles_of(
-        db_session=db_session, tenant_id=user.tenant_id, user_id=user.id
-    )
     entitlements = await licensing_entitlements.entitlements_of(
         db_session=db_session, catalog=catalog, user_id=user.id, with_changes=True
     )
@@ -112,7 +115,7 @@ async def me(
             "displayName": principal.tenant.display_name,
             "defaultDomain": defaults.get(principal.tenant.id),
         },
-        "roles": roles,
+        "roles": sorted(principal.roles),
         "entitlements": entitlements.limits,
         "entitlementChanges": entitlement_changes_view(entitlements),
         "servicePlans": entitlements.service_plans,
@@ -163,12 +166,12 @@ async def list_users(
     params: ListParams = Depends(list_params),
     principal: Principal = Depends(read_directory),
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
-) -> dict[str, Any]:
+) -> JSONResponse:
     """The organization's users: `$filter`, `$search`, `$orderby`, `$top`, `@odata.nextLink`."""
     found = await directory_users.list_users(
         db_session=db_session, tenant_id=principal.tenant.id, params=params
     )
-    return user_page(request, found)
+    return page_response(user_page(request, found))
 
 
 @router.post(

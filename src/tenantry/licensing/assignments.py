@@ -128,6 +128,21 @@ async def assign_license(
         raise InvalidUsageLocation()
     await lock_user(db_session=db_session, tenant_id=tenant_id, user_id=user.id)
     await lock_pools(db_session=db_session, tenant_id=tenant_id, sku_ids=[sku.sku_id])
+    return await _assign_held(
+        db_session=db_session, actor=actor, tenant_id=tenant_id, user=user, sku=sku, plans=plans
+    )
+
+
+async def _assign_held(
+    *,
+    db_session: AsyncSession,
+    actor: audit.Actor,
+    tenant_id: uuid.UUID,
+    user: User,
+    sku: Sku,
+    plans: list[str],
+) -> LicenseAssignment:
+    """`assign_license` once the user's row and the SKU's pool are held."""
     rows = await assignments_of(db_session=db_session, user_id=user.id, sku_id=sku.sku_id)
     direct = next((row for row in rows if row.assigned_by_group is None), None)
     now = clock.now()
@@ -171,9 +186,29 @@ async def remove_license(
     sku_id: uuid.UUID,
 ) -> None:
     """Take a direct license away; the unit returns unless a group still gives the SKU."""
-    sku = catalog.sku_by_id(sku_id)
     await lock_user(db_session=db_session, tenant_id=tenant_id, user_id=user.id)
     await lock_pools(db_session=db_session, tenant_id=tenant_id, sku_ids=[sku_id])
+    await _remove_held(
+        db_session=db_session,
+        catalog=catalog,
+        actor=actor,
+        tenant_id=tenant_id,
+        user=user,
+        sku_id=sku_id,
+    )
+
+
+async def _remove_held(
+    *,
+    db_session: AsyncSession,
+    catalog: Catalog,
+    actor: audit.Actor,
+    tenant_id: uuid.UUID,
+    user: User,
+    sku_id: uuid.UUID,
+) -> None:
+    """`remove_license` once the user's row and the SKU's pool are held."""
+    sku = catalog.sku_by_id(sku_id)
     rows = await assignments_of(db_session=db_session, user_id=user.id, sku_id=sku_id)
     direct = next((row for row in rows if row.assigned_by_group is None), None)
     name = sku.part_number if sku else str(sku_id)
@@ -237,8 +272,9 @@ async def change_licenses(
     before: list[_Held] = []
     if with_rules:
         before = _held(await assignments_of(db_session=db_session, user_id=user.id))
+    # The user's row and every pool involved are held: each change below takes no lock.
     for sku_id in remove:
-        await remove_license(
+        await _remove_held(
             db_session=db_session,
             catalog=catalog,
             actor=actor,
@@ -247,14 +283,17 @@ async def change_licenses(
             sku_id=sku_id,
         )
     for sku_id, plans in add:
-        await assign_license(
+        sku = _sku_of(catalog, sku_id)
+        held_plans = _plan_ids(sku, plans)
+        if not user.usage_location:
+            raise InvalidUsageLocation()
+        await _assign_held(
             db_session=db_session,
-            catalog=catalog,
             actor=actor,
             tenant_id=tenant_id,
             user=user,
-            sku_id=sku_id,
-            disabled_plans=plans,
+            sku=sku,
+            plans=held_plans,
         )
     if with_rules:
         await _check_plan_rules(

@@ -304,7 +304,6 @@ async def subscribed_sku(
 
 
 async def _target_user(
-    request: Request,
     principal: Principal,
     db_session: AsyncSession,
     user_ref: str,
@@ -316,7 +315,7 @@ async def _target_user(
         directory_users.principal_name_key(user_ref) == me.user_principal_name
     ):
         return me
-    await ensure_role(request, principal, *roles)
+    ensure_role(principal, *roles)
     return await directory_users.resolve(
         db_session=db_session, tenant_id=principal.tenant.id, key=user_ref
     )
@@ -360,13 +359,12 @@ async def _license_details(
 @router.get("/users/{user_ref}/licenseDetails", response_model=CollectionOf)
 async def user_license_details(
     user_ref: str,
-    request: Request,
     principal: Principal = Depends(current_principal),
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
     catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """The licenses a user holds, with each service plan's provisioning status."""
-    user = await _target_user(request, principal, db_session, user_ref, *LICENSE_ADMINS)
+    user = await _target_user(principal, db_session, user_ref, *LICENSE_ADMINS)
     return await _license_details(db_session, catalog, user)
 
 
@@ -386,13 +384,12 @@ async def my_license_details(
 @router.get("/users/{user_ref}/entitlements", response_model=EntitlementsView)
 async def user_entitlements(
     user_ref: str,
-    request: Request,
     principal: Principal = Depends(current_principal),
     db_session: AsyncSession = Depends(get_read_db, scope="function"),
     catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """A user's effective named limits and enabled service plans, from offers and licenses."""
-    user = await _target_user(request, principal, db_session, user_ref, *LICENSE_ADMINS)
+    user = await _target_user(principal, db_session, user_ref, *LICENSE_ADMINS)
     found = await licensing_entitlements.entitlements_of(
         db_session=db_session, catalog=catalog, user_id=user.id, with_changes=True
     )
@@ -428,7 +425,7 @@ async def _checked(request: Request, body: EntitlementCheck, user_ref: str | Non
         user = (
             principal.user
             if user_ref is None
-            else await _target_user(request, principal, db_session, user_ref, *LICENSE_ADMINS)
+            else await _target_user(principal, db_session, user_ref, *LICENSE_ADMINS)
         )
         found = await licensing_entitlements.entitlements_of(
             db_session=db_session, catalog=catalog, user_id=user.id

@@ -144,7 +144,7 @@ async def _proves_global_administrator(
             db_session=db_session, token=administrator_token, kind=API_TOKEN
         )
         if signed_in is not None:
-            user, _ = signed_in
+            user = signed_in.user
             if user.tenant_id == tenant_id and not user.must_change_password:
                 candidates.append(user.id)
     for user_id in candidates:

@@ -93,7 +93,7 @@ async def _admitted(
     """
     admin = _signed_in(request, principal)
     try:
-        await ensure_role(request, admin, *roles)
+        ensure_role(admin, *roles)
     except TenantUnmanaged as error:
         raise PageRefused(
             render(
