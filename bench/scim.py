@@ -47,7 +47,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import signup  # the harness of bench/signup.py: same server, same temporary databases
-from signup import _Exchange, free_port, running_server, temporary_database
+from signup import free_port, running_server, temporary_database
 from sqlalchemy import create_engine, func, insert, select
 
 from tenantry.core.db import sync_url
@@ -78,17 +78,14 @@ def entra_user(user_name: str) -> dict:
     }
 
 
-class Client:
-    """Up to `size` keep-alive connections, for any method, with a bearer token."""
+class Client(signup.LightClient):
+    """Up to `size` keep-alive connections (bench/signup.py's), for any method, with a
+    bearer token and SCIM's media type."""
 
     def __init__(self, url: str, size: int, token: str, timeout: float = 300.0) -> None:
-        parts = urlsplit(url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.prefix = parts.path.rstrip("/")
-        self.size, self.token, self.timeout = size, token, timeout
-        self.idle: list[_Exchange] = []
-        self.gate = asyncio.Semaphore(size)
-        self.opened: list[_Exchange] = []
+        super().__init__(url, size, timeout)
+        self.prefix = urlsplit(url).path.rstrip("/")
+        self.token = token
 
     async def send(
         self, method: str, path: str, payload: object = None
@@ -100,30 +97,7 @@ class Client:
         )
         if payload is not None:
             head += f"Content-Type: application/scim+json\r\nContent-Length: {len(body)}\r\n"
-        request = (head + "\r\n").encode() + body
-        async with self.gate:
-            while self.idle and self.idle[-1].transport is None:
-                self.idle.pop()
-            exchange = self.idle.pop() if self.idle else await self._open()
-            sent = time.perf_counter()
-            status, answer = await asyncio.wait_for(exchange.send(request), self.timeout)
-            if exchange.parser.should_keep_alive():
-                self.idle.append(exchange)
-            elif exchange.transport is not None:
-                exchange.transport.close()
-            return status, answer, time.perf_counter() - sent
-
-    async def _open(self) -> _Exchange:
-        _, exchange = await asyncio.get_running_loop().create_connection(
-            _Exchange, self.host, self.port
-        )
-        self.opened.append(exchange)
-        return exchange
-
-    def close(self) -> None:
-        for exchange in self.opened:
-            if exchange.transport is not None:
-                exchange.transport.close()
+        return await self.exchange((head + "\r\n").encode() + body)
 
 
 @dataclass

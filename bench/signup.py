@@ -539,6 +539,11 @@ class LightClient:
             f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode() + body
+        return await self.exchange(request)
+
+    async def exchange(self, request: bytes) -> tuple[int, bytes, float]:
+        """Send a whole HTTP/1.1 request on a free keep-alive connection: its status, body
+        and the seconds from sending to the last byte of the answer."""
         async with self.gate:
             # The server closes connections left idle (uvicorn: after 5 s), for example
             # while the raw hash rate is measured: those are dropped.
