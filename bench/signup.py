@@ -433,6 +433,19 @@ def running_server(database: BenchDatabase, smtp_port: int, tmp: Path) -> Iterat
         "--port",
         str(port),
     ]
+    with answering(command, env=env, tmp=tmp, port=port, log_path=log_path, what="server") as (
+        url,
+        pid,
+    ):
+        yield Server(url=url, pid=pid, database=database)
+
+
+@contextlib.contextmanager
+def answering(
+    command: list[str], *, env: dict[str, str], tmp: Path, port: int, log_path: Path, what: str
+) -> Iterator[tuple[str, int]]:
+    """Start `command` (a server on `port`) and yield its URL and pid once /healthz answers
+    200; stop it afterwards. RuntimeError with the log's end when it exits or stays silent."""
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -442,14 +455,14 @@ def running_server(database: BenchDatabase, smtp_port: int, tmp: Path) -> Iterat
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"the server exited:\n{log_path.read_text()[-3000:]}")
+                raise RuntimeError(f"the {what} exited:\n{log_path.read_text()[-3000:]}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not answer:\n{log_path.read_text()[-3000:]}")
+                raise RuntimeError(f"the {what} did not answer:\n{log_path.read_text()[-3000:]}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                     break
             time.sleep(0.2)
-        yield Server(url=url, pid=process.pid, database=database)
+        yield url, process.pid
     finally:
         stop(process)
 

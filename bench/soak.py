@@ -56,7 +56,6 @@ import contextlib
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -83,10 +82,10 @@ from signup import (  # the harness of bench/signup.py: same server, same tempor
     _descendants,
     _Exchange,
     _process_cpu,
+    answering,
     commit,
     free_port,
     running_server,
-    stop,
     temporary_database,
 )
 from sqlalchemy import create_engine, update
@@ -627,25 +626,11 @@ def running_ceiling(database: BenchDatabase, tmp: Path) -> Iterator[Server]:
         "--workers",
         str(SERVER_WORKERS),
     ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the ceiling exited:\n{log_path.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the ceiling did not answer:\n{log_path.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.2)
-        yield Server(url=url, pid=process.pid, database=database)
-    finally:
-        stop(process)
+    with answering(command, env=env, tmp=tmp, port=port, log_path=log_path, what="ceiling") as (
+        url,
+        pid,
+    ):
+        yield Server(url=url, pid=pid, database=database)
 
 
 # --- results ----------------------------------------------------------------------------------
